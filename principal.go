@@ -1,0 +1,57 @@
+package allot
+
+import "time"
+
+// Role is what a person may see and change.
+type Role string
+
+// Roles, from least to most powerful.
+const (
+	RoleMember Role = "member" // sees their own usage
+	RoleLead   Role = "lead"   // also sees their team
+	RoleAdmin  Role = "admin"  // sees and manages everything
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleMember || r == RoleLead || r == RoleAdmin }
+
+// Principal is who a call is attributed to: resolved from a virtual key.
+type Principal struct {
+	Org      string `json:"org"`
+	Team     string `json:"team"`
+	User     string `json:"user"`
+	KeyID    string `json:"key_id"`    // public id of the key, safe to show and log
+	KeyLabel string `json:"key_label"` // the name its owner gave it
+	Role     Role   `json:"role"`
+}
+
+// Team is a group of users that shares budgets and reports.
+type Team struct {
+	Name string `json:"name" yaml:"name"`
+}
+
+// User is a person who calls AI providers through allot.
+type User struct {
+	Name  string `json:"name" yaml:"name"`
+	Email string `json:"email,omitempty" yaml:"email"`
+	Team  string `json:"team" yaml:"team"`
+	Role  Role   `json:"role" yaml:"role"`
+}
+
+// Org is the declared organization structure, as applied from org.yaml.
+type Org struct {
+	Name  string `json:"name" yaml:"name"`
+	Teams []Team `json:"teams" yaml:"teams"`
+	Users []User `json:"users" yaml:"users"`
+}
+
+// Key is a virtual key as stored: its secret is kept only as a hash
+// (design invariant 8).
+type Key struct {
+	ID        string     `json:"id"`    // public id, e.g. "k7f3a9c2"
+	User      string     `json:"user"`  // owner
+	Label     string     `json:"label"` // owner's name for it
+	Hash      []byte     `json:"-"`     // SHA-256 of the whole secret key
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}

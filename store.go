@@ -1,0 +1,67 @@
+package allot
+
+import (
+	"context"
+	"time"
+)
+
+// Ledger stores usage events. Appending is idempotent on Event.ID: an event
+// appended twice is stored once, so retries and replays never double count.
+type Ledger interface {
+	// Append stores events in one batch and returns how many were new.
+	Append(ctx context.Context, events []Event) (inserted int, err error)
+	// Unpriced lists the models recorded with cost_known=false.
+	Unpriced(ctx context.Context) ([]UnpricedModel, error)
+}
+
+// UnpricedModel is a model the catalog had no price for, with what it used.
+type UnpricedModel struct {
+	Provider string    `json:"provider"`
+	Model    string    `json:"model"`
+	Requests int64     `json:"requests"`
+	Tokens   Tokens    `json:"tokens"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// Recorder accepts events on the request hot path without blocking on disk.
+type Recorder interface {
+	Record(e Event)
+}
+
+// Directory holds the organization: teams, users and their virtual keys.
+type Directory interface {
+	// ApplyOrg makes the stored teams and users equal to org (declarative,
+	// idempotent); users missing from org are deactivated, not deleted, so
+	// their history stays attributed.
+	ApplyOrg(ctx context.Context, org Org) (ApplyResult, error)
+	// Users lists active users.
+	Users(ctx context.Context) ([]User, error)
+	// Teams lists teams.
+	Teams(ctx context.Context) ([]Team, error)
+	// CreateKey stores a new key for user; the secret is returned once and
+	// never stored, only its hash.
+	CreateKey(ctx context.Context, user, label string) (secret string, key Key, err error)
+	// Keys lists keys, of one user or of everyone when user is "".
+	Keys(ctx context.Context, user string) ([]Key, error)
+	// RevokeKey revokes a key by its public id.
+	RevokeKey(ctx context.Context, id string) error
+	// PrincipalByKeyHash resolves an active key's hash to its principal;
+	// an unknown or revoked key is EUnauthorized.
+	PrincipalByKeyHash(ctx context.Context, hash []byte) (Principal, error)
+	// Setting reads a stored setting (nil if unset); SetSetting writes one.
+	Setting(ctx context.Context, name string) ([]byte, error)
+	SetSetting(ctx context.Context, name string, value []byte) error
+}
+
+// ApplyResult counts what ApplyOrg changed.
+type ApplyResult struct {
+	TeamsCreated, TeamsRemoved               int
+	UsersCreated, UsersUpdated, UsersRemoved int
+}
+
+// Pricer prices usage exactly.
+type Pricer interface {
+	// Cost prices t for model at provider at time at; known is false when no
+	// price matches (the event then keeps its tokens with cost 0).
+	Cost(provider, model string, at time.Time, t Tokens) (cost Money, known bool)
+}
