@@ -1,0 +1,216 @@
+// Package config reads allot.yaml and ALLOT_* environment variables into one
+// Config. Precedence: built-in defaults < config file < environment < flags
+// (flags are applied by the CLI).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/allot-dev/allot/pricing"
+)
+
+// DefaultFile is the config file used when --config is not given and it exists.
+const DefaultFile = "allot.yaml"
+
+// Config is every setting of allot.
+type Config struct {
+	Listen          string                      `yaml:"listen"`           // address of the gateway, API and dashboard
+	Database        string                      `yaml:"database"`         // SQLite file path (embedded default)
+	Providers       []Provider                  `yaml:"providers"`        // upstreams allot forwards to
+	Models          map[string]string           `yaml:"models"`           // model name or prefix -> provider name
+	Prices          map[string]pricing.Override `yaml:"prices"`           // price overrides, USD per million tokens
+	MaxBodyBytes    int64                       `yaml:"max_body_bytes"`   // largest accepted request body
+	UpstreamTimeout Duration                    `yaml:"upstream_timeout"` // whole-call limit for one upstream call
+	ShutdownTimeout Duration                    `yaml:"shutdown_timeout"` // how long SIGTERM waits for in-flight calls
+	LogFormat       string                      `yaml:"log_format"`       // json | text
+	LogLevel        string                      `yaml:"log_level"`        // debug | info | warn | error
+	Org             string                      `yaml:"org"`              // optional org.yaml applied at start
+}
+
+// Provider is one upstream: a wire format, a base URL and where its key comes from.
+type Provider struct {
+	Name       string `yaml:"name"`         // unique name, used in models: and on events
+	Type       string `yaml:"type"`         // openai | anthropic: the wire format it speaks
+	BaseURL    string `yaml:"base_url"`     // e.g. https://api.openai.com/v1
+	APIKeyEnv  string `yaml:"api_key_env"`  // env var holding the provider key
+	APIKeyFile string `yaml:"api_key_file"` // or a file holding it (e.g. a mounted secret)
+}
+
+// APIKey reads the provider key from its env var or file; the key never
+// sits in the config file itself (design invariant 8).
+func (p Provider) APIKey() (string, error) {
+	if p.APIKeyFile != "" {
+		b, err := os.ReadFile(p.APIKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("read api key of provider %s: %w", p.Name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if p.APIKeyEnv != "" {
+		return os.Getenv(p.APIKeyEnv), nil
+	}
+	return "", nil
+}
+
+// Duration is a time.Duration written as "30s" or "10m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 30s or 10m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Default returns the built-in defaults: OpenAI and Anthropic upstreams with
+// keys from OPENAI_API_KEY and ANTHROPIC_API_KEY, SQLite in ./allot.db.
+func Default() Config {
+	return Config{
+		Listen:   "127.0.0.1:8787",
+		Database: "./allot.db",
+		Providers: []Provider{
+			{Name: "openai", Type: "openai", BaseURL: "https://api.openai.com/v1", APIKeyEnv: "OPENAI_API_KEY"},
+			{Name: "anthropic", Type: "anthropic", BaseURL: "https://api.anthropic.com", APIKeyEnv: "ANTHROPIC_API_KEY"},
+		},
+		MaxBodyBytes:    32 << 20,
+		UpstreamTimeout: Duration(10 * time.Minute),
+		ShutdownTimeout: Duration(30 * time.Second),
+		LogFormat:       "json",
+		LogLevel:        "info",
+	}
+}
+
+// Load reads the config: path if given (it must exist), else ./allot.yaml
+// when present, else the defaults; then ALLOT_* environment variables.
+func Load(path string) (Config, error) {
+	c := Default()
+	explicit := path != ""
+	if !explicit {
+		path = DefaultFile
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := Parse(b, &c); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	case explicit || !errors.Is(err, os.ErrNotExist):
+		return c, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if err := c.ApplyEnv(os.LookupEnv); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Parse decodes YAML onto c, refusing unknown fields so typos are caught.
+func Parse(b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// ApplyEnv overrides settings from ALLOT_* variables: ALLOT_LISTEN,
+// ALLOT_DATABASE, ALLOT_MAX_BODY_BYTES, ALLOT_UPSTREAM_TIMEOUT,
+// ALLOT_SHUTDOWN_TIMEOUT, ALLOT_LOG_FORMAT, ALLOT_LOG_LEVEL, ALLOT_ORG, and
+// per provider ALLOT_PROVIDER_<NAME>_BASE_URL and ..._API_KEY_ENV.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	str := map[string]*string{
+		"ALLOT_LISTEN": &c.Listen, "ALLOT_DATABASE": &c.Database,
+		"ALLOT_LOG_FORMAT": &c.LogFormat, "ALLOT_LOG_LEVEL": &c.LogLevel, "ALLOT_ORG": &c.Org,
+	}
+	for name, p := range str {
+		if v, ok := lookup(name); ok {
+			*p = v
+		}
+	}
+	if v, ok := lookup("ALLOT_MAX_BODY_BYTES"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("ALLOT_MAX_BODY_BYTES=%q: not a whole number of bytes", v)
+		}
+		c.MaxBodyBytes = n
+	}
+	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
+		if v, ok := lookup(name); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s=%q: not a duration like 30s", name, v)
+			}
+			*p = Duration(d)
+		}
+	}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		prefix := "ALLOT_PROVIDER_" + envName(p.Name) + "_"
+		if v, ok := lookup(prefix + "BASE_URL"); ok {
+			p.BaseURL = v
+		}
+		if v, ok := lookup(prefix + "API_KEY_ENV"); ok {
+			p.APIKeyEnv = v
+		}
+	}
+	return nil
+}
+
+func envName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// Validate checks the config and says what to fix.
+func (c Config) Validate() error {
+	if c.Listen == "" {
+		return errors.New("config: listen is empty; set e.g. listen: 127.0.0.1:8787")
+	}
+	if c.Database == "" {
+		return errors.New("config: database is empty; set e.g. database: ./allot.db")
+	}
+	if c.MaxBodyBytes <= 0 {
+		return fmt.Errorf("config: max_body_bytes must be positive, got %d", c.MaxBodyBytes)
+	}
+	names := map[string]bool{}
+	for i, p := range c.Providers {
+		if p.Name == "" {
+			return fmt.Errorf("config: providers[%d] has no name", i)
+		}
+		if names[p.Name] {
+			return fmt.Errorf("config: provider %q is declared twice", p.Name)
+		}
+		names[p.Name] = true
+		if p.Type != "openai" && p.Type != "anthropic" {
+			return fmt.Errorf("config: provider %q has type %q; use openai or anthropic", p.Name, p.Type)
+		}
+		if !strings.HasPrefix(p.BaseURL, "http://") && !strings.HasPrefix(p.BaseURL, "https://") {
+			return fmt.Errorf("config: provider %q base_url %q must start with http:// or https://", p.Name, p.BaseURL)
+		}
+	}
+	for model, prov := range c.Models {
+		if !names[prov] {
+			return fmt.Errorf("config: models: %q routes to provider %q, which is not declared under providers", model, prov)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFileThenEnv(t *testing.T) {
+	t.Parallel()
+	c, err := loadWith("testdata/allot.yaml", map[string]string{
+		"ALLOT_LISTEN":                 "0.0.0.0:8787",
+		"ALLOT_PROVIDER_CORP_BASE_URL": "https://other.corp.test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "0.0.0.0:8787" {
+		t.Errorf("env did not override listen: %q", c.Listen)
+	}
+	if c.Database != "/tmp/x.db" || time.Duration(c.UpstreamTimeout) != 90*time.Second {
+		t.Errorf("file settings lost: %+v", c)
+	}
+	if c.Providers[1].BaseURL != "https://other.corp.test" || c.Models["claude-"] != "corp" {
+		t.Errorf("providers: %+v models %v", c.Providers, c.Models)
+	}
+	if c.MaxBodyBytes != 32<<20 {
+		t.Errorf("default max body lost: %d", c.MaxBodyBytes)
+	}
+	if o := c.Prices["my-finetune"]; o.OutputMTok.String() != "12.5" {
+		t.Errorf("price override = %+v", o)
+	}
+}
+
+// loadWith is Load with a fake environment.
+func loadWith(path string, env map[string]string) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	if err := Parse(b, &c); err != nil {
+		return c, err
+	}
+	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+func TestConfigErrorsSayWhatToFix(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown field", "listne: x\n", "listne"},
+		{"bad provider type", "providers: [{name: x, type: gemini, base_url: http://x}]\n", "use openai or anthropic"},
+		{"bad url", "providers: [{name: x, type: openai, base_url: api.openai.com}]\n", "must start with http"},
+		{"unknown provider in models", "models: {\"gpt-\": nope}\n", "not declared"},
+		{"bad duration", "upstream_timeout: soon\n", "duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := filepath.Join(t.TempDir(), "allot.yaml")
+			if err := os.WriteFile(p, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := loadWith(p, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMissingDefaultFileIsFine(t *testing.T) {
+	t.Parallel()
+	if _, err := Load(filepath.Join(t.TempDir(), "absent.yaml")); err == nil {
+		t.Fatal("an explicit config path that does not exist must be an error")
+	}
+}
