@@ -136,3 +136,36 @@ func TestLoadRejectsBadFeeds(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoad feeds arbitrary documents to Load, the reader of price files
+// given to `allot prices update`: it must never panic, must refuse with an
+// *allot.Error, and whatever it accepts must price without panicking.
+func FuzzLoad(f *testing.F) {
+	if raw, err := os.ReadFile(filepath.Join("testdata", "small-feed.json")); err == nil {
+		f.Add(raw)
+	}
+	for _, s := range []string{
+		`[]`, `hello`, `{"id":"x"}`,
+		`[{"id":"p","models":[{"id":"m","match":{"regex":"^m"},"prices":{"input_mtok":1e-3,"output_mtok":{"base":1,"tiers":[{"start":5,"price":2}]}}}]}]`,
+		`[{"id":"p","models":[{"id":"m","match":{"equals":"m"},"prices":[{"prices":{}},{"constraint":{"start_time":"23:00:00Z","end_time":"01:00:00Z"},"prices":{"requests_kcount":3}}]}]}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := pricing.Load(b)
+		if err != nil {
+			var ae *allot.Error
+			if !errors.As(err, &ae) {
+				t.Fatalf("Load error %v is not an *allot.Error", err)
+			}
+			return
+		}
+		tokens := allot.Tokens{Input: 300, CacheRead: 100, CacheWrite5m: 50, CacheWrite1h: 50, Output: 20, Reasoning: 10}
+		for _, m := range []string{"m", "rocket-2", "gpt-4o", ""} {
+			if cost, _ := c.Cost("p", m, time.Unix(1_700_000_000, 0), tokens); cost < 0 {
+				t.Fatalf("Cost(%q) = %d, negative", m, cost)
+			}
+			c.Lookup("elsewhere", m, time.Unix(0, 0))
+		}
+	})
+}

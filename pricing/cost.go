@@ -61,21 +61,28 @@ func (p *priceSet) cost(t allot.Tokens) allot.Money {
 	return s.nanoUSD()
 }
 
-// sum128 accumulates token × rate products exactly in 128 bits.
-type sum128 struct{ hi, lo uint64 }
+// sum128 accumulates token × rate products exactly in 128 bits. Each
+// product is below 2^126, but seven of them can pass 2^128 with absurd
+// counts and rates, so a carry out of the top word is remembered and the
+// result saturates instead of wrapping.
+type sum128 struct {
+	hi, lo   uint64
+	overflow bool
+}
 
 func (s *sum128) add(tokens, rate int64) {
 	hi, lo := bits.Mul64(uint64(tokens), uint64(rate))
 	var carry uint64
 	s.lo, carry = bits.Add64(s.lo, lo, 0)
-	s.hi, _ = bits.Add64(s.hi, hi, carry) // cannot overflow: 7 terms < 2^126 each
+	s.hi, carry = bits.Add64(s.hi, hi, carry)
+	s.overflow = s.overflow || carry != 0
 }
 
 // nanoUSD divides the sum by one million, rounding half up, saturating at
 // the largest Money.
 func (s *sum128) nanoUSD() allot.Money {
 	const perMillion = 1_000_000
-	if s.hi >= perMillion { // quotient needs more than 64 bits
+	if s.overflow || s.hi >= perMillion { // quotient needs more than 64 bits
 		return allot.Money(math.MaxInt64)
 	}
 	q, r := bits.Div64(s.hi, s.lo, perMillion)

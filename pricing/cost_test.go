@@ -246,6 +246,26 @@ func TestCostDoesNotOverflow(t *testing.T) {
 	}
 }
 
+// TestCostSaturatesPastInt128 prices the largest token counts at the
+// largest rate a price holds, plus the largest per-request price:
+// 4 × (2^63-1)^2 + 1000 × (2^63-1) passes 2^128, and the cost must
+// saturate rather than wrap to a small number.
+func TestCostSaturatesPastInt128(t *testing.T) {
+	t.Parallel()
+	const maxRate = "9223372036.854775807"
+	c, err := pricing.Load([]byte(`[{"id":"p","models":[{"id":"max","match":{"equals":"max"},"prices":{` +
+		`"input_mtok":` + maxRate + `,"cache_read_mtok":` + maxRate + `,"cache_write_mtok":` + maxRate +
+		`,"cache_write_1h_mtok":` + maxRate + `,"output_mtok":` + maxRate + `,"requests_kcount":` + maxRate + `}}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const most = int64(1<<63 - 1)
+	tokens := allot.Tokens{CacheRead: most, CacheWrite5m: most, CacheWrite1h: most, Output: most}
+	if got, ok := c.Cost("p", "max", time.Now(), tokens); !ok || got != allot.Money(most) {
+		t.Errorf("Cost(max rates, max tokens) = %d, %v; want saturated %d", got, ok, most)
+	}
+}
+
 func TestCostIsSafeForConcurrentUse(t *testing.T) {
 	t.Parallel()
 	c, err := pricing.Default().WithOverrides(nil)
