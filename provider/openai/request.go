@@ -1,278 +1,255 @@
-// Package openai speaks the OpenAI wire format for allot: it reads chat,
-// responses and embeddings requests, asks streams for usage, taps usage
-// from JSON bodies and server-sent events, and shapes errors as OpenAI's
-// SDKs expect.
 package openai
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"hash/fnv"
-	"net/http"
-	"strings"
+	"fmt"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider/internal/jsonwalk"
+	"github.com/allot-dev/allot/provider/internal/textfp"
 )
 
-// Protocol is the OpenAI wire format; it implements allot.Protocol.
-type Protocol struct{}
+// request holds the raw values of the top-level members allot reads from
+// a request body; a member that is absent is nil.
+type request struct {
+	model, stream, streamOptions, metadata []byte
+	maxTokens, maxCompletion, maxOutput    []byte
+	messages, input, instructions, tools   []byte
+}
 
-var _ allot.Protocol = Protocol{}
+// scanRequest finds the members allot reads, with exact keys (the last of
+// duplicates wins, as on the provider's side).
+func scanRequest(body []byte) request {
+	var r request
+	var scratch [32]byte
+	it := jsonwalk.Members(body)
+	for m, ok := it.Next(); ok; m, ok = it.Next() {
+		switch string(m.Name(scratch[:0])) {
+		case "model":
+			r.model = m.Value
+		case "stream":
+			r.stream = m.Value
+		case "stream_options":
+			r.streamOptions = m.Value
+		case "metadata":
+			r.metadata = m.Value
+		case "max_tokens":
+			r.maxTokens = m.Value
+		case "max_completion_tokens":
+			r.maxCompletion = m.Value
+		case "max_output_tokens":
+			r.maxOutput = m.Value
+		case "messages":
+			r.messages = m.Value
+		case "input":
+			r.input = m.Value
+		case "instructions":
+			r.instructions = m.Value
+		case "tools":
+			r.tools = m.Value
+		}
+	}
+	return r
+}
 
-// Name is "openai".
-func (Protocol) Name() string { return "openai" }
-
-// UpstreamPath maps a route to its path below a base URL ending in /v1.
-func (Protocol) UpstreamPath(route allot.Route) string {
+// example is a minimal valid body for route, quoted in error messages.
+func example(route allot.Route) string {
 	switch route {
 	case allot.RouteResponses:
-		return "/responses"
+		return `{"model": "gpt-4o-mini", "input": "Hello"}`
 	case allot.RouteEmbeddings:
-		return "/embeddings"
-	case allot.RouteModels:
-		return "/models"
+		return `{"model": "text-embedding-3-small", "input": "Hello"}`
 	}
-	return "/chat/completions"
+	return `{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}`
 }
 
-// Authorize sets the provider key as a Bearer token.
-func (Protocol) Authorize(h http.Header, apiKey string) {
-	h.Del("X-Api-Key")
-	if apiKey == "" {
-		h.Del("Authorization")
-		return
-	}
-	h.Set("Authorization", "Bearer "+apiKey)
-}
-
-// request holds the fields allot reads from any OpenAI request body.
-type request struct {
-	Model               *string         `json:"model"`
-	Stream              bool            `json:"stream"`
-	StreamOptions       *streamOptions  `json:"stream_options"`
-	MaxTokens           int64           `json:"max_tokens"`
-	MaxCompletionTokens int64           `json:"max_completion_tokens"`
-	MaxOutputTokens     int64           `json:"max_output_tokens"`
-	Messages            []message       `json:"messages"`
-	Input               json.RawMessage `json:"input"`
-	Instructions        json.RawMessage `json:"instructions"`
-	Metadata            map[string]any  `json:"metadata"`
-}
-
-type streamOptions struct {
-	IncludeUsage bool `json:"include_usage"`
-}
-
-type message struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
-}
-
-// decodeObject decodes a JSON object body into v, with errors that say
-// what is wrong and what to do.
-func decodeObject(body []byte, v any) error {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 {
-		return &allot.Error{Code: allot.EInvalid, Message: "request body is empty; send a JSON object with at least a model"}
-	}
-	if trimmed[0] != '{' {
-		return &allot.Error{Code: allot.EInvalid, Message: "request body is not a JSON object; send a JSON object with at least a model"}
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return &allot.Error{Code: allot.EInvalid, Param: typeErr.Field, Message: "request field " + typeErr.Field + " has the wrong type (" + typeErr.Value + "); check it against the API reference"}
-		}
-		return &allot.Error{Code: allot.EInvalid, Message: "request body is not valid JSON: " + err.Error() + "; send a JSON object"}
-	}
-	return nil
-}
-
-// ParseRequest reads model, stream, limits, message count, task and fingerprints.
+// ParseRequest reads the model, stream flags, output limit, message count,
+// task and fingerprints of a chat, responses or embeddings request. A body
+// that is not a JSON object, or has no usable model, is an EInvalid error
+// that says what to fix. Keys are matched exactly, as OpenAI matches them.
 func (Protocol) ParseRequest(route allot.Route, body []byte) (allot.RequestInfo, error) {
-	var r request
-	if err := decodeObject(body, &r); err != nil {
+	if err := checkObject(body, example(route)); err != nil {
 		return allot.RequestInfo{}, err
 	}
-	if r.Model == nil || strings.TrimSpace(*r.Model) == "" {
-		return allot.RequestInfo{}, &allot.Error{Code: allot.EInvalid, Param: "model", Message: "you must provide a model parameter, e.g. \"model\": \"gpt-4o-mini\""}
+	r := scanRequest(body)
+	info := allot.RequestInfo{RequestFP: textfp.Bytes(body)}
+	var err error
+	if info.Model, err = modelOf(r.model, example(route)); err != nil {
+		return allot.RequestInfo{}, err
 	}
-	info := allot.RequestInfo{
-		Model:     *r.Model,
-		Stream:    r.Stream,
-		RequestFP: Fingerprint(body),
+	if info.Stream, err = boolOf("stream", r.stream); err != nil {
+		return allot.RequestInfo{}, err
 	}
-	if r.StreamOptions != nil {
-		info.WantsUsage = r.StreamOptions.IncludeUsage
+	if v, ok := jsonwalk.Get(r.streamOptions, "include_usage"); ok {
+		info.WantsUsage, _ = jsonwalk.Bool(v)
 	}
-	if t, ok := r.Metadata["task"].(string); ok {
-		info.Task = t
+	if v, ok := jsonwalk.Get(r.metadata, "task"); ok {
+		info.Task, _ = jsonwalk.String(v)
 	}
 	switch route {
 	case allot.RouteResponses:
-		info.MaxTokens = r.MaxOutputTokens
-		info.Messages = countInput(r.Input)
-		if s := rawText(r.Instructions); s != "" {
-			info.SystemFP = Fingerprint([]byte(s))
+		if info.MaxTokens, err = tokensOf("max_output_tokens", r.maxOutput); err != nil {
+			return allot.RequestInfo{}, err
 		}
+		info.Messages = countItems(r.input)
+		info.SystemFP = responsesSystemFP(r.instructions, r.input)
 	case allot.RouteEmbeddings:
-		info.Messages = countInput(r.Input)
+		info.Messages = countEmbeddingInputs(r.input)
 	default:
-		info.MaxTokens = r.MaxCompletionTokens
-		if info.MaxTokens == 0 {
-			info.MaxTokens = r.MaxTokens
+		completion, err := tokensOf("max_completion_tokens", r.maxCompletion)
+		if err != nil {
+			return allot.RequestInfo{}, err
 		}
-		info.Messages = len(r.Messages)
-		h, system := fnv.New64a(), false
-		for _, m := range r.Messages {
-			if m.Role == "system" || m.Role == "developer" {
-				_, _ = h.Write(m.Content)
-				system = true
-			}
+		legacy, err := tokensOf("max_tokens", r.maxTokens)
+		if err != nil {
+			return allot.RequestInfo{}, err
 		}
-		if system {
-			info.SystemFP = h.Sum64()
-		}
+		// Both set is an error upstream; the larger one is the safe worst case.
+		info.MaxTokens = max(completion, legacy)
+		info.Messages, info.SystemFP = chatMessages(r.messages)
 	}
 	return info, nil
 }
 
-// Fingerprint is the 64-bit FNV-1a hash allot uses for prompts and bodies:
-// stable across processes and versions, so fingerprints can be compared
-// over time without storing text.
-func Fingerprint(b []byte) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write(b)
-	return h.Sum64()
+// checkObject returns an EInvalid error unless body is one JSON object.
+func checkObject(body []byte, example string) error {
+	if problem := jsonwalk.ObjectProblem(body); problem != "" {
+		return invalid("", "the request body %s; send a JSON object such as %s", problem, example)
+	}
+	return nil
 }
 
-// countInput counts the items of an input that is a string or an array.
-func countInput(raw json.RawMessage) int {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+func invalid(param, format string, args ...any) *allot.Error {
+	e := allot.Errorf(allot.EInvalid, format, args...)
+	e.Param = param
+	return e
+}
+
+// modelOf returns the model named by v, or an EInvalid error for param "model".
+func modelOf(v []byte, example string) (string, error) {
+	if v == nil || jsonwalk.IsNull(v) {
+		return "", invalid("model", `the request has no "model"; name the model to use, as in %s`, example)
+	}
+	model, ok := jsonwalk.String(v)
+	if !ok {
+		return "", invalid("model", `"model" must be a string naming a model, as in %s`, example)
+	}
+	if isBlank(model) {
+		return "", invalid("model", `"model" is empty; name the model to use, as in %s`, example)
+	}
+	return model, nil
+}
+
+func isBlank(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// boolOf reads an optional boolean member.
+func boolOf(name string, v []byte) (bool, error) {
+	if v == nil || jsonwalk.IsNull(v) {
+		return false, nil
+	}
+	b, ok := jsonwalk.Bool(v)
+	if !ok {
+		return false, invalid(name, "%q must be true or false, not %s", name, clip(v))
+	}
+	return b, nil
+}
+
+// tokensOf reads an optional token limit: a whole number, at least 0.
+func tokensOf(name string, v []byte) (int64, error) {
+	if v == nil || jsonwalk.IsNull(v) {
+		return 0, nil
+	}
+	n, ok := jsonwalk.Int(v)
+	if !ok || n < 0 {
+		return 0, invalid(name, "%q must be a whole number of tokens, not %s", name, clip(v))
+	}
+	return n, nil
+}
+
+// clip quotes at most 32 bytes of a value for an error message.
+func clip(v []byte) string {
+	if len(v) > 32 {
+		return fmt.Sprintf("%s…", v[:32])
+	}
+	return string(v)
+}
+
+// chatMessages counts the messages and fingerprints the system and
+// developer messages' text.
+func chatMessages(messages []byte) (int, uint64) {
+	var fp textfp.Text
+	n := 0
+	it := jsonwalk.Elements(messages)
+	for msg, ok := it.Next(); ok; msg, ok = it.Next() {
+		n++
+		if role, content := roleContent(msg); isSystem(role) {
+			fp.AddContent(content)
+		}
+	}
+	return n, fp.Sum()
+}
+
+// roleContent returns a message's role and content values.
+func roleContent(msg []byte) (role, content []byte) {
+	var scratch [16]byte
+	it := jsonwalk.Members(msg)
+	for m, ok := it.Next(); ok; m, ok = it.Next() {
+		switch string(m.Name(scratch[:0])) {
+		case "role":
+			role = m.Value
+		case "content":
+			content = m.Value
+		}
+	}
+	return role, content
+}
+
+func isSystem(role []byte) bool {
+	return jsonwalk.StringIs(role, "system") || jsonwalk.StringIs(role, "developer")
+}
+
+// responsesSystemFP fingerprints a Responses request's instructions and
+// the system and developer messages among its input items.
+func responsesSystemFP(instructions, input []byte) uint64 {
+	var fp textfp.Text
+	fp.Add(instructions)
+	it := jsonwalk.Elements(input)
+	for item, ok := it.Next(); ok; item, ok = it.Next() {
+		if role, content := roleContent(item); isSystem(role) {
+			fp.AddContent(content)
+		}
+	}
+	return fp.Sum()
+}
+
+// countItems counts a Responses input: a string is one message, an array
+// one per item.
+func countItems(input []byte) int {
+	switch {
+	case len(input) == 0:
 		return 0
+	case input[0] == '"':
+		return 1
+	case input[0] == '[':
+		return jsonwalk.Len(input)
 	}
-	if raw[0] == '[' {
-		var items []json.RawMessage
-		if json.Unmarshal(raw, &items) == nil {
-			return len(items)
+	return 0
+}
+
+// countEmbeddingInputs counts an embeddings input: a string, an array of
+// strings, one array of token ids (one input), or an array of them.
+func countEmbeddingInputs(input []byte) int {
+	if len(input) > 0 && input[0] == '[' {
+		it := jsonwalk.Elements(input)
+		if first, ok := it.Next(); ok && first[0] != '"' && first[0] != '[' {
+			return 1 // [1, 2, 3]: the token ids of one input
 		}
 	}
-	return 1
-}
-
-// rawText returns a JSON string's value, or "" for anything else.
-func rawText(raw json.RawMessage) string {
-	var s string
-	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return ""
-}
-
-// RewriteRequest sets the served model and, for chat streams, asks the
-// provider to include usage. It returns body itself when nothing changes.
-func (Protocol) RewriteRequest(route allot.Route, body []byte, info allot.RequestInfo, model string) ([]byte, error) {
-	needUsage := route == allot.RouteChat && info.Stream && !info.WantsUsage
-	if model == info.Model && !needUsage {
-		return body, nil
-	}
-	if model == info.Model && !bytes.Contains(body, []byte(`"stream_options"`)) {
-		// Fast path: add the option as the first key without re-encoding.
-		i := bytes.IndexByte(body, '{')
-		out := make([]byte, 0, len(body)+40)
-		out = append(out, body[:i+1]...)
-		out = append(out, `"stream_options":{"include_usage":true}`...)
-		if rest := bytes.TrimLeft(body[i+1:], " \t\r\n"); len(rest) > 0 && rest[0] != '}' {
-			out = append(out, ',')
-		}
-		return append(out, body[i+1:]...), nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, &allot.Error{Code: allot.EInvalid, Message: "request body is not valid JSON: " + err.Error()}
-	}
-	if model != info.Model {
-		b, _ := json.Marshal(model)
-		m["model"] = b
-	}
-	if needUsage {
-		var so map[string]json.RawMessage
-		_ = json.Unmarshal(m["stream_options"], &so)
-		if so == nil {
-			so = map[string]json.RawMessage{}
-		}
-		so["include_usage"] = json.RawMessage("true")
-		b, _ := json.Marshal(so)
-		m["stream_options"] = b
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return nil, &allot.Error{Code: allot.EInternal, Message: "could not rewrite the request", Err: err}
-	}
-	return out, nil
-}
-
-// InputText returns the request's text (messages, input, instructions) for
-// an offline token estimate.
-func (Protocol) InputText(route allot.Route, body []byte) string {
-	var r request
-	if json.Unmarshal(body, &r) != nil {
-		return string(body)
-	}
-	var b strings.Builder
-	b.WriteString(rawText(r.Instructions))
-	for _, m := range r.Messages {
-		appendText(&b, m.Content)
-	}
-	appendText(&b, r.Input)
-	return b.String()
-}
-
-// appendText appends every string found in a JSON value (a string, text
-// parts, nested input items) to b.
-func appendText(b *strings.Builder, raw json.RawMessage) {
-	if len(raw) == 0 {
-		return
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case string:
-			b.WriteString(x)
-			b.WriteByte('\n')
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			for _, k := range []string{"text", "content", "input"} {
-				if e, ok := x[k]; ok {
-					walk(e)
-				}
-			}
-		}
-	}
-	walk(v)
-}
-
-// ErrorBody renders e as OpenAI's error JSON.
-func (Protocol) ErrorBody(e *allot.Error) []byte {
-	type body struct {
-		Message string  `json:"message"`
-		Type    string  `json:"type"`
-		Param   *string `json:"param"`
-		Code    string  `json:"code"`
-	}
-	var param *string
-	if e.Param != "" {
-		param = &e.Param
-	}
-	b, _ := json.Marshal(map[string]body{"error": {Message: e.Message, Type: e.Code.Info().OpenAIType, Param: param, Code: string(e.Code)}})
-	return b
+	return countItems(input)
 }

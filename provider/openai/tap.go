@@ -2,83 +2,21 @@ package openai
 
 import (
 	"bytes"
-	"encoding/json"
-	"strings"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider/internal/jsonwalk"
 )
 
-// usage is the union of the usage objects of chat, responses and embeddings.
-type usage struct {
-	PromptTokens        *int64 `json:"prompt_tokens"`
-	CompletionTokens    *int64 `json:"completion_tokens"`
-	InputTokens         *int64 `json:"input_tokens"`
-	OutputTokens        *int64 `json:"output_tokens"`
-	PromptTokensDetails *struct {
-		CachedTokens     int64 `json:"cached_tokens"`
-		CacheWriteTokens int64 `json:"cache_write_tokens"`
-	} `json:"prompt_tokens_details"`
-	InputTokensDetails *struct {
-		CachedTokens            int64 `json:"cached_tokens"`
-		CacheWriteTokens        int64 `json:"cache_write_tokens"`
-		CacheWriteTokensDetails *struct {
-			TTL30m int64 `json:"ttl_30m_tokens"`
-			TTL12h int64 `json:"ttl_12h_tokens"`
-		} `json:"cache_write_tokens_details"`
-	} `json:"input_tokens_details"`
-	CompletionTokensDetails *struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
-	} `json:"completion_tokens_details"`
-	OutputTokensDetails *struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
-	} `json:"output_tokens_details"`
-}
-
-// tokens normalizes u per design invariant 4: OpenAI's input already
-// includes cached and cache-write tokens, its output includes reasoning.
-func (u *usage) tokens() allot.Tokens {
-	var t allot.Tokens
-	switch {
-	case u.PromptTokens != nil:
-		t.Input = *u.PromptTokens
-		if u.CompletionTokens != nil {
-			t.Output = *u.CompletionTokens
-		}
-		if d := u.PromptTokensDetails; d != nil {
-			t.CacheRead, t.CacheWrite5m = d.CachedTokens, d.CacheWriteTokens
-		}
-		if d := u.CompletionTokensDetails; d != nil {
-			t.Reasoning = d.ReasoningTokens
-		}
-	case u.InputTokens != nil:
-		t.Input = *u.InputTokens
-		if u.OutputTokens != nil {
-			t.Output = *u.OutputTokens
-		}
-		if d := u.InputTokensDetails; d != nil {
-			t.CacheRead = d.CachedTokens
-			if w := d.CacheWriteTokensDetails; w != nil && w.TTL30m+w.TTL12h == d.CacheWriteTokens {
-				// Short-lived writes are priced as 5-minute writes, extended ones as 1-hour.
-				t.CacheWrite5m, t.CacheWrite1h = w.TTL30m, w.TTL12h
-			} else {
-				t.CacheWrite5m = d.CacheWriteTokens
-			}
-		}
-		if d := u.OutputTokensDetails; d != nil {
-			t.Reasoning = d.ReasoningTokens
-		}
-	}
-	return t
-}
-
-// tap extracts usage, model and output text from one OpenAI response.
+// tap extracts usage, model and output text from one OpenAI response. It
+// reads only the members it needs, without decoding whole chunks, so a
+// stream costs no allocation per chunk beyond the text it keeps.
 type tap struct {
 	route      allot.Route
-	wantsUsage bool
+	wantsUsage bool // the client asked for the usage chunk itself
 	tokens     allot.Tokens
 	have       bool
 	model      string
-	text       strings.Builder
+	text       []byte
 }
 
 // NewTap returns a tap for one response on route.
@@ -86,146 +24,205 @@ func (Protocol) NewTap(route allot.Route, info allot.RequestInfo) allot.Tap {
 	return &tap{route: route, wantsUsage: info.WantsUsage}
 }
 
-// chatChunk is a chat completion (chunk): the fields allot reads.
-type chatChunk struct {
-	Model   string `json:"model"`
-	Choices []struct {
-		Delta   *delta `json:"delta"`
-		Message *delta `json:"message"`
-	} `json:"choices"`
-	Usage *usage `json:"usage"`
-}
+var done = []byte("[DONE]")
 
-type delta struct {
-	Content          *string `json:"content"`
-	Refusal          *string `json:"refusal"`
-	ReasoningContent *string `json:"reasoning_content"`
-	ToolCalls        []struct {
-		Function struct {
-			Arguments string `json:"arguments"`
-		} `json:"function"`
-	} `json:"tool_calls"`
-}
-
-// responsesEvent is a Responses API stream event or response body.
-type responsesEvent struct {
-	Type     string          `json:"type"`
-	Delta    json.RawMessage `json:"delta"`
-	Response *responseBody   `json:"response"`
-}
-
-type responseBody struct {
-	Model  string `json:"model"`
-	Usage  *usage `json:"usage"`
-	Output []struct {
-		Content []struct {
-			Text string `json:"text"`
-		} `json:"content"`
-	} `json:"output"`
-}
-
-func (t *tap) addText(d *delta) {
-	if d == nil {
-		return
-	}
-	for _, s := range []*string{d.Content, d.Refusal, d.ReasoningContent} {
-		if s != nil {
-			t.text.WriteString(*s)
-		}
-	}
-	for _, c := range d.ToolCalls {
-		t.text.WriteString(c.Function.Arguments)
-	}
-}
-
-func (t *tap) setUsage(u *usage) {
-	if u == nil || (u.PromptTokens == nil && u.InputTokens == nil) {
-		return
-	}
-	t.tokens, t.have = u.tokens(), true
-}
-
-// Event taps one server-sent event. It drops the final usage-only chat
-// chunk when the client did not ask for usage itself.
+// Event taps one server-sent event. Chat streams end with a chunk that
+// has no choices and the whole usage (allot asks for it, see
+// RewriteRequest); it is kept from a client that did not ask for usage
+// itself, so the client sees the stream it requested. Every other event
+// is forwarded.
 func (t *tap) Event(name string, data []byte) bool {
-	if len(data) == 0 || bytes.Equal(data, []byte("[DONE]")) {
+	if len(data) == 0 || bytes.Equal(data, done) {
 		return true
 	}
 	if t.route == allot.RouteResponses {
-		var ev responsesEvent
-		if json.Unmarshal(data, &ev) != nil {
-			return true
-		}
-		if ev.Type == "" {
-			ev.Type = name
-		}
-		switch ev.Type {
-		case "response.output_text.delta", "response.reasoning_summary_text.delta", "response.function_call_arguments.delta", "response.refusal.delta":
-			var s string
-			if json.Unmarshal(ev.Delta, &s) == nil {
-				t.text.WriteString(s)
-			}
-		}
-		if ev.Response != nil {
-			if ev.Response.Model != "" {
-				t.model = ev.Response.Model
-			}
-			t.setUsage(ev.Response.Usage)
-		}
+		t.responsesEvent(name, data)
 		return true
 	}
-	var c chatChunk
-	if json.Unmarshal(data, &c) != nil {
-		return true
-	}
-	if c.Model != "" {
-		t.model = c.Model
-	}
-	for _, ch := range c.Choices {
-		t.addText(ch.Delta)
-	}
-	if c.Usage != nil {
-		t.setUsage(c.Usage)
-		if len(c.Choices) == 0 && !t.wantsUsage {
-			return false
-		}
-	}
-	return true
+	usageOnly := t.chatCompletion(data)
+	return !usageOnly || t.wantsUsage
 }
 
-// Body taps a whole (non-streamed) response.
+// Body taps the whole body of a non-streamed response.
 func (t *tap) Body(data []byte) {
-	if t.route == allot.RouteResponses {
-		var r responseBody
-		if json.Unmarshal(data, &r) != nil {
-			return
-		}
-		t.model = r.Model
-		for _, o := range r.Output {
-			for _, c := range o.Content {
-				t.text.WriteString(c.Text)
+	switch t.route {
+	case allot.RouteChat:
+		t.chatCompletion(data)
+	case allot.RouteResponses:
+		t.response(data, true)
+	case allot.RouteEmbeddings:
+		var scratch [8]byte
+		it := jsonwalk.Members(data)
+		for m, ok := it.Next(); ok; m, ok = it.Next() {
+			switch string(m.Name(scratch[:0])) {
+			case "model":
+				t.setModel(m.Value)
+			case "usage":
+				t.setUsage(m.Value)
 			}
 		}
-		t.setUsage(r.Usage)
-		return
 	}
-	var c chatChunk
-	if json.Unmarshal(data, &c) != nil {
-		return
-	}
-	t.model = c.Model
-	for _, ch := range c.Choices {
-		t.addText(ch.Message)
-	}
-	t.setUsage(c.Usage)
 }
 
-// Usage returns what the provider reported; OpenAI reports input and
-// output together, in one usage object.
+// Usage returns what the provider reported. OpenAI reports input and
+// output together in one usage object; embeddings have no output, so
+// their output is complete (zero) as soon as the usage arrives.
 func (t *tap) Usage() (allot.Tokens, bool, bool) { return t.tokens, t.have, t.have }
 
 // Model is the model the provider says answered.
 func (t *tap) Model() string { return t.model }
 
-// OutputText is the completion text seen, for estimates; never stored.
-func (t *tap) OutputText() string { return t.text.String() }
+// OutputText is the completion text seen, for estimates; it is never stored.
+func (t *tap) OutputText() string { return string(t.text) }
+
+// chatCompletion taps a chat completion or a chunk of one (ChatCompletion,
+// ChatCompletionChunk) and reports whether it was a usage-only chunk.
+func (t *tap) chatCompletion(data []byte) (usageOnly bool) {
+	var scratch [8]byte
+	choices := 0
+	sawUsage := false
+	it := jsonwalk.Members(data)
+	for m, ok := it.Next(); ok; m, ok = it.Next() {
+		switch string(m.Name(scratch[:0])) {
+		case "model":
+			t.setModel(m.Value)
+		case "choices":
+			cs := jsonwalk.Elements(m.Value)
+			for c, ok := cs.Next(); ok; c, ok = cs.Next() {
+				choices++
+				t.choice(c)
+			}
+		case "usage":
+			sawUsage = t.setUsage(m.Value)
+		}
+	}
+	return sawUsage && choices == 0
+}
+
+// choice collects the text of a choice's delta (stream) or message.
+func (t *tap) choice(c []byte) {
+	var scratch [8]byte
+	it := jsonwalk.Members(c)
+	for m, ok := it.Next(); ok; m, ok = it.Next() {
+		switch string(m.Name(scratch[:0])) {
+		case "delta", "message":
+			t.message(m.Value)
+		}
+	}
+}
+
+// message collects the text a model wrote: content, refusal, reasoning
+// (reasoning_content or reasoning, as OpenAI-compatible servers send it)
+// and tool call arguments.
+func (t *tap) message(msg []byte) {
+	var scratch [24]byte
+	it := jsonwalk.Members(msg)
+	for m, ok := it.Next(); ok; m, ok = it.Next() {
+		switch string(m.Name(scratch[:0])) {
+		case "content", "refusal", "reasoning_content", "reasoning":
+			t.addText(m.Value)
+		case "tool_calls":
+			calls := jsonwalk.Elements(m.Value)
+			for c, ok := calls.Next(); ok; c, ok = calls.Next() {
+				if fn, ok := jsonwalk.Get(c, "function"); ok {
+					t.arguments(fn)
+				}
+			}
+		case "function_call":
+			t.arguments(m.Value)
+		}
+	}
+}
+
+func (t *tap) arguments(fn []byte) {
+	if args, ok := jsonwalk.Get(fn, "arguments"); ok {
+		t.addText(args)
+	}
+}
+
+// responsesEvent taps one Responses API stream event: text deltas, and the
+// response object (model, usage) that response.created, .in_progress,
+// .completed, .incomplete and .failed carry.
+func (t *tap) responsesEvent(name string, data []byte) {
+	var typ, delta, response []byte
+	var scratch [8]byte
+	it := jsonwalk.Members(data)
+	for m, ok := it.Next(); ok; m, ok = it.Next() {
+		switch string(m.Name(scratch[:0])) {
+		case "type":
+			typ = m.Value
+		case "delta":
+			delta = m.Value
+		case "response":
+			response = m.Value
+		}
+	}
+	if response != nil {
+		t.response(response, false)
+	}
+	if delta == nil {
+		return
+	}
+	isText := textDeltas[name]
+	if len(typ) >= 2 {
+		isText = textDeltas[string(typ[1:len(typ)-1])]
+	}
+	if isText {
+		t.addText(delta)
+	}
+}
+
+// textDeltas are the Responses stream events whose delta is model output.
+var textDeltas = map[string]bool{
+	"response.output_text.delta":                true,
+	"response.refusal.delta":                    true,
+	"response.reasoning_text.delta":             true,
+	"response.reasoning_summary_text.delta":     true,
+	"response.function_call_arguments.delta":    true,
+	"response.custom_tool_call_input.delta":     true,
+	"response.mcp_call_arguments.delta":         true,
+	"response.code_interpreter_call_code.delta": true,
+}
+
+// response taps a Response object; withText collects its output text too
+// (a stream has collected it from the deltas already).
+func (t *tap) response(r []byte, withText bool) {
+	var scratch [8]byte
+	it := jsonwalk.Members(r)
+	for m, ok := it.Next(); ok; m, ok = it.Next() {
+		switch string(m.Name(scratch[:0])) {
+		case "model":
+			t.setModel(m.Value)
+		case "usage":
+			t.setUsage(m.Value)
+		case "output":
+			if withText {
+				t.text = appendText(t.text, m.Value, 0)
+			}
+		}
+	}
+}
+
+// setModel keeps the model named by v, allocating only when it changes.
+func (t *tap) setModel(v []byte) {
+	if len(v) >= 2 && string(v[1:len(v)-1]) == t.model {
+		return
+	}
+	if s, ok := jsonwalk.String(v); ok && s != "" {
+		t.model = s
+	}
+}
+
+// setUsage keeps the usage in v unless it is null; the last one wins.
+func (t *tap) setUsage(v []byte) bool {
+	tokens, ok := parseUsage(v)
+	if ok {
+		t.tokens, t.have = tokens, true
+	}
+	return ok
+}
+
+// addText appends the JSON string v to the output text.
+func (t *tap) addText(v []byte) {
+	t.text, _ = jsonwalk.AppendString(t.text, v)
+}
