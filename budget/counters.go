@@ -1,0 +1,52 @@
+package budget
+
+import "context"
+
+// NoLimit as a Charge's Limit records the charge without ever refusing it
+// (notify budgets).
+const NoLimit int64 = -1
+
+// Charge is one amount on one counter. A counter is a series of cells named
+// by Key (a budget instance or rate limit) and numbered by Bucket (the
+// period's start in Unix seconds, or a rolling window's bucket). The
+// amount goes to cell Bucket; the limit applies to the sum of the Span
+// cells Bucket-Span+1 .. Bucket, which is a single cell for calendar
+// periods and the buckets of the window for rolling ones.
+type Charge struct {
+	Key    string
+	Bucket int64
+	Span   int   // cells counted against Limit; 0 is taken as 1
+	Amount int64 // reserved by Reserve, taken back by Settle and Release
+	Limit  int64 // spent+reserved+Amount must stay <= Limit; NoLimit never refuses
+	Actual int64 // for Settle: the amount actually used, added to spent
+
+	// Set by Reserve (after adding, or as found for the charge that did
+	// not fit) and by Settle (after settling): the window's sums.
+	Spent, Reserved int64
+}
+
+// Counters stores budget and rate-limit counters. Implementations must make
+// Reserve atomic across all its charges, also across processes when shared
+// (Redis does it in one Lua script, Postgres in one transaction).
+type Counters interface {
+	// Reserve adds every charge's Amount to its cell's reserved if each
+	// one fits (spent+reserved+Amount <= Limit over its span), or adds
+	// nothing. It returns -1 when all were added, else the index of the
+	// first charge that did not fit.
+	Reserve(ctx context.Context, charges []Charge) (failed int, err error)
+	// Settle moves each charge from reserved to spent: reserved drops by
+	// Amount and spent grows by Actual, which may be less or more than
+	// Amount. Spend is the truth (the provider billed it), so a spent sum
+	// may end above its limit when a call used more than its worst case;
+	// later reservations then fail until the period moves on.
+	Settle(ctx context.Context, charges []Charge) error
+	// Release drops each charge's Amount from reserved; nothing is spent.
+	Release(ctx context.Context, charges []Charge) error
+	// Read returns spent and reserved summed over the span cells up to bucket.
+	Read(ctx context.Context, key string, bucket int64, span int) (spent, reserved int64, err error)
+	// AddSpent adds each charge's Actual to its cell's spent without a
+	// reservation (Amount and Limit are ignored): for rebuilding counters
+	// from the ledger at start and for usage that did not pass through
+	// the gateway.
+	AddSpent(ctx context.Context, charges []Charge) error
+}

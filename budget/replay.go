@@ -1,0 +1,43 @@
+package budget
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/allot-dev/allot"
+)
+
+// Replay adds events' spend to every budget they count against, in the
+// period of each event's time, without reservations: for rebuilding
+// counters from the ledger at start (MemoryCounters forget at restart) and
+// for usage that reached the ledger without passing through Admit (OTLP,
+// imports). Calls admitted by Admit are counted by their Settle; replaying
+// them as well would count them twice.
+func (r *Rationer) Replay(ctx context.Context, events []allot.Event) error {
+	var charges []Charge
+	for i := range events {
+		e := &events[i]
+		model := e.ServedModel
+		if model == "" {
+			model = e.RequestedModel
+		}
+		var inBuf [8]*instance
+		for _, in := range r.ix.budgets(inBuf[:0], e.Principal, e.Task, model) {
+			bucket, span := in.rule.win.cell(e.Time)
+			ch := Charge{Key: in.key, Bucket: bucket, Span: span, Actual: e.Tokens.Total()}
+			if in.rule.usd {
+				ch.Actual = int64(max(e.Cost, 0))
+			}
+			if ch.Actual != 0 {
+				charges = append(charges, ch)
+			}
+		}
+	}
+	if len(charges) == 0 {
+		return nil
+	}
+	if err := r.counters.AddSpent(ctx, charges); err != nil {
+		return fmt.Errorf("replay %d events into budget counters: %w", len(events), err)
+	}
+	return nil
+}
