@@ -1,0 +1,46 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider/anthropic"
+	"github.com/allot-dev/allot/provider/openai"
+)
+
+// protocols are the client-facing wire formats, by name.
+var protocols = map[string]allot.Protocol{
+	"openai":    openai.Protocol{},
+	"anthropic": anthropic.Protocol{},
+}
+
+// Protocol returns the wire format named name ("openai" or "anthropic"), or nil.
+func Protocol(name string) allot.Protocol { return protocols[name] }
+
+// fail writes err in the route's protocol shape.
+func (g *Gateway) fail(w http.ResponseWriter, route allot.Route, err error) {
+	e := allot.ErrorOf(err)
+	if e.Code == allot.EInternal {
+		g.opts.Logger.Error("internal error", "route", route, "err", err)
+	}
+	g.writeError(w, route, e)
+}
+
+// writeError renders e as the route's clients expect (design invariant 6).
+func (g *Gateway) writeError(w http.ResponseWriter, route allot.Route, e *allot.Error) {
+	WriteError(w, protocols[g.protocolFor(route)], e)
+}
+
+// WriteError writes e with its HTTP status in proto's error JSON.
+func WriteError(w http.ResponseWriter, proto allot.Protocol, e *allot.Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Del("Content-Length")
+	h.Del("Content-Encoding")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	w.WriteHeader(e.Code.Info().Status)
+	_, _ = w.Write(proto.ErrorBody(e))
+}

@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/allot-dev/allot"
+)
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readBody reads the whole request body up to limit; a larger body is
+// ETooLarge, so nothing is forwarded half-read.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, allot.Errorf(allot.ETooLarge, "request body of %d bytes is over this gateway's limit of %d bytes; send a smaller request or ask an admin to raise max_body_bytes", r.ContentLength, limit)
+	}
+	size := 4096
+	if r.ContentLength > 0 {
+		size = int(r.ContentLength) + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, allot.Errorf(allot.ETooLarge, "request body is over this gateway's limit of %d bytes; send a smaller request or ask an admin to raise max_body_bytes", limit)
+	case err != nil:
+		return nil, &allot.Error{Code: allot.EInvalid, Message: "could not read the request body; resend the request", Err: err}
+	}
+	return buf.Bytes(), nil
+}
+
+// hopHeaders are connection-level headers that a proxy must not forward (RFC 9110 §7.6.1).
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// copyRequestHeaders copies the client's headers for the provider, minus
+// hop-by-hop headers, allot's own headers and the client's allot key.
+func copyRequestHeaders(dst, src http.Header) {
+	for k, vv := range src {
+		switch k {
+		case "Authorization", "X-Api-Key", "Host", "Content-Length", "Accept-Encoding", "Cookie":
+			continue
+		}
+		if strings.HasPrefix(k, "X-Allot-") {
+			continue
+		}
+		dst[k] = vv
+	}
+	for _, h := range hopHeaders {
+		dst.Del(h)
+	}
+}
+
+// copyHeaders copies the provider's response headers for the client.
+func copyHeaders(dst, src http.Header) {
+	for k, vv := range src {
+		if k == "Set-Cookie" {
+			continue
+		}
+		dst[k] = vv
+	}
+	for _, h := range hopHeaders {
+		dst.Del(h)
+	}
+}
+
+// presentedKey returns the allot key from Authorization: Bearer or x-api-key.
+func presentedKey(h http.Header) string {
+	if a := h.Get("Authorization"); a != "" {
+		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			return strings.TrimSpace(a[7:])
+		}
+	}
+	return strings.TrimSpace(h.Get("X-Api-Key"))
+}
+
+// taskOf picks the call's task: the X-Allot-Task header, else metadata.task
+// in the body, else untagged.
+func taskOf(h http.Header, fromBody string) string {
+	if t := strings.TrimSpace(h.Get("X-Allot-Task")); t != "" {
+		return t
+	}
+	if fromBody != "" {
+		return fromBody
+	}
+	return allot.UntaggedTask
+}
+
+// upstreamFor picks the provider for model on route: the longest matching
+// models: prefix, else the first provider speaking the route's format.
+func (g *Gateway) upstreamFor(route allot.Route, model string) (*Upstream, error) {
+	want := g.protocolFor(route)
+	best := ""
+	for prefix := range g.opts.Models {
+		if strings.HasPrefix(model, strings.TrimSuffix(prefix, "*")) && len(prefix) > len(best) {
+			best = prefix
+		}
+	}
+	if best != "" {
+		up := g.byName[g.opts.Models[best]]
+		if up.Protocol.Name() != want {
+			return nil, allot.Errorf(allot.EUnknownModel, "model %q is served by provider %q, which speaks the %s API; call it on that API's route instead", model, up.Name, up.Protocol.Name())
+		}
+		return up, nil
+	}
+	if up := g.byType[want]; up != nil {
+		return up, nil
+	}
+	return nil, allot.Errorf(allot.EUnknownModel, "no provider speaking the %s API is configured for model %q; an admin must add one under providers:", want, model)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// byteEstimator is the fallback estimate: one token per four bytes.
+type byteEstimator struct{}
+
+func (byteEstimator) CountTokens(s string) int64 { return int64((len(s) + 3) / 4) }
+
+var _ io.Reader = (*bytes.Reader)(nil)
