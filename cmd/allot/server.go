@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/api"
+	"github.com/allot-dev/allot/config"
+	"github.com/allot-dev/allot/gateway"
+	"github.com/allot-dev/allot/ledger"
+	"github.com/allot-dev/allot/pricing"
+	"github.com/allot-dev/allot/sqlite"
+	"github.com/allot-dev/allot/tokenizer"
+)
+
+// serverOptions adjust startServer for the demo and tests.
+type serverOptions struct {
+	logger *slog.Logger
+}
+
+// server is a running allot: HTTP server, gateway, ledger writer and database.
+type server struct {
+	cfg     config.Config
+	addr    string
+	http    *http.Server
+	gw      *gateway.Gateway
+	writer  *ledger.Writer
+	db      *sqlite.DB
+	logger  *slog.Logger
+	served  chan error
+	catalog *pricing.Catalog
+}
+
+func newLogger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	hopts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, hopts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, hopts))
+}
+
+// loadCatalog returns the price catalog: a feed stored by `allot prices
+// update` if any, else the embedded one, with the config's overrides.
+func loadCatalog(ctx context.Context, cfg config.Config, dir allot.Directory) (*pricing.Catalog, error) {
+	cat := pricing.Default()
+	feed, err := dir.Setting(ctx, pricesSetting)
+	if err != nil {
+		return nil, fmt.Errorf("read stored price feed: %w", err)
+	}
+	if feed != nil {
+		if cat, err = pricing.Load(feed); err != nil {
+			return nil, fmt.Errorf("stored price feed: %w", err)
+		}
+	}
+	if len(cfg.Prices) > 0 {
+		if cat, err = cat.WithOverrides(cfg.Prices); err != nil {
+			return nil, fmt.Errorf("config prices: %w", err)
+		}
+	}
+	return cat, nil
+}
+
+// upstreams turns the configured providers into the gateway's upstreams.
+func upstreams(cfg config.Config) ([]gateway.Upstream, error) {
+	var ups []gateway.Upstream
+	for _, p := range cfg.Providers {
+		u, err := url.Parse(p.BaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("provider %s base_url: %w", p.Name, err)
+		}
+		key, err := p.APIKey()
+		if err != nil {
+			return nil, err
+		}
+		ups = append(ups, gateway.Upstream{Name: p.Name, Protocol: gateway.Protocol(p.Type), BaseURL: u, APIKey: key})
+	}
+	return ups, nil
+}
+
+// startServer opens the store and starts serving cfg.Listen.
+func startServer(ctx context.Context, cfg config.Config, opts serverOptions) (*server, error) {
+	logger := opts.logger
+	if logger == nil {
+		logger = newLogger(cfg)
+	}
+	db, err := sqlite.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", cfg.Database, err)
+	}
+	s := &server{cfg: cfg, db: db, logger: logger, served: make(chan error, 1)}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) init(ctx context.Context) error {
+	cfg := s.cfg
+	if cfg.Org != "" {
+		if _, err := applyOrgFile(ctx, s.db, cfg.Org); err != nil {
+			return err
+		}
+	}
+	cat, err := loadCatalog(ctx, cfg, s.db)
+	if err != nil {
+		return err
+	}
+	s.catalog = cat
+	ups, err := upstreams(cfg)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.writer = ledger.NewWriter(s.db, ledger.Options{Logger: s.logger})
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "allot_ledger_queue_depth", Help: "Usage events recorded and not yet written to the ledger.",
+	}, func() float64 { return float64(s.writer.Depth()) }))
+	s.gw = gateway.New(gateway.Options{
+		Upstreams:       ups,
+		Models:          cfg.Models,
+		Keys:            s.db,
+		Pricer:          cat,
+		Recorder:        s.writer,
+		Estimator:       tokenizer.New(),
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout),
+		Logger:          s.logger,
+		Metrics:         gateway.NewMetrics(reg),
+	})
+	mux := http.NewServeMux()
+	s.gw.Routes(mux)
+	(&api.Server{Authenticate: s.gw.Authenticate, Reports: s.db, Logger: s.logger}).Routes(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	s.addr = ln.Addr().String()
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	go func() { s.served <- s.http.Serve(ln) }()
+	return nil
+}
+
+// wait serves until ctx ends, then shuts down gracefully: stop accepting,
+// drain in-flight calls, write every event, close the database.
+func (s *server) wait(ctx context.Context) error {
+	select {
+	case err := <-s.served:
+		if !errors.Is(err, http.ErrServerClosed) {
+			s.shutdown()
+			return fmt.Errorf("serve: %w", err)
+		}
+	case <-ctx.Done():
+	}
+	return s.shutdown()
+}
+
+func (s *server) shutdown() error {
+	s.logger.Info("shutting down: draining in-flight calls")
+	s.gw.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.logger.Warn("in-flight calls cut at shutdown timeout", "err", err)
+		_ = s.http.Close()
+	}
+	flushCtx, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	werr := s.writer.Close(flushCtx)
+	cerr := s.db.Close()
+	if werr != nil {
+		return fmt.Errorf("flush ledger: %w", werr)
+	}
+	if cerr != nil {
+		return fmt.Errorf("close database: %w", cerr)
+	}
+	s.logger.Info("stopped; every usage event is written")
+	return nil
+}
