@@ -65,3 +65,30 @@ type Pricer interface {
 	// price matches (the event then keeps its tokens with cost 0).
 	Cost(provider, model string, at time.Time, t Tokens) (cost Money, known bool)
 }
+
+// EventQuery selects events for the request log: a time range, optional
+// equality filters, newest first, paginated by a cursor.
+type EventQuery struct {
+	From, To time.Time
+	Filter   map[Dimension]string // user, team, model, task, app, provider
+	Limit    int                  // at most this many (default 100, max 1000)
+	Before   string               // cursor: only events older than the event with this ID
+}
+
+// EventLog lists individual events (never any prompt text: events hold none).
+type EventLog interface {
+	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
+}
+
+// Store is everything allot keeps in its database. SQLite is the embedded
+// default and PostgreSQL the scaled one; both pass the same test suite.
+type Store interface {
+	Ledger
+	Reporter
+	Directory
+	AuditLog
+	GrantStore
+	NoticeStore
+	EventLog
+	Close() error
+}
