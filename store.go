@@ -92,3 +92,10 @@ type Store interface {
 	EventLog
 	Close() error
 }
+
+// UsageByHour streams the ledger's hourly rollups as one synthetic event per
+// hour and context (exact token and cost sums), e.g. to rebuild budget
+// counters at start without reading every event.
+type UsageByHour interface {
+	EachHour(ctx context.Context, from, to time.Time, fn func(Event) error) error
+}

@@ -23,32 +23,11 @@ type grantEntry struct {
 // ("user-default:alice"). Grants live in memory: the caller persists them
 // and grants them again at start. Errors are ENotFound or EInvalid.
 func (r *Rationer) Grant(g allot.Grant) error {
-	rl, err := r.ruleNamed(g.Budget)
+	e, err := r.grantEntry(g)
 	if err != nil {
 		return err
 	}
 	now := r.clock()
-	e := grantEntry{grant: g, until: g.Until}
-	switch {
-	case rl.usd && (g.Amount <= 0 || g.Tokens != 0):
-		return allot.Errorf(allot.EInvalid, "grant to budget %q: it is a USD budget, so give a positive amount in dollars (and no tokens)", g.Budget)
-	case !rl.usd && (g.Tokens <= 0 || g.Amount != 0):
-		return allot.Errorf(allot.EInvalid, "grant to budget %q: it is a token budget, so give a positive number of tokens (and no dollars)", g.Budget)
-	case rl.usd:
-		e.amount = int64(g.Amount)
-	default:
-		e.amount = g.Tokens
-	}
-	if e.until.IsZero() {
-		_, e.until = rl.win.bounds(now)
-		if rl.win.unit == "" {
-			e.until = now.Add(rl.win.rolling)
-		}
-		e.grant.Until = e.until
-	}
-	if !e.until.After(now) {
-		return allot.Errorf(allot.EInvalid, "grant to budget %q: until %s is already past", g.Budget, e.until.Format(time.RFC3339))
-	}
 	r.grantMu.Lock()
 	defer r.grantMu.Unlock()
 	next := map[string][]grantEntry{}
@@ -97,4 +76,43 @@ func (r *Rationer) ruleNamed(name string) (*rule, error) {
 		}
 	}
 	return nil, allot.Errorf(allot.ENotFound, "no budget named %q; grants name a budget from org.yaml, or %s:USER for one user's default budget", name, allot.DefaultUserBudgetName)
+}
+
+// CheckGrant validates g against r's policy without applying it and
+// returns it as it would apply: Until resolved to the end of the current
+// period when zero. Callers store the result and grant it at start.
+func CheckGrant(r *Rationer, g allot.Grant) (allot.Grant, error) {
+	e, err := r.grantEntry(g)
+	return e.grant, err
+}
+
+// grantEntry checks g and returns it compiled.
+func (r *Rationer) grantEntry(g allot.Grant) (grantEntry, error) {
+	rl, err := r.ruleNamed(g.Budget)
+	if err != nil {
+		return grantEntry{}, err
+	}
+	now := r.clock()
+	e := grantEntry{grant: g, until: g.Until}
+	switch {
+	case rl.usd && (g.Amount <= 0 || g.Tokens != 0):
+		return e, allot.Errorf(allot.EInvalid, "grant to budget %q: it is a USD budget, so give a positive amount in dollars (and no tokens)", g.Budget)
+	case !rl.usd && (g.Tokens <= 0 || g.Amount != 0):
+		return e, allot.Errorf(allot.EInvalid, "grant to budget %q: it is a token budget, so give a positive number of tokens (and no dollars)", g.Budget)
+	case rl.usd:
+		e.amount = int64(g.Amount)
+	default:
+		e.amount = g.Tokens
+	}
+	if e.until.IsZero() {
+		_, e.until = rl.win.bounds(now)
+		if rl.win.unit == "" {
+			e.until = now.Add(rl.win.rolling)
+		}
+		e.grant.Until = e.until
+	}
+	if !e.until.After(now) {
+		return e, allot.Errorf(allot.EInvalid, "grant to budget %q: until %s is already past", g.Budget, e.until.Format(time.RFC3339))
+	}
+	return e, nil
 }

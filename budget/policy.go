@@ -130,7 +130,7 @@ func newIndex(p allot.Policy) *index {
 	}
 	for _, b := range p.Budgets {
 		r := compile(b, false)
-		in := &instance{rule: r, name: b.Name, scope: b.Scope, key: "b|" + b.Name}
+		in := &instance{rule: r, name: b.Name, scope: b.Scope, key: counterKey(b)}
 		ix.all = append(ix.all, in)
 		if r.kind == allot.ScopeOrg {
 			ix.org = append(ix.org, in)
@@ -177,7 +177,7 @@ func (ix *index) defaultFor(user string) *instance {
 		return in.(*instance)
 	}
 	r := ix.defaultRule
-	in := &instance{rule: r, name: r.budget.Name + ":" + user, scope: "user:" + user, key: "b|" + r.budget.Name + "|" + user}
+	in := &instance{rule: r, name: r.budget.Name + ":" + user, scope: "user:" + user, key: counterKey(r.budget) + "|" + user}
 	got, _ := ix.defaults.LoadOrStore(user, in)
 	return got.(*instance)
 }

@@ -20,7 +20,7 @@ func TestRefusalExplainsItself(t *testing.T) {
 		{Name: "platform-monthly", Scope: "team:platform", LimitUSD: "500"},
 	}}, clk)
 	bucket, _ := newWindow(allot.Budget{}).cell(clk.Now())
-	if err := c.AddSpent(ctx, []Charge{{Key: "b|platform-monthly", Bucket: bucket, Actual: int64(allot.MustUSD("499.995"))}}); err != nil {
+	if err := c.AddSpent(ctx, []Charge{{Key: counterKey(allot.Budget{Name: "platform-monthly", Scope: "team:platform", LimitUSD: "500"}), Bucket: bucket, Actual: int64(allot.MustUSD("499.995"))}}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := r.Admit(ctx, call(alice, "gpt-4o"))
@@ -366,7 +366,7 @@ func TestUnpricedModel(t *testing.T) {
 		}
 	}
 	bucket, _ := newWindow(allot.Budget{}).cell(clk.Now())
-	c.AddSpent(ctx, []Charge{{Key: "b|usd", Bucket: bucket, Actual: int64(allot.USD)}})
+	c.AddSpent(ctx, []Charge{{Key: counterKey(allot.Budget{Name: "usd", Scope: "org", LimitUSD: "1"}), Bucket: bucket, Actual: int64(allot.USD)}})
 	r2, _ := New(allot.Policy{Budgets: []allot.Budget{{Name: "usd", Scope: "org", LimitUSD: "1"}}}, c, flatPricer{}, clk.Now)
 	if _, err := r2.Admit(ctx, call(alice, "mystery-model")); allot.CodeOf(err) != allot.EBudget {
 		t.Errorf("unpriced call on a full USD budget = %v, want EBudget", err)
@@ -478,7 +478,7 @@ func TestAlertsOncePerThresholdPerPeriod(t *testing.T) {
 	}
 	clk.Advance(24 * time.Hour)
 	bucket, _ := r.ix.all[0].rule.win.cell(clk.Now())
-	c.AddSpent(ctx, []Charge{{Key: "b|b", Bucket: bucket, Actual: int64(allot.MustUSD(usd(6)))}}) // another replica's spend
+	c.AddSpent(ctx, []Charge{{Key: counterKey(allot.Budget{Name: "b", Scope: "org", LimitUSD: usd(10), Period: "day", AlertAt: []int{50, 80, 100}}), Bucket: bucket, Actual: int64(allot.MustUSD(usd(6)))}}) // another replica's spend
 	if got := thresholds(); !slices.Equal(got, []int{-50, 80, 100}) {
 		t.Errorf("day two alerts %v, want 50 noticed at admission, then 80 and 100", got)
 	}

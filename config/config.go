@@ -23,17 +23,30 @@ const DefaultFile = "allot.yaml"
 
 // Config is every setting of allot.
 type Config struct {
-	Listen          string                      `yaml:"listen"`           // address of the gateway, API and dashboard
-	Database        string                      `yaml:"database"`         // SQLite file path (embedded default)
-	Providers       []Provider                  `yaml:"providers"`        // upstreams allot forwards to
-	Models          map[string]string           `yaml:"models"`           // model name or prefix -> provider name
-	Prices          map[string]pricing.Override `yaml:"prices"`           // price overrides, USD per million tokens
-	MaxBodyBytes    int64                       `yaml:"max_body_bytes"`   // largest accepted request body
-	UpstreamTimeout Duration                    `yaml:"upstream_timeout"` // whole-call limit for one upstream call
-	ShutdownTimeout Duration                    `yaml:"shutdown_timeout"` // how long SIGTERM waits for in-flight calls
-	LogFormat       string                      `yaml:"log_format"`       // json | text
-	LogLevel        string                      `yaml:"log_level"`        // debug | info | warn | error
-	Org             string                      `yaml:"org"`              // optional org.yaml applied at start
+	Listen          string                      `yaml:"listen"`            // address of the gateway, API and dashboard
+	Database        string                      `yaml:"database"`          // SQLite file path (embedded default)
+	Providers       []Provider                  `yaml:"providers"`         // upstreams allot forwards to
+	Models          map[string]string           `yaml:"models"`            // model name or prefix -> provider name
+	Prices          map[string]pricing.Override `yaml:"prices"`            // price overrides, USD per million tokens
+	MaxBodyBytes    int64                       `yaml:"max_body_bytes"`    // largest accepted request body
+	UpstreamTimeout Duration                    `yaml:"upstream_timeout"`  // whole-call limit for one upstream call
+	ShutdownTimeout Duration                    `yaml:"shutdown_timeout"`  // how long SIGTERM waits for in-flight calls
+	LogFormat       string                      `yaml:"log_format"`        // json | text
+	LogLevel        string                      `yaml:"log_level"`         // debug | info | warn | error
+	Org             string                      `yaml:"org"`               // optional org.yaml applied at start
+	MaxOutputTokens map[string]int64            `yaml:"max_output_tokens"` // model prefix -> output limit reserved when a request sets none
+	Counters        string                      `yaml:"counters"`          // redis://host:port/db shares budget counters between replicas; empty: in memory (or Postgres with a Postgres database)
+	FailurePolicy   string                      `yaml:"failure_policy"`    // fail_open | fail_closed: what to do when the counters or ledger store is unreachable
+	SpoolDir        string                      `yaml:"spool_dir"`         // where events wait on disk while the ledger store is unreachable
+	LedgerRetention Duration                    `yaml:"ledger_retention"`  // drop ledger events older than this (Postgres: whole monthly partitions); 0 keeps all
+	Webhooks        []Webhook                   `yaml:"webhooks"`          // where budget alerts are delivered
+}
+
+// Webhook is one alert destination.
+type Webhook struct {
+	URL    string   `yaml:"url"`
+	Format string   `yaml:"format"` // json (the notice as JSON) | slack (incoming-webhook text)
+	Kinds  []string `yaml:"kinds"`  // threshold, downgrade, refusal; empty means all
 }
 
 // Provider is one upstream: a wire format, a base URL and where its key comes from.
@@ -89,6 +102,8 @@ func Default() Config {
 		ShutdownTimeout: Duration(30 * time.Second),
 		LogFormat:       "json",
 		LogLevel:        "info",
+		FailurePolicy:   "fail_closed",
+		SpoolDir:        "./allot-spool",
 	}
 }
 
@@ -127,12 +142,14 @@ func Parse(b []byte, c *Config) error {
 
 // ApplyEnv overrides settings from ALLOT_* variables: ALLOT_LISTEN,
 // ALLOT_DATABASE, ALLOT_MAX_BODY_BYTES, ALLOT_UPSTREAM_TIMEOUT,
-// ALLOT_SHUTDOWN_TIMEOUT, ALLOT_LOG_FORMAT, ALLOT_LOG_LEVEL, ALLOT_ORG, and
+// ALLOT_SHUTDOWN_TIMEOUT, ALLOT_LOG_FORMAT, ALLOT_LOG_LEVEL, ALLOT_ORG,
+// ALLOT_COUNTERS, ALLOT_FAILURE_POLICY, ALLOT_SPOOL_DIR, ALLOT_LEDGER_RETENTION, and
 // per provider ALLOT_PROVIDER_<NAME>_BASE_URL and ..._API_KEY_ENV.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str := map[string]*string{
 		"ALLOT_LISTEN": &c.Listen, "ALLOT_DATABASE": &c.Database,
 		"ALLOT_LOG_FORMAT": &c.LogFormat, "ALLOT_LOG_LEVEL": &c.LogLevel, "ALLOT_ORG": &c.Org,
+		"ALLOT_COUNTERS": &c.Counters, "ALLOT_FAILURE_POLICY": &c.FailurePolicy, "ALLOT_SPOOL_DIR": &c.SpoolDir,
 	}
 	for name, p := range str {
 		if v, ok := lookup(name); ok {
@@ -146,7 +163,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		c.MaxBodyBytes = n
 	}
-	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
+	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "ALLOT_LEDGER_RETENTION": &c.LedgerRetention} {
 		if v, ok := lookup(name); ok {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -205,6 +222,20 @@ func (c Config) Validate() error {
 		}
 		if !strings.HasPrefix(p.BaseURL, "http://") && !strings.HasPrefix(p.BaseURL, "https://") {
 			return fmt.Errorf("config: provider %q base_url %q must start with http:// or https://", p.Name, p.BaseURL)
+		}
+	}
+	if c.FailurePolicy != "fail_open" && c.FailurePolicy != "fail_closed" {
+		return fmt.Errorf("config: failure_policy %q must be fail_open or fail_closed", c.FailurePolicy)
+	}
+	if c.Counters != "" && !strings.HasPrefix(c.Counters, "redis://") && !strings.HasPrefix(c.Counters, "rediss://") {
+		return fmt.Errorf("config: counters %q must be a redis:// URL (or empty for in-process counters)", c.Counters)
+	}
+	for i, h := range c.Webhooks {
+		if !strings.HasPrefix(h.URL, "http://") && !strings.HasPrefix(h.URL, "https://") {
+			return fmt.Errorf("config: webhooks[%d] url %q must start with http:// or https://", i, h.URL)
+		}
+		if h.Format != "" && h.Format != "json" && h.Format != "slack" {
+			return fmt.Errorf("config: webhooks[%d] format %q must be json or slack", i, h.Format)
 		}
 	}
 	for model, prov := range c.Models {

@@ -44,6 +44,9 @@ type Options struct {
 	KeyCacheTTL     time.Duration     // how long a resolved key is trusted, default 10s
 	Logger          *slog.Logger      // default slog.Default()
 	Metrics         *Metrics          // optional
+	Rationer        Admitter          // budgets, rate limits and model access; nil admits every call
+	RationObserver  RationObserver    // hears refusals, downgrades and alerts; optional
+	MaxOutputTokens map[string]int64  // model prefix -> output limit assumed when a request sets none (worst-case reservations)
 	Now             func() time.Time  // clock, for tests; default time.Now
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/budget"
 	"github.com/allot-dev/allot/gateway"
 	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/pricing"
@@ -36,6 +37,7 @@ type harness struct {
 	key      string // alice's allot key
 	adminKey string
 	pricer   *pricing.Catalog
+	rationer *budget.Rationer
 }
 
 type harnessOptions struct {
@@ -43,6 +45,10 @@ type harnessOptions struct {
 	maxBody         int64
 	simURL          string // override: e.g. a closed port
 	models          map[string]string
+	policy          *allot.Policy    // rationing: budgets, rate limits, access
+	now             func() time.Time // the gateway's and the rationer's clock
+	observer        gateway.RationObserver
+	wrapSim         func(http.Handler) http.Handler // e.g. a gate holding calls upstream
 }
 
 var testOrg = allot.Org{
@@ -73,7 +79,11 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		t.Fatalf("create admin key: %v", err)
 	}
 	sim := upstreamsim.New(upstreamsim.Options{Seed: 1, RequireKey: providerKey})
-	simSrv := httptest.NewServer(sim)
+	var simHandler http.Handler = sim
+	if o.wrapSim != nil {
+		simHandler = o.wrapSim(sim)
+	}
+	simSrv := httptest.NewServer(simHandler)
 	simURL := simSrv.URL
 	if o.simURL != "" {
 		simURL = o.simURL
@@ -82,6 +92,14 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	anURL, _ := url.Parse(simURL)
 	writer := ledger.NewWriter(db, ledger.Options{FlushInterval: 5 * time.Millisecond})
 	cat := pricing.Default()
+	var rationer *budget.Rationer
+	var admitter gateway.Admitter
+	if o.policy != nil {
+		if rationer, err = budget.New(*o.policy, budget.NewMemoryCounters(), cat, o.now); err != nil {
+			t.Fatalf("policy: %v", err)
+		}
+		admitter = rationer
+	}
 	gw := gateway.New(gateway.Options{
 		Upstreams: []gateway.Upstream{
 			{Name: "openai", Protocol: openai.Protocol{}, BaseURL: oaURL, APIKey: providerKey},
@@ -94,11 +112,14 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		Estimator:       tokenizer.New(),
 		MaxBodyBytes:    o.maxBody,
 		UpstreamTimeout: o.upstreamTimeout,
+		Rationer:        admitter,
+		RationObserver:  o.observer,
+		Now:             o.now,
 	})
 	mux := http.NewServeMux()
 	gw.Routes(mux)
 	srv := httptest.NewServer(mux)
-	h := &harness{t: t, db: db, sim: sim, simURL: simSrv.URL, gw: gw, url: srv.URL, writer: writer, key: key, adminKey: adminKey, pricer: cat}
+	h := &harness{t: t, db: db, sim: sim, simURL: simSrv.URL, gw: gw, url: srv.URL, writer: writer, key: key, adminKey: adminKey, pricer: cat, rationer: rationer}
 	t.Cleanup(func() {
 		srv.Close()
 		simSrv.Close()

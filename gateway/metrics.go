@@ -16,6 +16,7 @@ type Metrics struct {
 	cost            *prometheus.CounterVec
 	upstreamLatency *prometheus.HistogramVec
 	inFlight        prometheus.Gauge
+	refused         *prometheus.CounterVec
 }
 
 // NewMetrics registers the gateway's series on reg.
@@ -37,8 +38,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "allot_in_flight_requests", Help: "Calls being proxied now.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "allot_refused_total", Help: "Calls refused before reaching a provider, by reason (budget, rate_limit, forbidden, unavailable).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.requests, m.tokens, m.cost, m.upstreamLatency, m.inFlight)
+	reg.MustRegister(m.requests, m.tokens, m.cost, m.upstreamLatency, m.inFlight, m.refused)
 	return m
 }
 

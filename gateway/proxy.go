@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/budget"
 	"github.com/allot-dev/allot/provider/sse"
 )
 
@@ -27,11 +28,12 @@ type call struct {
 	served   string
 	tap      allot.Tap
 	event    allot.Event
-	firstAt  time.Time // first response body byte sent to the client
-	status   int       // as the client saw it
-	upStatus int       // as the provider answered
-	gotResp  bool      // the upstream answered with headers
-	complete bool      // the whole response reached the client
+	firstAt  time.Time         // first response body byte sent to the client
+	status   int               // as the client saw it
+	upStatus int               // as the provider answered
+	gotResp  bool              // the upstream answered with headers
+	adm      *budget.Admission // the call's budget reservation, nil without rationing
+	complete bool              // the whole response reached the client
 }
 
 func (g *Gateway) proxy(route allot.Route) http.Handler {
@@ -91,6 +93,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 		RequestFP:      c.info.RequestFP,
 	}
 	billable := route != allot.RouteModels && route != allot.RouteCountTokens
+	if billable && g.opts.Rationer != nil && !g.admit(w, r, c) {
+		return
+	}
 	if billable {
 		defer g.settle(c)
 	}
@@ -191,7 +196,11 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, c *call
 func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, resp *http.Response, cancel context.CancelFunc) {
 	h := w.Header()
 	h.Del("Content-Length")
-	h.Set("Trailer", "X-Allot-Cost-Usd")
+	if c.adm != nil && c.adm.HasUSDBudget {
+		h.Set("Trailer", "X-Allot-Cost-Usd, X-Allot-Budget-Remaining-Usd")
+	} else {
+		h.Set("Trailer", "X-Allot-Cost-Usd")
+	}
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
@@ -219,6 +228,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 			c.complete = true
 			g.price(c)
 			w.Header().Set("X-Allot-Cost-Usd", c.event.Cost.String())
+			if c.adm != nil && c.adm.HasUSDBudget {
+				w.Header().Set("X-Allot-Budget-Remaining-Usd", remainingAfter(c.adm, c.event.Cost).String())
+			}
 			return
 		}
 		if err != nil {
@@ -256,6 +268,9 @@ func (g *Gateway) relayBody(w http.ResponseWriter, r *http.Request, c *call, res
 	g.price(c)
 	if c.route != allot.RouteModels && c.route != allot.RouteCountTokens {
 		w.Header().Set("X-Allot-Cost-Usd", c.event.Cost.String())
+		if c.adm != nil && c.adm.HasUSDBudget {
+			w.Header().Set("X-Allot-Budget-Remaining-Usd", remainingAfter(c.adm, c.event.Cost).String())
+		}
 	}
 	w.Header().Set("Content-Length", itoa(len(body)))
 	w.WriteHeader(resp.StatusCode)
@@ -276,6 +291,7 @@ func (g *Gateway) settle(c *call) {
 	if !c.firstAt.IsZero() {
 		ev.TTFT = c.firstAt.Sub(c.start)
 	}
+	g.endAdmission(c)
 	g.opts.Recorder.Record(*ev)
 	if m := g.opts.Metrics; m != nil {
 		m.observe(ev)

@@ -28,7 +28,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.database, "database", "", "SQLite database file (overrides the config's database)")
 	root.AddCommand(
 		newServeCmd(g), newDemoCmd(g), newApplyCmd(g), newKeysCmd(g),
-		newReportCmd(g), newPricesCmd(g),
+		newReportCmd(g), newPricesCmd(g), newBudgetsCmd(g), newMeCmd(g),
 	)
 	return root
 }

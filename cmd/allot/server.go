@@ -41,6 +41,8 @@ type server struct {
 	logger  *slog.Logger
 	served  chan error
 	catalog *pricing.Catalog
+	ration  *liveRationer
+	stop    context.CancelFunc // ends background loops
 }
 
 func newLogger(cfg config.Config) *slog.Logger {
@@ -131,6 +133,12 @@ func (s *server) init(ctx context.Context) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "allot_ledger_queue_depth", Help: "Usage events recorded and not yet written to the ledger.",
 	}, func() float64 { return float64(s.writer.Depth()) }))
+	if s.ration, err = newLiveRationer(ctx, s.db, nil, cat, s.writer.Flush, s.logger); err != nil {
+		return err
+	}
+	bg, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.ration.run(bg, 2*time.Second)
 	s.gw = gateway.New(gateway.Options{
 		Upstreams:       ups,
 		Models:          cfg.Models,
@@ -142,10 +150,23 @@ func (s *server) init(ctx context.Context) error {
 		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout),
 		Logger:          s.logger,
 		Metrics:         gateway.NewMetrics(reg),
+		Rationer:        s.ration,
+		MaxOutputTokens: cfg.MaxOutputTokens,
 	})
 	mux := http.NewServeMux()
 	s.gw.Routes(mux)
 	(&api.Server{Authenticate: s.gw.Authenticate, Reports: s.db, Logger: s.logger}).Routes(mux)
+	budgets := &api.Budgets{
+		Authenticate: s.gw.Authenticate, Rationer: s.ration.current, Reports: s.db, Policy: s.db,
+		Refresh: func(ctx context.Context) error { _, err := s.ration.refresh(ctx); return err },
+	}
+	if gs, ok := any(s.db).(allot.GrantStore); ok {
+		budgets.Grants = gs
+	}
+	if al, ok := any(s.db).(allot.AuditLog); ok {
+		budgets.Audit = al
+	}
+	budgets.Routes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -175,6 +196,9 @@ func (s *server) wait(ctx context.Context) error {
 func (s *server) shutdown() error {
 	s.logger.Info("shutting down: draining in-flight calls")
 	s.gw.Drain()
+	if s.stop != nil {
+		s.stop()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
 	defer cancel()
 	err := s.http.Shutdown(ctx)

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/api"
+	"github.com/allot-dev/allot/budget"
+	"github.com/allot-dev/allot/sqlite"
+)
+
+// cliRationer rebuilds the stored policy's budgets from the ledger, for
+// CLI views. Reservations of calls in flight live in the serving process
+// (or in Redis), so the CLI shows settled spend with reserved 0 unless
+// counters are shared.
+func cliRationer(ctx context.Context, g *globals) (*sqlite.DB, *liveRationer, error) {
+	cfg, db, err := g.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, err := loadCatalog(ctx, cfg, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	lr, err := newLiveRationer(ctx, db, nil, cat, nil, quiet)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, lr, nil
+}
+
+func newBudgetsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "budgets",
+		Short: "Budget status and top-ups (budgets themselves are declared in org.yaml)",
+	}
+	cmd.AddCommand(newBudgetsStatusCmd(g), newBudgetsGrantCmd(g))
+	return cmd
+}
+
+func newBudgetsStatusCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "status [--format table|json]",
+		Short: "Every budget's spend, limit, period and burn-rate projection",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			db, lr, err := cliRationer(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			st, err := lr.current().Status(ctx, time.Now())
+			if err != nil {
+				return err
+			}
+			return writeBudgetStatus(cmd.OutOrStdout(), format, st)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	return cmd
+}
+
+// writeBudgetStatus prints statuses as JSON (an array) or an 80-column table.
+func writeBudgetStatus(w io.Writer, format string, st []budget.BudgetStatus) error {
+	switch format {
+	case "json":
+		if st == nil {
+			st = []budget.BudgetStatus{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	case "table", "":
+	default:
+		return allot.Errorf(allot.EInvalid, "unknown format %q; use table or json", format)
+	}
+	if len(st) == 0 {
+		_, err := fmt.Fprintln(w, "no budgets: declare them under budgets: in org.yaml and run allot apply")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BUDGET\tSPENT\tLIMIT\tUSED\tRESETS\tRUNS OUT")
+	for _, s := range st {
+		out := "-"
+		if s.RunsOutAt != nil {
+			out = s.RunsOutAt.UTC().Format("Jan 02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f%%\t%s\t%s\n", clip(s.Name, 22), shortAmount(s.USD, s.Spent), shortAmount(s.USD, s.Limit),
+			s.Percent, s.PeriodEnd.UTC().Format("Jan 02"), out)
+	}
+	return tw.Flush()
+}
+
+// shortAmount formats dollars with cents (the JSON keeps every digit) or tokens.
+func shortAmount(usd bool, v int64) string {
+	if !usd {
+		return fmt.Sprintf("%d tok", v)
+	}
+	s := allot.Money(v).String()
+	if i := strings.IndexByte(s, '.'); i >= 0 && len(s) > i+3 {
+		s = s[:i+3]
+	}
+	return "$" + s
+}
+
+// clip shortens s to n characters for a table cell.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+func newBudgetsGrantCmd(g *globals) *cobra.Command {
+	var name, usd, until, reason string
+	var tokens int64
+	cmd := &cobra.Command{
+		Use:   `grant --budget NAME (--usd 20 | --tokens N) [--until 2026-12-31] --reason "..."`,
+		Short: "Raise a budget for a while (a top-up), recorded in the audit log",
+		Long: `A grant raises a budget's limit until --until (a date is the end of that UTC
+day; default the end of the current period). The running allot applies it
+within seconds. Name one user's default budget as user-default:alice.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" || reason == "" {
+				return allot.Errorf(allot.EInvalid, "name the budget with --budget and say why with --reason")
+			}
+			gr := allot.Grant{Budget: name, Tokens: tokens, Reason: reason}
+			if usd != "" {
+				m, err := allot.ParseUSD(usd)
+				if err != nil {
+					return allot.Errorf(allot.EInvalid, "--usd %q is not a dollar amount such as 20 or 12.50", usd)
+				}
+				gr.Amount = m
+			}
+			if until != "" {
+				t, err := time.Parse("2006-01-02", until)
+				if err != nil {
+					if t, err = time.Parse(time.RFC3339, until); err != nil {
+						return allot.Errorf(allot.EInvalid, "--until %q is not a date (2006-01-02) or time (RFC 3339)", until)
+					}
+				} else {
+					t = t.AddDate(0, 0, 1)
+				}
+				gr.Until = t
+			}
+			ctx := cmd.Context()
+			db, lr, err := cliRationer(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			gr, err = budget.CheckGrant(lr.current(), gr)
+			if err != nil {
+				return err
+			}
+			gs, ok := any(db).(allot.GrantStore)
+			if !ok {
+				return allot.Errorf(allot.EUnavailable, "this database keeps no grants")
+			}
+			if err := gs.AddGrant(ctx, gr); err != nil {
+				return fmt.Errorf("store grant: %w", err)
+			}
+			detail, _ := json.Marshal(gr)
+			audit(ctx, db, "budget.grant", gr.Budget, string(detail))
+			amount := fmt.Sprintf("%d tokens", gr.Tokens)
+			if gr.Amount > 0 {
+				amount = "$" + gr.Amount.String()
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "granted %s to %s until %s\n", amount, gr.Budget, gr.Until.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "budget", "", "budget name")
+	cmd.Flags().StringVar(&usd, "usd", "", "dollars to add (USD budgets)")
+	cmd.Flags().Int64Var(&tokens, "tokens", 0, "tokens to add (token budgets)")
+	cmd.Flags().StringVar(&until, "until", "", "last day (inclusive) or time the grant counts; default the end of the period")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit log")
+	return cmd
+}
+
+func newMeCmd(g *globals) *cobra.Command {
+	var key, format string
+	cmd := &cobra.Command{
+		Use:   "me --key KEY [--format table|json]",
+		Short: "Your own budgets, spend this month and what remains",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if key == "" {
+				return allot.Errorf(allot.EInvalid, "give your allot key with --key (or ALLOT_KEY)")
+			}
+			ctx := cmd.Context()
+			db, lr, err := cliRationer(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			p, err := db.PrincipalByKeyHash(ctx, allot.HashKey(key))
+			if err != nil {
+				return err
+			}
+			me, err := api.MeOf(ctx, lr.current(), db, p, time.Now())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(me)
+			}
+			fmt.Fprintf(out, "%s (team %s, %s): %d calls, %d input and %d output tokens, $%s since %s\n",
+				me.User, me.Team, me.Role, me.Requests, me.InputTokens, me.OutputTokens, me.SpendUSD, me.PeriodStart.Format("Jan 02"))
+			if me.RemainingUSD != nil {
+				fmt.Fprintf(out, "remaining in your tightest budget: $%s\n", *me.RemainingUSD)
+			}
+			return writeBudgetStatus(out, "table", me.Budgets)
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "your allot key (default $ALLOT_KEY)")
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	cmd.PreRun = func(*cobra.Command, []string) {
+		if key == "" {
+			key = os.Getenv("ALLOT_KEY")
+		}
+	}
+	return cmd
+}
