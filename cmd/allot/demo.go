@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -36,6 +37,19 @@ var demoOrg = allot.Org{
 		{Name: "radia", Email: "radia@acme.test", Team: "product", Role: allot.RoleMember},
 		{Name: "donald", Email: "donald@acme.test", Team: "product", Role: allot.RoleMember},
 	},
+}
+
+// demoPolicy rations the sample org so budgets, alerts and downgrades show.
+var demoPolicy = allot.Policy{
+	Budgets: []allot.Budget{
+		{Name: "org-monthly", Scope: "org", LimitUSD: "500", Period: "month", OnExceed: allot.OnExceedNotify, AlertAt: []int{50, 80, 100}},
+		{Name: "platform-monthly", Scope: "team:platform", LimitUSD: "150", Period: "month", AlertAt: []int{50, 80, 100}},
+		{Name: "data-premium", Scope: "team:data", Models: []string{"gpt-4o", "claude-opus-*"}, LimitUSD: "150", Period: "week",
+			OnExceed: allot.OnExceedDowngrade, Downgrade: map[string]string{"gpt-4o": "gpt-4o-mini", "claude-opus-*": "claude-haiku-4-5"}, AlertAt: []int{80}},
+	},
+	Defaults:   allot.Defaults{UserBudget: &allot.Budget{LimitUSD: "60", Period: "month", AlertAt: []int{80, 100}}},
+	RateLimits: []allot.RateLimit{{Scope: "team:product", RequestsPerMinute: 600, MaxConcurrent: 32}},
+	Access:     []allot.ModelAccess{{Scope: "team:product", DenyModels: []string{"o1*", "gpt-4.5*"}}},
 }
 
 // demoCall is one kind of call the demo traffic makes.
@@ -182,6 +196,16 @@ func seedDemo(ctx context.Context, srv *server, days int) (map[string]string, er
 			return nil, fmt.Errorf("replay demo history: %w", err)
 		}
 		events = events[n:]
+	}
+	policy, err := json.Marshal(demoPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("encode demo policy: %w", err)
+	}
+	if err := srv.db.SetSetting(ctx, policySetting, policy); err != nil {
+		return nil, fmt.Errorf("store demo policy: %w", err)
+	}
+	if _, err := srv.ration.refresh(ctx); err != nil { // rebuilds the budgets from the history above
+		return nil, fmt.Errorf("apply demo policy: %w", err)
 	}
 	return keys, nil
 }
