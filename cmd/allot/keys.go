@@ -27,6 +27,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			audit(cmd.Context(), db, "key.create", key.ID, fmt.Sprintf("key %s (%s) for %s", key.ID, key.Label, key.User))
 			fmt.Fprintln(cmd.OutOrStdout(), secret)
 			fmt.Fprintf(cmd.ErrOrStderr(), "created key %s (%s) for %s; it is shown only this once\n", key.ID, key.Label, key.User)
 			return nil
@@ -77,6 +78,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 			if err := db.RevokeKey(cmd.Context(), args[0]); err != nil {
 				return err
 			}
+			audit(cmd.Context(), db, "key.revoke", args[0], "key "+args[0]+" revoked")
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
 			return nil
 		},
