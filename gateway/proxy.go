@@ -217,10 +217,14 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 					c.status = allot.StatusClientGone
 					return
 				}
-				if ferr := rc.Flush(); ferr != nil {
-					cancel()
-					c.status = allot.StatusClientGone
-					return
+				// Flush unless another complete event is already here:
+				// events that arrived together leave together, none waits.
+				if !rd.Pending() {
+					if ferr := rc.Flush(); ferr != nil {
+						cancel()
+						c.status = allot.StatusClientGone
+						return
+					}
 				}
 			}
 		}

@@ -263,3 +263,17 @@ func (rd *Reader) fill() {
 	}
 	rd.err = io.ErrNoProgress
 }
+
+// Pending reports whether a complete event is already buffered, so the
+// next call to Next returns without reading from the source. A relay
+// flushes its client only when nothing is pending: events that arrived
+// together leave together, and none waits on the network.
+func (rd *Reader) Pending() bool {
+	b := rd.buf[rd.r:rd.w]
+	if rd.crPending && len(b) > 0 && b[0] == '\n' {
+		b = b[1:]
+	}
+	// A blank line is a line end followed by a line end: "\n\n", "\r\r",
+	// "\n\r" (LF then CR or CRLF) or "\r\n\n"/"\r\n\r\n", which contain them.
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\r\r")) || bytes.Contains(b, []byte("\n\r"))
+}
