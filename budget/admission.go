@@ -30,6 +30,7 @@ type Admission struct {
 
 	r       *Rationer
 	at      time.Time
+	lease   string // names this admission's reservations in the counters
 	charges []Charge
 	meta    []chargeMeta
 	done    atomic.Bool

@@ -1,17 +1,26 @@
 package budget
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // MemoryCounters is Counters in process memory behind one mutex: exact and
 // atomic for a single gateway process, lost at restart (rebuild it from
-// the ledger with Rationer.Replay). Old cells are pruned as new ones start.
+// the ledger with Rationer.Replay). Old cells are pruned as new ones start;
+// leased reservations lapse after their LeaseTTL (measured on the
+// monotonic clock), so an admission that is never ended cannot hold budget
+// room forever.
 type MemoryCounters struct {
 	mu     sync.Mutex
 	series map[string]*series
+	leases map[string]*lease // reservations held under a lease, by lease id
+	expiry leaseHeap         // the same leases, soonest deadline first
+	free   []*lease          // ended leases kept for reuse
+	start  time.Time         // origin of lease deadlines
 }
 
 // series is one counter's cells.
@@ -26,9 +35,27 @@ type series struct {
 // cell is one bucket of a counter.
 type cell struct{ spent, reserved int64 }
 
+// lease is what one lease holds: an amount on each of some cells, until
+// its deadline.
+type lease struct {
+	id       string
+	deadline time.Duration // since MemoryCounters.start
+	idx      int           // index in the expiry heap
+	holds    []hold
+}
+
+// hold is one leased reservation on one cell.
+type hold struct {
+	c      *cell
+	amount int64
+}
+
+// maxFreeLeases caps how many ended leases are kept for reuse.
+const maxFreeLeases = 256
+
 // NewMemoryCounters returns empty counters.
 func NewMemoryCounters() *MemoryCounters {
-	return &MemoryCounters{series: make(map[string]*series)}
+	return &MemoryCounters{series: make(map[string]*series), leases: make(map[string]*lease), start: time.Now()}
 }
 
 var _ Counters = (*MemoryCounters)(nil)
@@ -88,13 +115,20 @@ func (s *series) sum(b int64, span int) (spent, reserved int64) {
 
 // Reserve implements Counters.
 func (m *MemoryCounters) Reserve(_ context.Context, charges []Charge) (int, error) {
+	leased := false
 	for i := range charges {
 		if charges[i].Amount < 0 {
 			return i, fmt.Errorf("reserve %s: negative amount %d", charges[i].Key, charges[i].Amount)
 		}
+		leased = leased || charges[i].leased()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var now time.Duration
+	if leased || len(m.expiry) > 0 {
+		now = time.Since(m.start)
+		m.expire(now)
+	}
 	for i := range charges {
 		ch := &charges[i]
 		s := m.get(ch.Key)
@@ -104,12 +138,91 @@ func (m *MemoryCounters) Reserve(_ context.Context, charges []Charge) (int, erro
 			return i, nil
 		}
 	}
+	var l *lease
 	for i := range charges {
 		ch := &charges[i]
-		m.get(ch.Key).at(ch.Bucket).reserved += ch.Amount
+		c := m.get(ch.Key).at(ch.Bucket)
+		c.reserved += ch.Amount
 		ch.Reserved += ch.Amount
+		if ch.leased() {
+			if l == nil || l.id != ch.Lease {
+				l = m.hold(ch.Lease, now+ch.LeaseTTL)
+			}
+			l.holds = append(l.holds, hold{c: c, amount: ch.Amount})
+		}
 	}
 	return -1, nil
+}
+
+// hold returns the lease named id, creating it with deadline, or moving an
+// existing one's deadline later.
+func (m *MemoryCounters) hold(id string, deadline time.Duration) *lease {
+	if l := m.leases[id]; l != nil {
+		if deadline > l.deadline {
+			l.deadline = deadline
+			heap.Fix(&m.expiry, l.idx)
+		}
+		return l
+	}
+	var l *lease
+	if n := len(m.free); n > 0 {
+		l, m.free = m.free[n-1], m.free[:n-1]
+	} else {
+		l = &lease{}
+	}
+	l.id, l.deadline = id, deadline
+	m.leases[id] = l
+	heap.Push(&m.expiry, l)
+	return l
+}
+
+// expire takes back the reservations of every lease past its deadline.
+func (m *MemoryCounters) expire(now time.Duration) {
+	for len(m.expiry) > 0 && m.expiry[0].deadline <= now {
+		l := heap.Pop(&m.expiry).(*lease)
+		for _, h := range l.holds {
+			h.c.reserved = max(h.c.reserved-h.amount, 0)
+		}
+		m.drop(l)
+	}
+}
+
+// drop forgets a lease that is off the heap.
+func (m *MemoryCounters) drop(l *lease) {
+	delete(m.leases, l.id)
+	clear(l.holds)
+	l.holds, l.id = l.holds[:0], ""
+	if len(m.free) < maxFreeLeases {
+		m.free = append(m.free, l)
+	}
+}
+
+// unreserve takes ch's reservation back from c: its lease's hold on c when
+// ch is leased (nothing if the lease lapsed), else ch.Amount.
+func (m *MemoryCounters) unreserve(ch *Charge, c *cell) {
+	if !ch.leased() {
+		c.reserved = max(c.reserved-ch.Amount, 0)
+		return
+	}
+	l := m.leases[ch.Lease]
+	if l == nil {
+		return
+	}
+	for i, h := range l.holds {
+		if h.c != c {
+			continue
+		}
+		c.reserved = max(c.reserved-h.amount, 0)
+		last := len(l.holds) - 1
+		l.holds[i] = l.holds[last]
+		l.holds[last] = hold{}
+		l.holds = l.holds[:last]
+		break
+	}
+	if len(l.holds) == 0 {
+		heap.Remove(&m.expiry, l.idx)
+		m.drop(l)
+	}
 }
 
 // Settle implements Counters.
@@ -120,7 +233,7 @@ func (m *MemoryCounters) Settle(_ context.Context, charges []Charge) error {
 		ch := &charges[i]
 		s := m.get(ch.Key)
 		c := s.at(ch.Bucket)
-		c.reserved = max(c.reserved-ch.Amount, 0)
+		m.unreserve(ch, c)
 		c.spent += ch.Actual
 		ch.Spent, ch.Reserved = s.sum(ch.Bucket, ch.Span)
 	}
@@ -132,8 +245,7 @@ func (m *MemoryCounters) Release(_ context.Context, charges []Charge) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range charges {
-		c := m.get(charges[i].Key).at(charges[i].Bucket)
-		c.reserved = max(c.reserved-charges[i].Amount, 0)
+		m.unreserve(&charges[i], m.get(charges[i].Key).at(charges[i].Bucket))
 	}
 	return nil
 }
@@ -142,6 +254,9 @@ func (m *MemoryCounters) Release(_ context.Context, charges []Charge) error {
 func (m *MemoryCounters) Read(_ context.Context, key string, bucket int64, span int) (int64, int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if len(m.expiry) > 0 {
+		m.expire(time.Since(m.start))
+	}
 	s := m.series[key]
 	if s == nil {
 		return 0, 0, nil
@@ -166,4 +281,31 @@ func (m *MemoryCounters) AddSpent(_ context.Context, charges []Charge) error {
 		s.at(charges[i].Bucket).spent += charges[i].Actual
 	}
 	return nil
+}
+
+// leaseHeap orders leases by deadline (container/heap).
+type leaseHeap []*lease
+
+func (h leaseHeap) Len() int           { return len(h) }
+func (h leaseHeap) Less(i, j int) bool { return h[i].deadline < h[j].deadline }
+func (h leaseHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+
+// Push implements heap.Interface.
+func (h *leaseHeap) Push(x any) {
+	l := x.(*lease)
+	l.idx = len(*h)
+	*h = append(*h, l)
+}
+
+// Pop implements heap.Interface.
+func (h *leaseHeap) Pop() any {
+	old := *h
+	n := len(old) - 1
+	l := old[n]
+	old[n] = nil
+	*h = old[:n]
+	return l
 }

@@ -2,7 +2,11 @@ package budget
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +25,10 @@ type Rationer struct {
 
 	grantMu sync.Mutex
 	grants  atomic.Pointer[map[string][]grantEntry] // copy on write; read on every Admit
+
+	leasePrefix string        // random per Rationer, so lease ids are unique across replicas
+	leaseSeq    atomic.Uint64 // numbers this Rationer's admissions
+	leaseTTL    atomic.Int64  // time.Duration; see SetLeaseTTL
 }
 
 // Call is what the gateway knows about a call before sending it upstream.
@@ -47,7 +55,60 @@ func New(p allot.Policy, c Counters, pricer allot.Pricer, clock func() time.Time
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Rationer{ix: newIndex(p), counters: c, pricer: pricer, clock: clock}, nil
+	var id [9]byte
+	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+	r := &Rationer{ix: newIndex(p), counters: c, pricer: pricer, clock: clock, leasePrefix: hex.EncodeToString(id[:]) + "."}
+	r.leaseTTL.Store(int64(DefaultLeaseTTL))
+	return r, nil
+}
+
+// SetLeaseTTL sets how long an admission's reservations live unless it is
+// settled or released first (DefaultLeaseTTL when unset; d <= 0 keeps the
+// default). Set it above the longest upstream call, e.g. the gateway's
+// upstream_timeout plus a minute: a call that outlives its lease no longer
+// holds budget room, and only its settlement counts it.
+func (r *Rationer) SetLeaseTTL(d time.Duration) {
+	if d <= 0 {
+		d = DefaultLeaseTTL
+	}
+	r.leaseTTL.Store(int64(d))
+}
+
+// lease fills the lease and keep fields of an admission's charges: one
+// lease id for the whole admission, so every reservation of a replica that
+// died lapses together.
+func (r *Rationer) lease(a *Admission, now time.Time) {
+	if a.lease == "" {
+		a.lease = r.leasePrefix + strconv.FormatUint(r.leaseSeq.Add(1), 36)
+	}
+	ttl := time.Duration(r.leaseTTL.Load())
+	for i := range a.charges {
+		ch := &a.charges[i]
+		ch.Lease, ch.LeaseTTL = a.lease, ttl
+		switch m := &a.meta[i]; m.kind {
+		case kindBudget:
+			ch.Keep = m.in.rule.win.keep(ch.Bucket)
+		case kindConcurrent:
+			ch.Keep = now.Add(ttl)
+		default:
+			ch.Keep = time.Unix((ch.Bucket+1)*int64(rateBucket/time.Second), 0).Add(time.Minute)
+		}
+	}
+}
+
+// keep returns when cell bucket stops counting: the end of its calendar
+// period (at the latest; a day may have 25 hours) or of the last window
+// that includes it.
+func (w window) keep(bucket int64) time.Time {
+	switch w.unit {
+	case "":
+		return time.Unix((bucket+1)*w.bucket, 0).Add(w.rolling)
+	case allot.PeriodDay:
+		return time.Unix(bucket, 0).Add(25 * time.Hour)
+	case allot.PeriodWeek:
+		return time.Unix(bucket, 0).Add(7*24*time.Hour + time.Hour)
+	}
+	return time.Unix(bucket, 0).Add(31*24*time.Hour + time.Hour)
 }
 
 // chargeKind says what a charge of an admission counts.
@@ -141,9 +202,14 @@ func (r *Rationer) Admit(ctx context.Context, c Call) (*Admission, error) {
 		failed := -1
 		var err error
 		if len(a.charges) > 0 {
+			r.lease(a, now)
 			failed, err = r.counters.Reserve(ctx, a.charges)
 		}
 		if err != nil {
+			var e *allot.Error
+			if errors.As(err, &e) {
+				return nil, e // e.g. Failover's refusal under fail_closed
+			}
 			return nil, &allot.Error{Code: allot.EUnavailable, Message: "allot could not reach its budget counters, so the call was not sent; retry shortly", Err: err}
 		}
 		if failed < 0 {

@@ -1,6 +1,8 @@
 // Package ledger moves usage events from the request hot path to storage:
 // Record never blocks on disk, a background loop appends in batches, and
-// nothing recorded is dropped (design invariant 1).
+// nothing recorded is dropped (design invariant 1). With a spool directory,
+// batches the store refuses are written to a local file (fsynced) and
+// replayed in order when it is back, also after a restart.
 package ledger
 
 import (
@@ -20,47 +22,108 @@ type Options struct {
 	Logger        *slog.Logger
 	// OnAppend, if set, is called after each successful batch with its events (e.g. metrics).
 	OnAppend func(events []allot.Event)
+	// SpoolDir, if set, is a local directory where batches wait on disk
+	// (SpoolFile, JSON lines, fsynced) while the store fails, instead of
+	// in memory; they are replayed in order when it answers again and at
+	// the next start, so a crash or restart during an outage loses
+	// nothing. One writer per directory.
+	SpoolDir string
+	// AppendTimeout bounds one Append; default 30s.
+	AppendTimeout time.Duration
 }
 
 // Writer batches events into a Ledger off the hot path.
 type Writer struct {
 	store allot.Ledger
 	opts  Options
+	spool *spool // nil without Options.SpoolDir; used by the loop only
 
 	mu      sync.Mutex
 	pending []allot.Event // events recorded but not yet taken by the loop
 	wake    chan struct{}
-	depth   atomic.Int64 // recorded and not yet stored
+	depth   atomic.Int64 // recorded and not yet stored (spooled ones included)
+	mem     atomic.Int64 // recorded and neither stored nor spooled
+	spooled atomic.Int64 // waiting in the spool
+
+	nextReplay time.Time // loop only: when to try the spool again
+	backoff    time.Duration
 
 	closing chan struct{}
 	done    chan struct{}
 	closed  atomic.Bool
 }
 
-// NewWriter starts a writer over store; call Close to flush and stop it.
+// Backoff between retries of a failing store.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// OpenWriter starts a writer over store, first opening the spool in
+// opts.SpoolDir (if set) and queueing what an earlier run left in it for
+// replay. Call Close to flush and stop it.
+func OpenWriter(store allot.Ledger, opts Options) (*Writer, error) {
+	var sp *spool
+	if opts.SpoolDir != "" {
+		var err error
+		if sp, err = openSpool(opts.SpoolDir); err != nil {
+			return nil, err
+		}
+	}
+	return start(store, opts, sp), nil
+}
+
+// NewWriter is OpenWriter for callers that cannot handle an error: a spool
+// that cannot be opened is logged and the writer keeps failed batches in
+// memory instead.
 func NewWriter(store allot.Ledger, opts Options) *Writer {
+	w, err := OpenWriter(store, opts)
+	if err != nil {
+		if opts.Logger == nil {
+			opts.Logger = slog.Default()
+		}
+		opts.Logger.Error("ledger spool unavailable; failed batches wait in memory", "err", err)
+		opts.SpoolDir = ""
+		w, _ = OpenWriter(store, opts)
+	}
+	return w
+}
+
+// start fills defaults and starts the loop.
+func start(store allot.Ledger, opts Options, sp *spool) *Writer {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 200 * time.Millisecond
 	}
+	if opts.AppendTimeout <= 0 {
+		opts.AppendTimeout = 30 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	w := &Writer{store: store, opts: opts, wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
+	w := &Writer{store: store, opts: opts, spool: sp, backoff: minBackoff,
+		wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
+	if sp != nil && sp.events > 0 {
+		w.depth.Add(sp.events)
+		w.spooled.Add(sp.events)
+		opts.Logger.Info("ledger spool holds events from an earlier run; replaying them first", "events", sp.events, "path", sp.path)
+	}
 	go w.loop()
 	return w
 }
 
 // Record queues e for storage. It never blocks on disk and never drops an
-// event: the queue grows in memory if the store is slow or down.
+// event: the queue grows in memory if the store is slow (and the spool,
+// if any, takes what the store refuses).
 func (w *Writer) Record(e allot.Event) {
 	w.mu.Lock()
 	w.pending = append(w.pending, e)
 	n := len(w.pending)
 	w.mu.Unlock()
 	w.depth.Add(1)
+	w.mem.Add(1)
 	if n >= w.opts.BatchSize {
 		select {
 		case w.wake <- struct{}{}:
@@ -69,10 +132,15 @@ func (w *Writer) Record(e allot.Event) {
 	}
 }
 
-// Depth is the number of events recorded and not yet stored.
+// Depth is the number of events recorded and not yet stored, including
+// those waiting in the spool.
 func (w *Writer) Depth() int64 { return w.depth.Load() }
 
-// Flush blocks until every event recorded before the call is stored or ctx ends.
+// Spooled is the number of events waiting in the spool for the store.
+func (w *Writer) Spooled() int64 { return w.spooled.Load() }
+
+// Flush blocks until every event recorded before the call is stored (not
+// merely spooled) or ctx ends.
 func (w *Writer) Flush(ctx context.Context) error {
 	select {
 	case w.wake <- struct{}{}:
@@ -90,8 +158,10 @@ func (w *Writer) Flush(ctx context.Context) error {
 	return nil
 }
 
-// Close stores everything still queued and stops the loop. It retries a
+// Close writes everything still queued to the store, or to the spool when
+// the store fails, and stops the loop. Without a spool it retries a
 // failing store until ctx ends; what is left then is logged as lost.
+// Events left in the spool are replayed by the next writer on SpoolDir.
 func (w *Writer) Close(ctx context.Context) error {
 	if w.closed.Swap(true) {
 		<-w.done
@@ -102,9 +172,19 @@ func (w *Writer) Close(ctx context.Context) error {
 	case <-w.done:
 	case <-ctx.Done():
 	}
-	if n := w.depth.Load(); n > 0 {
+	if n := w.mem.Load(); n > 0 {
 		w.opts.Logger.Error("ledger writer stopped with events unstored", "events", n)
 		return ctx.Err()
+	}
+	select {
+	case <-w.done:
+		if w.spool != nil {
+			if n := w.spooled.Load(); n > 0 {
+				w.opts.Logger.Warn("ledger writer stopped with events in the spool; the next start replays them", "events", n, "path", w.spool.path)
+			}
+			w.spool.close()
+		}
+	default:
 	}
 	return nil
 }
@@ -124,47 +204,137 @@ func (w *Writer) take() []allot.Event {
 	return batch
 }
 
+// spooling reports whether events wait in the spool (new batches then
+// queue behind them, keeping the order).
+func (w *Writer) spooling() bool { return w.spool != nil && w.spool.pending() }
+
 func (w *Writer) loop() {
 	defer close(w.done)
 	ticker := time.NewTicker(w.opts.FlushInterval)
 	defer ticker.Stop()
 	closing := false
 	for {
+		more := false
+		if w.spooling() && !time.Now().Before(w.nextReplay) {
+			more = w.replay(10)
+		}
 		for {
 			batch := w.take()
 			if batch == nil {
 				break
 			}
-			w.store1(batch)
+			w.persist(batch)
 		}
 		if closing {
+			// One last try, so a store that is up is left with everything.
+			for w.spooling() && w.replay(10) {
+			}
 			return
+		}
+		if more {
+			continue
+		}
+		var retry <-chan time.Time
+		var timer *time.Timer
+		if w.spooling() {
+			timer = time.NewTimer(time.Until(w.nextReplay))
+			retry = timer.C
 		}
 		select {
 		case <-ticker.C:
 		case <-w.wake:
+		case <-retry:
 		case <-w.closing:
 			closing = true
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }
 
-// store1 appends one batch, retrying with backoff until it is stored.
-func (w *Writer) store1(batch []allot.Event) {
-	backoff := 50 * time.Millisecond
+// append stores one batch with the append timeout.
+func (w *Writer) append(batch []allot.Event) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.AppendTimeout)
+	defer cancel()
+	_, err := w.store.Append(ctx, batch)
+	if err == nil && w.opts.OnAppend != nil {
+		w.opts.OnAppend(batch)
+	}
+	return err
+}
+
+// persist makes one batch safe: stored, or spooled when the store fails
+// (or events already wait in the spool). Without a spool it retries the
+// store with backoff until it is stored.
+func (w *Writer) persist(batch []allot.Event) {
+	n := int64(len(batch))
+	backoff := minBackoff
 	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := w.store.Append(ctx, batch)
-		cancel()
-		if err == nil {
-			w.depth.Add(-int64(len(batch)))
-			if w.opts.OnAppend != nil {
-				w.opts.OnAppend(batch)
+		if !w.spooling() {
+			err := w.append(batch)
+			if err == nil {
+				w.depth.Add(-n)
+				w.mem.Add(-n)
+				return
 			}
+			if w.spool == nil {
+				w.opts.Logger.Error("append usage events; will retry", "events", len(batch), "attempt", attempt, "err", err)
+				time.Sleep(backoff)
+				backoff = min(backoff*2, maxBackoff)
+				continue
+			}
+			w.opts.Logger.Error("append usage events; spooling them to disk until the store is back", "events", len(batch), "err", err)
+			w.failed()
+		}
+		err := w.spool.write(batch)
+		if err == nil {
+			w.mem.Add(-n)
+			w.spooled.Add(n)
 			return
 		}
-		w.opts.Logger.Error("append usage events; will retry", "events", len(batch), "attempt", attempt, "err", err)
+		w.opts.Logger.Error("spool usage events; will retry", "events", len(batch), "attempt", attempt, "err", err)
 		time.Sleep(backoff)
-		backoff = min(backoff*2, 5*time.Second)
+		backoff = min(backoff*2, maxBackoff)
 	}
+}
+
+// failed schedules the next replay after a failing append.
+func (w *Writer) failed() {
+	w.nextReplay = time.Now().Add(w.backoff)
+	w.backoff = min(w.backoff*2, maxBackoff)
+}
+
+// replay appends up to chunks batches from the spool to the store, in
+// order. It reports whether more can be replayed right away; after a
+// failing append it schedules the next try with backoff.
+func (w *Writer) replay(chunks int) bool {
+	for range chunks {
+		events, off, lines, err := w.spool.next(w.opts.BatchSize, func(line []byte, err error) {
+			w.opts.Logger.Error("ledger spool: skipping a line that is not an event", "line", string(line[:min(len(line), 200)]), "err", err)
+		})
+		if err != nil {
+			w.opts.Logger.Error("replay ledger spool; will retry", "err", err)
+			w.failed()
+			return false
+		}
+		if len(events) > 0 {
+			if err := w.append(events); err != nil {
+				w.opts.Logger.Error("replay ledger spool; will retry", "events", len(events), "err", err)
+				w.failed()
+				return false
+			}
+		}
+		if err := w.spool.advance(off, lines); err != nil {
+			w.opts.Logger.Error("ledger spool: events stored, but the spool could not be cut; they will be replayed again (harmless)", "err", err)
+		}
+		w.depth.Add(-int64(lines))
+		w.spooled.Add(-int64(lines))
+		w.nextReplay, w.backoff = time.Time{}, minBackoff
+		if !w.spool.pending() {
+			w.opts.Logger.Info("ledger spool replayed; the store has every event")
+			return false
+		}
+	}
+	return true
 }
