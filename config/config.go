@@ -37,7 +37,7 @@ type Config struct {
 	MaxOutputTokens map[string]int64            `yaml:"max_output_tokens"` // model prefix -> output limit reserved when a request sets none
 	Counters        string                      `yaml:"counters"`          // redis://host:port/db shares budget counters between replicas; empty: in memory (or Postgres with a Postgres database)
 	FailurePolicy   string                      `yaml:"failure_policy"`    // fail_open | fail_closed: what to do when the counters or ledger store is unreachable
-	SpoolDir        string                      `yaml:"spool_dir"`         // where events wait on disk while the ledger store is unreachable
+	SpoolDir        string                      `yaml:"spool_dir"`         // where events wait on disk while the ledger store is unreachable; default <database>.spool (./allot-spool for Postgres)
 	LedgerRetention Duration                    `yaml:"ledger_retention"`  // drop ledger events older than this (Postgres: whole monthly partitions); 0 keeps all
 	Webhooks        []Webhook                   `yaml:"webhooks"`          // where budget alerts are delivered
 }
@@ -103,7 +103,6 @@ func Default() Config {
 		LogFormat:       "json",
 		LogLevel:        "info",
 		FailurePolicy:   "fail_closed",
-		SpoolDir:        "./allot-spool",
 	}
 }
 

@@ -34,7 +34,7 @@ func cliRationer(ctx context.Context, g *globals) (*sqlite.DB, *liveRationer, er
 		return nil, nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	lr, err := newLiveRationer(ctx, db, nil, cat, nil, quiet)
+	lr, err := newLiveRationer(ctx, db, nil, cat, nil, quiet, 0)
 	if err != nil {
 		db.Close()
 		return nil, nil, err

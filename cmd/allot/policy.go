@@ -33,6 +33,7 @@ type liveRationer struct {
 	flush    func(context.Context) error // writes recorded events to the ledger before a replay
 	logger   *slog.Logger
 	clock    func() time.Time
+	leaseTTL time.Duration // how long a reservation outlives a crashed process; 0 keeps the default
 
 	mu         sync.Mutex // serializes refresh
 	lastPolicy []byte
@@ -41,11 +42,13 @@ type liveRationer struct {
 
 // newLiveRationer loads the stored policy, rebuilds its budgets' spend
 // from the ledger, and returns a rationer ready to admit calls.
-func newLiveRationer(ctx context.Context, store policyStore, counters budget.Counters, pricer allot.Pricer, flush func(context.Context) error, logger *slog.Logger) (*liveRationer, error) {
+// leaseTTL bounds how long a crashed replica's reservations stay held in
+// shared counters; it must exceed the longest call (upstream_timeout).
+func newLiveRationer(ctx context.Context, store policyStore, counters budget.Counters, pricer allot.Pricer, flush func(context.Context) error, logger *slog.Logger, leaseTTL time.Duration) (*liveRationer, error) {
 	if counters == nil {
 		counters = budget.NewMemoryCounters()
 	}
-	l := &liveRationer{store: store, counters: counters, pricer: pricer, flush: flush, logger: logger, clock: time.Now}
+	l := &liveRationer{store: store, counters: counters, pricer: pricer, flush: flush, logger: logger, clock: time.Now, leaseTTL: leaseTTL}
 	if _, err := l.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -110,6 +113,9 @@ func (l *liveRationer) refresh(ctx context.Context) (bool, error) {
 	r, err := budget.New(p, l.counters, l.pricer, l.clock)
 	if err != nil {
 		return false, fmt.Errorf("stored policy: %w", err)
+	}
+	if l.leaseTTL > 0 {
+		r.SetLeaseTTL(l.leaseTTL)
 	}
 	for _, g := range grants {
 		if err := r.Grant(g); err != nil {
@@ -178,4 +184,58 @@ func lookback(p allot.Policy) time.Duration {
 		}
 	}
 	return d
+}
+
+// budgetedRecorder records usage that did not pass through the gateway's
+// admission (OTLP, POST /api/v1/usage) and also counts it against the
+// budgets it belongs to, so telemetry-reported spend uses up budgets too.
+// Counting happens on a goroutine in batches; when it falls far behind,
+// events are only recorded (the next start rebuilds budgets from the
+// ledger, which has them all).
+type budgetedRecorder struct {
+	next   allot.Recorder
+	ration *liveRationer
+	queue  chan allot.Event
+	logger *slog.Logger
+}
+
+// newBudgetedRecorder starts counting until ctx ends.
+func newBudgetedRecorder(ctx context.Context, next allot.Recorder, ration *liveRationer, logger *slog.Logger) *budgetedRecorder {
+	b := &budgetedRecorder{next: next, ration: ration, queue: make(chan allot.Event, 8192), logger: logger}
+	go b.run(ctx)
+	return b
+}
+
+// Record implements allot.Recorder.
+func (b *budgetedRecorder) Record(e allot.Event) {
+	b.next.Record(e)
+	select {
+	case b.queue <- e:
+	default:
+		b.logger.Warn("budget counting is behind; this event counts against budgets from the next start", "id", e.ID)
+	}
+}
+
+func (b *budgetedRecorder) run(ctx context.Context) {
+	batch := make([]allot.Event, 0, 256)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-b.queue:
+			batch = append(batch[:0], e)
+		drain:
+			for len(batch) < cap(batch) {
+				select {
+				case e := <-b.queue:
+					batch = append(batch, e)
+				default:
+					break drain
+				}
+			}
+			if err := b.ration.current().Replay(ctx, batch); err != nil {
+				b.logger.Error("count reported usage against budgets", "events", len(batch), "err", err)
+			}
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,10 +18,12 @@ import (
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/api"
+	"github.com/allot-dev/allot/budget"
 	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/gateway"
 	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/pricing"
+	"github.com/allot-dev/allot/redis"
 	"github.com/allot-dev/allot/sqlite"
 	"github.com/allot-dev/allot/tokenizer"
 )
@@ -42,6 +45,7 @@ type server struct {
 	served  chan error
 	catalog *pricing.Catalog
 	ration  *liveRationer
+	closers []io.Closer        // shared counters and the like, closed last
 	stop    context.CancelFunc // ends background loops
 }
 
@@ -129,11 +133,21 @@ func (s *server) init(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.writer = ledger.NewWriter(s.db, ledger.Options{Logger: s.logger})
+	spool := cfg.SpoolDir
+	if spool == "" {
+		spool = cfg.Database + ".spool"
+	}
+	if s.writer, err = ledger.OpenWriter(s.db, ledger.Options{Logger: s.logger, SpoolDir: spool}); err != nil {
+		return fmt.Errorf("open the ledger writer: %w", err)
+	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "allot_ledger_queue_depth", Help: "Usage events recorded and not yet written to the ledger.",
 	}, func() float64 { return float64(s.writer.Depth()) }))
-	if s.ration, err = newLiveRationer(ctx, s.db, nil, cat, s.writer.Flush, s.logger); err != nil {
+	counters, err := s.openCounters(ctx)
+	if err != nil {
+		return err
+	}
+	if s.ration, err = newLiveRationer(ctx, s.db, counters, cat, s.writer.Flush, s.logger, time.Duration(cfg.UpstreamTimeout)+5*time.Minute); err != nil {
 		return err
 	}
 	bg, stop := context.WithCancel(context.Background())
@@ -209,6 +223,9 @@ func (s *server) shutdown() error {
 	flushCtx, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel2()
 	werr := s.writer.Close(flushCtx)
+	for _, c := range s.closers {
+		_ = c.Close()
+	}
 	cerr := s.db.Close()
 	if werr != nil {
 		return fmt.Errorf("flush ledger: %w", werr)
@@ -218,4 +235,24 @@ func (s *server) shutdown() error {
 	}
 	s.logger.Info("stopped; every usage event is written")
 	return nil
+}
+
+// openCounters returns the budget counters: shared in Redis behind the
+// failure policy when counters: is set, else nil (in-process memory).
+func (s *server) openCounters(ctx context.Context) (budget.Counters, error) {
+	cfg := s.cfg
+	if cfg.Counters == "" {
+		return nil, nil
+	}
+	rc, err := redis.New(ctx, cfg.Counters, redis.Options{SkipPing: cfg.FailurePolicy == string(budget.FailOpen)})
+	if err != nil {
+		return nil, fmt.Errorf("budget counters %s: %w", cfg.Counters, err)
+	}
+	fo, err := budget.NewFailover(rc, budget.FailoverOptions{Policy: budget.FailurePolicy(cfg.FailurePolicy), Logger: s.logger})
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	s.closers = append(s.closers, fo, rc)
+	return fo, nil
 }
