@@ -49,6 +49,7 @@ type harnessOptions struct {
 	now             func() time.Time // the gateway's and the rationer's clock
 	observer        gateway.RationObserver
 	wrapSim         func(http.Handler) http.Handler // e.g. a gate holding calls upstream
+	counters        budget.Counters                 // shared counters (another replica's); default in memory
 }
 
 var testOrg = allot.Org{
@@ -95,7 +96,11 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	var rationer *budget.Rationer
 	var admitter gateway.Admitter
 	if o.policy != nil {
-		if rationer, err = budget.New(*o.policy, budget.NewMemoryCounters(), cat, o.now); err != nil {
+		counters := o.counters
+		if counters == nil {
+			counters = budget.NewMemoryCounters()
+		}
+		if rationer, err = budget.New(*o.policy, counters, cat, o.now); err != nil {
 			t.Fatalf("policy: %v", err)
 		}
 		admitter = rationer
