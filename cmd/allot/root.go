@@ -29,6 +29,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newServeCmd(g), newDemoCmd(g), newApplyCmd(g), newKeysCmd(g),
 		newReportCmd(g), newPricesCmd(g), newBudgetsCmd(g), newMeCmd(g),
+		newAlertsCmd(g), newAuditCmd(g),
 	)
 	return root
 }

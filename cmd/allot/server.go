@@ -22,6 +22,7 @@ import (
 	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/gateway"
 	"github.com/allot-dev/allot/ledger"
+	"github.com/allot-dev/allot/notify"
 	"github.com/allot-dev/allot/pricing"
 	"github.com/allot-dev/allot/redis"
 	"github.com/allot-dev/allot/sqlite"
@@ -45,6 +46,7 @@ type server struct {
 	served  chan error
 	catalog *pricing.Catalog
 	ration  *liveRationer
+	sink    *notify.Sink       // stores budget alerts and delivers them to webhooks
 	closers []io.Closer        // shared counters and the like, closed last
 	stop    context.CancelFunc // ends background loops
 }
@@ -150,6 +152,9 @@ func (s *server) init(ctx context.Context) error {
 	if s.ration, err = newLiveRationer(ctx, s.db, counters, cat, s.writer.Flush, s.logger, time.Duration(cfg.UpstreamTimeout)+5*time.Minute); err != nil {
 		return err
 	}
+	if err := s.startNotices(); err != nil {
+		return err
+	}
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	go s.ration.run(bg, 2*time.Second)
@@ -165,6 +170,7 @@ func (s *server) init(ctx context.Context) error {
 		Logger:          s.logger,
 		Metrics:         gateway.NewMetrics(reg),
 		Rationer:        s.ration,
+		RationObserver:  &notify.Observer{Sink: s.sink, Rationer: s.ration.current},
 		MaxOutputTokens: cfg.MaxOutputTokens,
 	})
 	mux := http.NewServeMux()
@@ -222,6 +228,9 @@ func (s *server) shutdown() error {
 	}
 	flushCtx, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel2()
+	if err := s.sink.Close(flushCtx); err != nil {
+		s.logger.Warn("alerts not delivered at shutdown", "err", err)
+	}
 	werr := s.writer.Close(flushCtx)
 	for _, c := range s.closers {
 		_ = c.Close()
@@ -255,4 +264,22 @@ func (s *server) openCounters(ctx context.Context) (budget.Counters, error) {
 	}
 	s.closers = append(s.closers, fo, rc)
 	return fo, nil
+}
+
+// startNotices starts delivering budget alerts to the configured webhooks;
+// every alert is also stored (allot alerts) whether or not hooks exist.
+func (s *server) startNotices() error {
+	var hooks []notify.Hook
+	for i, w := range s.cfg.Webhooks {
+		h := notify.Hook{URL: w.URL, Format: w.Format}
+		for _, k := range w.Kinds {
+			h.Kinds = append(h.Kinds, allot.NoticeKind(k))
+		}
+		if err := h.Validate(); err != nil {
+			return fmt.Errorf("config: webhooks[%d]: %w", i, err)
+		}
+		hooks = append(hooks, h)
+	}
+	s.sink = notify.NewSink(s.db, notify.New(hooks, notify.Options{Logger: s.logger}), s.logger)
+	return nil
 }

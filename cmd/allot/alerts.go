@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/api"
+)
+
+// tableWidth is the widest line a CLI table may print.
+const tableWidth = 80
+
+func newAlertsCmd(g *globals) *cobra.Command {
+	var from, to, format string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "alerts [--from DATE] [--to DATE] [--format table|json]",
+		Short: "Budget alerts: thresholds crossed, downgrades and refusals, newest first",
+		Long: `List the notices allot raised: a budget crossing one of its alert_at
+percentages, starting to downgrade calls, or starting to refuse them. Each is
+raised once per budget (and threshold) and period, stored here, and delivered
+to the webhooks in allot.yaml.
+Dates are UTC days and --to is inclusive (default: the last 30 days);
+RFC 3339 times are exact and --to is then exclusive.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkListFormat(format); err != nil {
+				return err
+			}
+			start, end, err := api.ParseRange(from, to, time.Now().UTC())
+			if err != nil {
+				return err
+			}
+			_, db, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			var store allot.NoticeStore = db
+			notices, err := store.Notices(cmd.Context(), start, end, max(limit, 0))
+			if err != nil {
+				return fmt.Errorf("list alerts: %w", err)
+			}
+			return writeNotices(cmd.OutOrStdout(), format, notices)
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "start date (2006-01-02) or time")
+	cmd.Flags().StringVar(&to, "to", "", "end date (inclusive) or time (exclusive)")
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many, newest first (0: all)")
+	return cmd
+}
+
+// checkListFormat accepts the formats of the alerts and audit listings.
+func checkListFormat(format string) error {
+	switch format {
+	case "table", "", "json":
+		return nil
+	}
+	return allot.Errorf(allot.EInvalid, "unknown format %q; use table or json", format)
+}
+
+// writeJSON writes v indented, as the JSON formats of the CLI do.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeNotices prints notices as a JSON array (every field) or an
+// 80-column table with one summary per notice.
+func writeNotices(w io.Writer, format string, notices []allot.Notice) error {
+	if format == "json" {
+		if notices == nil {
+			notices = []allot.Notice{}
+		}
+		return writeJSON(w, notices)
+	}
+	if len(notices) == 0 {
+		_, err := fmt.Fprintln(w, "no alerts in this range; widen it with --from and --to")
+		return err
+	}
+	rows := [][]string{{"TIME", "KIND", "BUDGET", "USER", "WHAT"}}
+	for _, n := range notices {
+		user := n.User
+		if user == "" {
+			user = "-"
+		}
+		rows = append(rows, []string{n.Time.UTC().Format("Jan 02 15:04"), string(n.Kind), clipRunes(n.Budget, 20), clipRunes(user, 10), noticeSummary(n)})
+	}
+	return writeFitTable(w, rows)
+}
+
+// noticeSummary says in a few words what a notice is about, from its
+// detail when the notice has the one allot writes, else its message.
+func noticeSummary(n allot.Notice) string {
+	d := n.Detail
+	str := func(k string) string { s, _ := d[k].(string); return s }
+	switch {
+	case n.Kind == allot.NoticeThreshold && d["threshold"] != nil:
+		s := fmt.Sprintf("%v%%", d["threshold"])
+		if spent, limit := detailAmount(d, "spent"), detailAmount(d, "limit"); spent != "" && limit != "" {
+			s += ": " + spent + " of " + limit
+		}
+		return s
+	case n.Kind == allot.NoticeDowngrade && str("requested_model") != "":
+		return str("requested_model") + " -> " + str("served_model")
+	case n.Kind == allot.NoticeRefusal && str("model") != "":
+		s := "refused " + str("model")
+		if limit := detailAmount(d, "limit"); limit != "" {
+			s += "; limit " + limit
+		}
+		return s
+	}
+	return n.Message
+}
+
+// detailAmount formats a notice detail's NAME_usd (exact decimal string)
+// or NAME_tokens, or returns "" when it has neither.
+func detailAmount(d map[string]any, name string) string {
+	if s, ok := d[name+"_usd"].(string); ok {
+		if m, err := allot.ParseUSD(s); err == nil {
+			return shortAmount(true, int64(m))
+		}
+	}
+	switch v := d[name+"_tokens"].(type) {
+	case float64:
+		return shortAmount(false, int64(v))
+	case int64:
+		return shortAmount(false, v)
+	}
+	return ""
+}
+
+// writeFitTable prints rows (the first is the header) aligned in columns
+// two spaces apart, clipping the last column so no line is wider than
+// tableWidth. Callers clip the other columns.
+func writeFitTable(w io.Writer, rows [][]string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	last := len(rows[0]) - 1
+	used := 0
+	for c := range last {
+		width := 0
+		for _, r := range rows {
+			width = max(width, utf8.RuneCountInString(r[c]))
+		}
+		used += width + 2
+	}
+	room := max(tableWidth-used, 12)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		cells := append([]string{}, r...)
+		cells[last] = clipRunes(strings.ReplaceAll(cells[last], "\n", " "), room)
+		for i := range cells {
+			cells[i] = strings.ReplaceAll(cells[i], "\t", " ")
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+// clipRunes shortens s to at most n characters, ending in "…" when cut.
+func clipRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
