@@ -21,6 +21,7 @@ import (
 	"github.com/allot-dev/allot/budget"
 	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/gateway"
+	"github.com/allot-dev/allot/ingest/otlp"
 	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/notify"
 	"github.com/allot-dev/allot/pricing"
@@ -47,6 +48,7 @@ type server struct {
 	catalog *pricing.Catalog
 	ration  *liveRationer
 	sink    *notify.Sink       // stores budget alerts and delivers them to webhooks
+	otlp    *otlp.Receiver     // usage reported by tools over OpenTelemetry
 	closers []io.Closer        // shared counters and the like, closed last
 	stop    context.CancelFunc // ends background loops
 }
@@ -187,6 +189,14 @@ func (s *server) init(ctx context.Context) error {
 		budgets.Audit = al
 	}
 	budgets.Routes(mux)
+	// Usage reported by tools the gateway cannot see counts against budgets too.
+	reported := newBudgetedRecorder(bg, s.writer, s.ration, s.logger)
+	s.otlp = &otlp.Receiver{Authenticate: s.gw.Authenticate, Recorder: reported, Pricer: cat, Logger: s.logger,
+		MaxBodyBytes: cfg.MaxBodyBytes, UserByEmail: otlp.UsersByEmail(s.db.Users, time.Minute)}
+	for _, path := range []string{"POST /v1/metrics", "POST /v1/logs", "POST /v1/traces"} {
+		mux.Handle(path, s.otlp)
+	}
+	mux.Handle("POST /api/v1/usage", &api.UsageHandler{Authenticate: s.gw.Authenticate, Ledger: s.db, Pricer: cat, Users: s.db.Users, Logger: s.logger})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -228,6 +238,7 @@ func (s *server) shutdown() error {
 	}
 	flushCtx, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel2()
+	s.otlp.Close() // counts the metric points it was holding back
 	if err := s.sink.Close(flushCtx); err != nil {
 		s.logger.Warn("alerts not delivered at shutdown", "err", err)
 	}

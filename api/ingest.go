@@ -1,0 +1,285 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/ingest"
+)
+
+// UsageHandler serves POST /api/v1/usage: usage that happened outside the
+// gateway (local tool logs sent by `allot push`, other proxies, scripts),
+// in allot's own shape (docs/usage-api.md). Each record carries an id
+// unique in its source; the stored event id is derived from it and the
+// user, so sending the same records again stores nothing new. Admins may
+// attribute records to any active user, everyone else only to themselves.
+type UsageHandler struct {
+	// Authenticate resolves the caller's allot key (Bearer or x-api-key).
+	Authenticate func(r *http.Request) (allot.Principal, error)
+	Ledger       allot.Ledger
+	Pricer       allot.Pricer
+	// Users lists active users, to attribute an admin's records to others
+	// (optional: without it records may only belong to the caller).
+	Users  func(ctx context.Context) ([]allot.User, error)
+	Now    func() time.Time
+	Logger *slog.Logger
+	// MaxBodyBytes limits the request body (DefaultUsageBodyBytes when 0).
+	MaxBodyBytes int64
+}
+
+// Limits of one POST /api/v1/usage request.
+const (
+	DefaultUsageBodyBytes = 16 << 20
+	MaxUsageRecords       = 5000
+	maxUsageIDLen         = 256
+	maxUsageStringLen     = 200
+	// usageClockSkew is how far in the future a record's time may be.
+	usageClockSkew = 5 * time.Minute
+)
+
+// UsageBatch is the body of POST /api/v1/usage.
+type UsageBatch struct {
+	Events []UsageRecord `json:"events"`
+}
+
+// UsageRecord is one call's usage as a client reports it. Tokens follow
+// allot's convention: input_tokens includes cached input, output_tokens
+// includes reasoning.
+type UsageRecord struct {
+	ID             string       `json:"id"`                        // unique in the sender's source, e.g. "claude-code:msg_…:req_…"
+	Time           time.Time    `json:"time"`                      // when the call started (RFC 3339)
+	User           string       `json:"user,omitempty"`            // default: the caller; admins may name any active user
+	Provider       string       `json:"provider,omitempty"`        // e.g. "anthropic"; helps pricing
+	Model          string       `json:"model"`                     // the model that answered
+	RequestedModel string       `json:"requested_model,omitempty"` // default: model
+	Route          allot.Route  `json:"route,omitempty"`           // e.g. "anthropic.messages"
+	Task           string       `json:"task,omitempty"`            // default: untagged
+	Session        string       `json:"session,omitempty"`
+	App            string       `json:"app,omitempty"`    // e.g. "claude-cli"; default "api"
+	Status         int          `json:"status,omitempty"` // HTTP status of the call; default 200
+	LatencyMS      int64        `json:"latency_ms,omitempty"`
+	Tokens         allot.Tokens `json:"tokens"`
+	// CostUSD is the sender's own cost (a decimal string or number), used
+	// only for models allot has no price for.
+	CostUSD json.RawMessage `json:"cost_usd,omitempty"`
+}
+
+// UsageResult is the answer: what happened to the records.
+type UsageResult struct {
+	Read      int      `json:"read"`
+	Imported  int      `json:"imported"`  // new events stored
+	Duplicate int      `json:"duplicate"` // already stored (sent before)
+	Malformed int      `json:"malformed"` // refused; see problems
+	Problems  []string `json:"problems,omitempty"`
+}
+
+func (h *UsageHandler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// ServeHTTP handles POST /api/v1/usage.
+func (h *UsageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		WriteError(w, allot.Errorf(allot.EMethod, "POST your usage records to /api/v1/usage"))
+		return
+	}
+	caller, err := h.Authenticate(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	records, err := h.read(w, r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	var sum ingest.Summary
+	sum.Read = len(records)
+	var people *ingest.People
+	events := make([]allot.Event, 0, len(records))
+	now := h.now()
+	for i, raw := range records {
+		rec, err := decodeUsageRecord(raw)
+		if err != nil {
+			sum.Malformed++
+			sum.Problem("events[%d]: %v", i, err)
+			continue
+		}
+		who := caller
+		if rec.User != "" && rec.User != caller.User {
+			if caller.Role != allot.RoleAdmin {
+				WriteError(w, allot.Errorf(allot.EForbidden, "events[%d] names user %q: only admins may report usage for someone else; leave user empty to report your own", i, rec.User))
+				return
+			}
+			if people == nil {
+				if people, err = h.people(r.Context(), caller.Org); err != nil {
+					h.logError(r, err)
+					WriteError(w, err)
+					return
+				}
+			}
+			p, ok := people.ByName(rec.User)
+			if !ok {
+				sum.Malformed++
+				sum.Problem("events[%d]: %q is not an active allot user", i, rec.User)
+				continue
+			}
+			who = p
+			who.KeyID, who.KeyLabel = caller.KeyID, caller.KeyLabel
+		}
+		e, err := rec.event(who, now)
+		if err != nil {
+			sum.Malformed++
+			sum.Problem("events[%d] (%s): %v", i, rec.ID, err)
+			continue
+		}
+		ingest.Price(h.Pricer, &e)
+		events = append(events, e)
+	}
+	if err := ingest.Store(r.Context(), h.Ledger, events, &sum, len(events)); err != nil {
+		h.logError(r, err)
+		WriteError(w, err)
+		return
+	}
+	res := UsageResult{Read: sum.Read, Imported: sum.Imported, Duplicate: sum.Duplicate, Malformed: sum.Malformed, Problems: sum.Problems}
+	if n := sum.MoreProblems(); n > 0 {
+		res.Problems = append(res.Problems, fmt.Sprintf("… and %d more", n))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(res)
+}
+
+// read decodes the batch envelope, leaving each record raw so that one bad
+// record is counted as malformed instead of refusing the batch.
+func (h *UsageHandler) read(w http.ResponseWriter, r *http.Request) ([]json.RawMessage, error) {
+	limit := h.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultUsageBodyBytes
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, allot.Errorf(allot.ETooLarge, "request body over %d bytes; send at most %d records per request", limit, MaxUsageRecords)
+		}
+		return nil, allot.Errorf(allot.EInvalid, "read request body: %v", err)
+	}
+	var batch struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&batch); err != nil {
+		return nil, allot.Errorf(allot.EInvalid, `body is not {"events":[…]}: %v (see docs/usage-api.md)`, err)
+	}
+	if len(batch.Events) > MaxUsageRecords {
+		return nil, allot.Errorf(allot.ETooLarge, "%d records in one request; send at most %d", len(batch.Events), MaxUsageRecords)
+	}
+	return batch.Events, nil
+}
+
+func decodeUsageRecord(raw json.RawMessage) (UsageRecord, error) {
+	var rec UsageRecord
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return rec, fmt.Errorf("not a usage record: %v", err)
+	}
+	return rec, nil
+}
+
+// event validates rec and builds the event it stands for.
+func (rec UsageRecord) event(who allot.Principal, now time.Time) (allot.Event, error) {
+	var e allot.Event
+	switch {
+	case rec.ID == "":
+		return e, fmt.Errorf("id is missing; give every record an id unique in its source, so a resend is not counted twice")
+	case len(rec.ID) > maxUsageIDLen:
+		return e, fmt.Errorf("id is longer than %d bytes", maxUsageIDLen)
+	case rec.Time.IsZero():
+		return e, fmt.Errorf("time is missing (RFC 3339, e.g. 2026-11-03T10:00:04Z)")
+	case rec.Time.After(now.Add(usageClockSkew)):
+		return e, fmt.Errorf("time %s is in the future", rec.Time.Format(time.RFC3339))
+	case rec.Model == "":
+		return e, fmt.Errorf("model is missing")
+	case rec.LatencyMS < 0 || rec.Status < 0 || rec.Status > 599:
+		return e, fmt.Errorf("latency_ms or status out of range")
+	}
+	for _, s := range []string{rec.Provider, rec.Model, rec.RequestedModel, string(rec.Route), rec.Task, rec.Session, rec.App} {
+		if len(s) > maxUsageStringLen {
+			return e, fmt.Errorf("a text field is longer than %d bytes", maxUsageStringLen)
+		}
+	}
+	t := rec.Tokens
+	for _, n := range []int64{t.Input, t.CacheRead, t.CacheWrite5m, t.CacheWrite1h, t.Output, t.Reasoning} {
+		if n < 0 || n > ingest.MaxCount {
+			return e, fmt.Errorf("token count %d out of range", n)
+		}
+	}
+	if c := t.CacheRead + t.CacheWrite(); c > t.Input {
+		return e, fmt.Errorf("cache tokens (%d) exceed input_tokens (%d); input_tokens must include cached input", c, t.Input)
+	}
+	if t.Reasoning > t.Output {
+		return e, fmt.Errorf("reasoning_tokens (%d) exceed output_tokens (%d); output_tokens must include reasoning", t.Reasoning, t.Output)
+	}
+	e = allot.Event{
+		ID: ingest.ID(who.User, rec.ID), Time: rec.Time.UTC(), Principal: who,
+		Provider: rec.Provider, RequestedModel: usageOr(rec.RequestedModel, rec.Model), ServedModel: rec.Model,
+		Route: rec.Route, Task: usageOr(rec.Task, allot.UntaggedTask), Session: rec.Session, App: usageOr(rec.App, "api"),
+		Source: allot.SourceImport, Status: rec.Status, Latency: time.Duration(rec.LatencyMS) * time.Millisecond,
+		Tokens: t,
+	}
+	if e.Status == 0 {
+		e.Status = 200
+	}
+	if len(rec.CostUSD) > 0 && string(rec.CostUSD) != "null" {
+		var s string
+		if err := json.Unmarshal(rec.CostUSD, &s); err != nil {
+			s = string(rec.CostUSD)
+		}
+		cost, err := ingest.ParseReportedUSD(s)
+		if err != nil {
+			return e, fmt.Errorf("cost_usd: %v", err)
+		}
+		e.Cost, e.CostKnown = cost, true
+	}
+	return e, nil
+}
+
+// usageOr is s, or def when s is empty.
+func usageOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// people indexes the active users for attribution by an admin.
+func (h *UsageHandler) people(ctx context.Context, org string) (*ingest.People, error) {
+	if h.Users == nil {
+		return nil, allot.Errorf(allot.EInvalid, "this server cannot attribute usage to other users; leave user empty")
+	}
+	users, err := h.Users(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return ingest.NewPeople(org, users), nil
+}
+
+func (h *UsageHandler) logError(r *http.Request, err error) {
+	if allot.CodeOf(err) == allot.EInternal && h.Logger != nil {
+		h.Logger.Error("api", "path", r.URL.Path, "err", err)
+	}
+}

@@ -1,0 +1,181 @@
+package otlp
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+)
+
+// encoding is the wire format of a request, and so of its response.
+type encoding int
+
+const (
+	encUnknown encoding = iota
+	encProto
+	encJSON
+)
+
+func encodingOf(contentType string) encoding {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return encUnknown
+	}
+	switch mt {
+	case "application/x-protobuf", "application/protobuf":
+		return encProto
+	case "application/json":
+		return encJSON
+	}
+	return encUnknown
+}
+
+func (e encoding) contentType() string {
+	if e == encProto {
+		return "application/x-protobuf"
+	}
+	return "application/json"
+}
+
+// decode reads an OTLP payload. The *Data messages (MetricsData, LogsData,
+// TracesData) have the wire format of the Export*ServiceRequest messages.
+// OTLP/JSON is protobuf's JSON mapping with lowerCamelCase names, integers
+// as numbers or strings and enums as integers, which protojson reads;
+// unknown fields are ignored as the OTLP spec asks. Its hex trace and span
+// ids are fixed afterwards (fixLogIDs, fixSpanIDs).
+func decode(body []byte, enc encoding, m proto.Message) error {
+	if enc == encJSON {
+		return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, m)
+	}
+	return proto.Unmarshal(body, m)
+}
+
+// jsonID recovers an id that OTLP/JSON sent as hex, which protojson read
+// as base64: 32 hex characters decode to 24 bytes, 16 to 12, and encoding
+// those bytes again gives back the hex text exactly. An id already of the
+// right length (a sender that used base64) is left alone.
+func jsonID(b []byte, size int) []byte {
+	if len(b) == 0 || len(b) == size {
+		return b
+	}
+	text := base64.StdEncoding.EncodeToString(b)
+	if len(text) != 2*size {
+		return b
+	}
+	out, err := hex.DecodeString(text)
+	if err != nil {
+		return b
+	}
+	return out
+}
+
+func fixLogIDs(ld *logspb.LogsData, enc encoding) {
+	if enc != encJSON {
+		return
+	}
+	for _, rl := range ld.GetResourceLogs() {
+		for _, sl := range rl.GetScopeLogs() {
+			for _, lr := range sl.GetLogRecords() {
+				lr.TraceId = jsonID(lr.TraceId, 16)
+				lr.SpanId = jsonID(lr.SpanId, 8)
+			}
+		}
+	}
+}
+
+func fixSpanIDs(td *tracepb.TracesData, enc encoding) {
+	if enc != encJSON {
+		return
+	}
+	for _, rs := range td.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, s := range ss.GetSpans() {
+				s.TraceId = jsonID(s.TraceId, 16)
+				s.SpanId = jsonID(s.SpanId, 8)
+				s.ParentSpanId = jsonID(s.ParentSpanId, 8)
+			}
+		}
+	}
+}
+
+// gRPC status codes, used in OTLP/HTTP error bodies (google.rpc.Status).
+const (
+	codeInvalidArgument  = 3
+	codeNotFound         = 5
+	codePermissionDenied = 7
+	codeUnavailable      = 14
+	codeUnauthenticated  = 16
+)
+
+// writeStatus writes an OTLP error response: a google.rpc.Status message
+// {code, message} in the request's encoding.
+func writeStatus(w http.ResponseWriter, enc encoding, httpStatus int, code int32, msg string) {
+	w.Header().Set("Content-Type", enc.contentType())
+	w.WriteHeader(httpStatus)
+	if enc == encProto {
+		var b []byte
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(code))
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendString(b, msg)
+		_, _ = w.Write(b)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(struct {
+		Code    int32  `json:"code"`
+		Message string `json:"message"`
+	}{code, msg})
+}
+
+// rejectedField is the JSON name of the partial success count per signal.
+var rejectedField = [...]string{sigMetrics: "rejectedDataPoints", sigLogs: "rejectedLogRecords", sigTraces: "rejectedSpans"}
+
+// writeSuccess writes Export*ServiceResponse: empty on full success, with
+// partial_success {rejected_<items> = 1, error_message = 2} otherwise.
+func writeSuccess(w http.ResponseWriter, enc encoding, sig signal, rejected int64, msg string) {
+	w.Header().Set("Content-Type", enc.contentType())
+	w.WriteHeader(http.StatusOK)
+	if enc == encProto {
+		if rejected == 0 && msg == "" {
+			return
+		}
+		var ps []byte
+		if rejected != 0 {
+			ps = protowire.AppendTag(ps, 1, protowire.VarintType)
+			ps = protowire.AppendVarint(ps, uint64(rejected))
+		}
+		if msg != "" {
+			ps = protowire.AppendTag(ps, 2, protowire.BytesType)
+			ps = protowire.AppendString(ps, msg)
+		}
+		var b []byte
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, ps)
+		_, _ = w.Write(b)
+		return
+	}
+	if rejected == 0 && msg == "" {
+		_, _ = w.Write([]byte("{}\n"))
+		return
+	}
+	m, _ := json.Marshal(msg)
+	var sb strings.Builder
+	sb.WriteString(`{"partialSuccess":{"`)
+	sb.WriteString(rejectedField[sig])
+	sb.WriteString(`":"`)
+	sb.WriteString(strconv.FormatInt(rejected, 10))
+	sb.WriteString(`","errorMessage":`)
+	sb.Write(m)
+	sb.WriteString("}}\n")
+	_, _ = w.Write([]byte(sb.String()))
+}
