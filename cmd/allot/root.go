@@ -30,7 +30,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(g), newDemoCmd(g), newApplyCmd(g), newKeysCmd(g),
 		newReportCmd(g), newPricesCmd(g), newBudgetsCmd(g), newMeCmd(g),
 		newAlertsCmd(g), newAuditCmd(g),
-		newImportCmd(g), newPushCmd(g), newReconcileCmd(g),
+		newImportCmd(g), newPushCmd(g), newReconcileCmd(g), newMigrateCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,219 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/allot-dev/allot"
+)
+
+// testOrg is the organization the directory tests apply.
+func testOrg() allot.Org {
+	return allot.Org{
+		Name:  "acme",
+		Teams: []allot.Team{{Name: "platform"}, {Name: "data"}, {Name: "web"}},
+		Users: []allot.User{
+			{Name: "alice", Email: "alice@acme.test", Team: "platform", Role: allot.RoleAdmin},
+			{Name: "bob", Email: "bob@acme.test", Team: "data"},
+			{Name: "Zoë", Email: "zoe@acme.test", Team: "data", Role: allot.RoleLead},
+			{Name: "carol", Email: "carol@acme.test", Team: "web"},
+		},
+	}
+}
+
+func mustApply(t *testing.T, s Store, org allot.Org, want allot.ApplyResult) {
+	t.Helper()
+	got, err := s.ApplyOrg(context.Background(), org)
+	if err != nil {
+		t.Fatalf("ApplyOrg: %v", err)
+	}
+	if got != want {
+		t.Errorf("ApplyOrg = %+v, want %+v", got, want)
+	}
+}
+
+func names[T any](items []T, name func(T) string) []string {
+	out := []string{}
+	for _, it := range items {
+		out = append(out, name(it))
+	}
+	return out
+}
+
+func testApplyOrg(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+	s := open(t)
+	org := testOrg()
+	mustApply(t, s, org, allot.ApplyResult{TeamsCreated: 3, UsersCreated: 4})
+	mustApply(t, s, org, allot.ApplyResult{}) // idempotent
+
+	users, err := s.Users(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUsers := []allot.User{ // byte order: upper case first
+		{Name: "Zoë", Email: "zoe@acme.test", Team: "data", Role: allot.RoleLead},
+		{Name: "alice", Email: "alice@acme.test", Team: "platform", Role: allot.RoleAdmin},
+		{Name: "bob", Email: "bob@acme.test", Team: "data", Role: allot.RoleMember},
+		{Name: "carol", Email: "carol@acme.test", Team: "web", Role: allot.RoleMember},
+	}
+	if !reflect.DeepEqual(users, wantUsers) {
+		t.Errorf("Users = %+v\nwant %+v", users, wantUsers)
+	}
+	teams, err := s.Teams(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(teams, func(t allot.Team) string { return t.Name }); !reflect.DeepEqual(got, []string{"data", "platform", "web"}) {
+		t.Errorf("Teams = %v", got)
+	}
+
+	// carol leaves, bob changes team and role, team web goes (no active
+	// users left), team ops arrives.
+	next := testOrg()
+	next.Teams = []allot.Team{{Name: "platform"}, {Name: "data"}, {Name: "ops"}}
+	next.Users = []allot.User{next.Users[0], {Name: "bob", Email: "bob@acme.test", Team: "ops", Role: allot.RoleLead}, next.Users[2]}
+	mustApply(t, s, next, allot.ApplyResult{TeamsCreated: 1, TeamsRemoved: 1, UsersUpdated: 1, UsersRemoved: 1})
+	mustApply(t, s, next, allot.ApplyResult{})
+	users, _ = s.Users(ctx)
+	if got := names(users, func(u allot.User) string { return u.Name + "/" + u.Team }); !reflect.DeepEqual(got, []string{"Zoë/data", "alice/platform", "bob/ops"}) {
+		t.Errorf("Users after the change = %v", got)
+	}
+	teams, _ = s.Teams(ctx)
+	if got := names(teams, func(t allot.Team) string { return t.Name }); !reflect.DeepEqual(got, []string{"data", "ops", "platform"}) {
+		t.Errorf("Teams after the change = %v", got)
+	}
+
+	// carol returns (reactivated, counted as an update), bob goes back,
+	// web returns and ops goes.
+	back := testOrg()
+	mustApply(t, s, back, allot.ApplyResult{TeamsCreated: 1, TeamsRemoved: 1, UsersUpdated: 2})
+
+	for _, bad := range []allot.Org{
+		{Teams: []allot.Team{{Name: "a"}, {Name: "a"}}},
+		{Teams: []allot.Team{{Name: ""}}},
+		{Teams: []allot.Team{{Name: "a"}}, Users: []allot.User{{Name: "x", Team: "b"}}},
+		{Teams: []allot.Team{{Name: "a"}}, Users: []allot.User{{Name: "x"}}},
+		{Teams: []allot.Team{{Name: "a"}}, Users: []allot.User{{Name: "x", Team: "a", Role: "boss"}}},
+		{Teams: []allot.Team{{Name: "a"}}, Users: []allot.User{{Name: "x", Team: "a"}, {Name: "x", Team: "a"}}},
+	} {
+		_, err := s.ApplyOrg(ctx, bad)
+		wantCode(t, "ApplyOrg of an invalid org", err, allot.EInvalid)
+	}
+	users, _ = s.Users(ctx)
+	if len(users) != 4 {
+		t.Errorf("an invalid org changed the users: %v", users)
+	}
+}
+
+func testKeys(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+	s := open(t)
+	mustApply(t, s, testOrg(), allot.ApplyResult{TeamsCreated: 3, UsersCreated: 4})
+
+	secret, key, err := s.CreateKey(ctx, "bob", "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.ID == "" || key.User != "bob" || key.Label != "laptop" || key.CreatedAt.IsZero() || !bytes.Equal(key.Hash, allot.HashKey(secret)) {
+		t.Errorf("CreateKey returned %+v", key)
+	}
+	secret2, key2, err := s.CreateKey(ctx, "alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key2.Label != "default" {
+		t.Errorf("a key created without a label is labelled %q, want default", key2.Label)
+	}
+	_, _, err = s.CreateKey(ctx, "nobody", "x")
+	wantCode(t, "CreateKey for an unknown user", err, allot.ENotFound)
+
+	p, err := s.PrincipalByKeyHash(ctx, allot.HashKey(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := allot.Principal{Org: "acme", Team: "data", User: "bob", KeyID: key.ID, KeyLabel: "laptop", Role: allot.RoleMember}
+	if p != want {
+		t.Errorf("PrincipalByKeyHash = %+v, want %+v", p, want)
+	}
+	_, err = s.PrincipalByKeyHash(ctx, allot.HashKey("ak-unknown-key"))
+	wantCode(t, "PrincipalByKeyHash of an unknown key", err, allot.EUnauthorized)
+
+	all, err := s.Keys(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(all, func(k allot.Key) string { return k.User + "/" + k.Label }); !reflect.DeepEqual(got, []string{"bob/laptop", "alice/default"}) {
+		t.Errorf("Keys = %v (oldest first)", got)
+	}
+	for _, k := range all {
+		if k.ID == key.ID && (!k.CreatedAt.Equal(key.CreatedAt) || !bytes.Equal(k.Hash, key.Hash) || k.RevokedAt != nil) {
+			t.Errorf("listed key %+v, created %+v", k, key)
+		}
+	}
+	bobs, err := s.Keys(ctx, "bob")
+	if err != nil || len(bobs) != 1 || bobs[0].ID != key.ID {
+		t.Errorf("Keys(bob) = %v, %v", bobs, err)
+	}
+	if none, err := s.Keys(ctx, "carol"); err != nil || none == nil || len(none) != 0 {
+		t.Errorf("Keys(carol) = %v, %v; want an empty, non-nil list", none, err)
+	}
+
+	if err := s.RevokeKey(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeKey(ctx, key.ID); err != nil {
+		t.Errorf("revoking twice: %v", err)
+	}
+	wantCode(t, "RevokeKey of an unknown key", s.RevokeKey(ctx, "k-nothing"), allot.ENotFound)
+	_, err = s.PrincipalByKeyHash(ctx, allot.HashKey(secret))
+	wantCode(t, "PrincipalByKeyHash of a revoked key", err, allot.EUnauthorized)
+	bobs, _ = s.Keys(ctx, "bob")
+	if len(bobs) != 1 || bobs[0].RevokedAt == nil {
+		t.Errorf("the revoked key lists as %+v", bobs)
+	}
+
+	// A deactivated user's keys stop working, and come back with them.
+	if _, err := s.PrincipalByKeyHash(ctx, allot.HashKey(secret2)); err != nil {
+		t.Fatal(err)
+	}
+	org := testOrg()
+	org.Users = org.Users[1:]
+	if _, err := s.ApplyOrg(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.PrincipalByKeyHash(ctx, allot.HashKey(secret2))
+	wantCode(t, "PrincipalByKeyHash of a removed user's key", err, allot.EUnauthorized)
+	_, _, err = s.CreateKey(ctx, "alice", "x")
+	wantCode(t, "CreateKey for a removed user", err, allot.ENotFound)
+	if _, err := s.ApplyOrg(ctx, testOrg()); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.PrincipalByKeyHash(ctx, allot.HashKey(secret2)); err != nil || p.Role != allot.RoleAdmin {
+		t.Errorf("a returning user's key resolves to %+v, %v", p, err)
+	}
+}
+
+func testSettings(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+	s := open(t)
+	if v, err := s.Setting(ctx, "policy"); err != nil || v != nil {
+		t.Errorf("unset setting = %q, %v; want nil", v, err)
+	}
+	for _, v := range [][]byte{[]byte(`{"a":1}`), []byte("second"), {0, 1, 2, 255}} {
+		if err := s.SetSetting(ctx, "policy", v); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Setting(ctx, "policy"); err != nil || !bytes.Equal(got, v) {
+			t.Errorf("Setting = %q, %v; want %q", got, err, v)
+		}
+	}
+	if err := s.SetSetting(ctx, "empty", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Setting(ctx, "empty"); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("empty setting = %#v, %v; want a non-nil empty value", got, err)
+	}
+}

@@ -1,0 +1,205 @@
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/allot-dev/allot"
+)
+
+// The interfaces below are part of allot.Store; a store that does not
+// implement one yet has its subtest skipped.
+
+func testAudit(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	al, ok := s.(allot.AuditLog)
+	if !ok {
+		t.Skip("the store keeps no audit log")
+	}
+	ctx := context.Background()
+	var entries []allot.AuditEntry
+	for i := range 5 {
+		e := allot.AuditEntry{Time: Start.Add(time.Duration(i) * time.Minute), Actor: "cli:root", Action: "key.create",
+			Target: "k" + string(rune('a'+i)), Detail: "created a key for bob"}
+		if err := al.Audit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, e)
+	}
+	got, err := al.AuditEntries(ctx, Start.Add(time.Minute), Start.Add(4*time.Minute), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []allot.AuditEntry{entries[3], entries[2], entries[1]}; !reflect.DeepEqual(got, want) {
+		t.Errorf("AuditEntries = %+v\nwant %+v (newest first, to exclusive)", got, want)
+	}
+	got, err = al.AuditEntries(ctx, Start, Start.Add(time.Hour), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []allot.AuditEntry{entries[4], entries[3]}; !reflect.DeepEqual(got, want) {
+		t.Errorf("AuditEntries with limit 2 = %+v\nwant %+v", got, want)
+	}
+}
+
+func testGrants(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	gs, ok := s.(allot.GrantStore)
+	if !ok {
+		t.Skip("the store keeps no grants")
+	}
+	ctx := context.Background()
+	now := Start.Add(10 * 24 * time.Hour)
+	grants := []allot.Grant{
+		{Budget: "data-monthly", Amount: allot.MustUSD("20"), Until: now.Add(48 * time.Hour), Reason: "launch week"},
+		{Budget: "tokens", Tokens: 5000, Until: now.Add(-time.Hour), Reason: "expired"},
+		{Budget: "user-default:bob", Amount: allot.MustUSD("0.5"), Until: now.Add(time.Hour)},
+	}
+	for _, g := range grants {
+		if err := gs.AddGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := gs.Grants(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []allot.Grant{grants[0], grants[2]}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Grants = %+v\nwant %+v", got, want)
+	}
+	if got, err := gs.Grants(ctx, now.Add(2*time.Hour)); err != nil || len(got) != 1 {
+		t.Errorf("Grants two hours later = %+v, %v; want the one left", got, err)
+	}
+}
+
+func testNotices(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	ns, ok := s.(allot.NoticeStore)
+	if !ok {
+		t.Skip("the store keeps no notices")
+	}
+	ctx := context.Background()
+	n1 := allot.Notice{ID: "threshold|data-monthly|80|2026-03-01T00:00:00Z", Time: Start.Add(time.Hour), Kind: allot.NoticeThreshold,
+		Budget: "data-monthly", Scope: "team:data", User: "bob", Message: "data-monthly is at 80%",
+		Detail: map[string]any{"percent": float64(80), "spent_usd": "40.000000000"}}
+	n2 := allot.Notice{ID: "refusal|data-monthly|2026-03-01T00:00:00Z", Time: Start.Add(2 * time.Hour), Kind: allot.NoticeRefusal,
+		Budget: "data-monthly", Scope: "team:data", Message: "data-monthly refuses calls"}
+	for i, c := range []struct {
+		n     allot.Notice
+		added bool
+	}{{n1, true}, {n1, false}, {n2, true}, {n2, false}} {
+		added, err := ns.AddNotice(ctx, c.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if added != c.added {
+			t.Errorf("AddNotice #%d (%s) added = %v, want %v", i+1, c.n.ID, added, c.added)
+		}
+	}
+	got, err := ns.Notices(ctx, Start, Start.Add(24*time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []allot.Notice{n2, n1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Notices = %+v\nwant %+v", got, want)
+	}
+	if got, err := ns.Notices(ctx, Start, Start.Add(24*time.Hour), 1); err != nil || len(got) != 1 || got[0].ID != n2.ID {
+		t.Errorf("Notices with limit 1 = %+v, %v", got, err)
+	}
+	if got, err := ns.Notices(ctx, Start.Add(90*time.Minute), Start.Add(24*time.Hour), 0); err != nil || len(got) != 1 || got[0].ID != n2.ID {
+		t.Errorf("Notices from 01:30 = %+v, %v", got, err)
+	}
+}
+
+func testListEvents(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	el, ok := s.(allot.EventLog)
+	if !ok {
+		t.Skip("the store keeps no request log")
+	}
+	ctx := context.Background()
+	span := 3 * 24 * time.Hour
+	events := GenEvents(99, 1200, Start, span, SmallWorld)
+	mustAppend(t, s, events)
+	newest := append([]allot.Event{}, events...)
+	slices.SortFunc(newest, func(a, b allot.Event) int { return b.Time.Compare(a.Time) })
+	ids := func(evs []allot.Event) []string { return names(evs, func(e allot.Event) string { return e.ID }) }
+	where := func(keep func(allot.Event) bool) []allot.Event {
+		var out []allot.Event
+		for _, e := range newest {
+			if keep(e) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	list := func(q allot.EventQuery) []allot.Event {
+		t.Helper()
+		got, err := el.ListEvents(ctx, q)
+		if err != nil {
+			t.Fatalf("ListEvents %+v: %v", q, err)
+		}
+		return got
+	}
+
+	if got := list(allot.EventQuery{}); !reflect.DeepEqual(got, newest[:100]) {
+		t.Errorf("ListEvents with defaults: %d events, want the newest 100 in full", len(got))
+	}
+	if got := list(allot.EventQuery{Limit: 5000}); len(got) != 1000 {
+		t.Errorf("ListEvents with limit 5000 returned %d, want at most 1000", len(got))
+	}
+
+	// Pages joined equal the whole range, newest first.
+	from, to := Start.Add(20*time.Hour), Start.Add(50*time.Hour)
+	want := where(func(e allot.Event) bool { return !e.Time.Before(from) && e.Time.Before(to) })
+	var pages []allot.Event
+	before := ""
+	for {
+		page := list(allot.EventQuery{From: from, To: to, Limit: 70, Before: before})
+		pages = append(pages, page...)
+		if len(page) < 70 {
+			break
+		}
+		before = page[len(page)-1].ID
+	}
+	if !slices.Equal(ids(pages), ids(want)) {
+		t.Errorf("pages of 70 list %d events, want %d in order", len(pages), len(want))
+	}
+
+	filters := []struct {
+		name   string
+		filter map[allot.Dimension]string
+		keep   func(allot.Event) bool
+	}{
+		{"user", map[allot.Dimension]string{allot.DimUser: "bob"}, func(e allot.Event) bool { return e.User == "bob" }},
+		{"team and model", map[allot.Dimension]string{allot.DimTeam: "data", allot.DimModel: "gpt-4o"}, func(e allot.Event) bool { return e.Team == "data" && e.ServedModel == "gpt-4o" }},
+		{"task and app", map[allot.Dimension]string{allot.DimTask: "review", allot.DimApp: "codex"}, func(e allot.Event) bool { return e.Task == "review" && e.App == "codex" }},
+		{"provider", map[allot.Dimension]string{allot.DimProvider: "anthropic"}, func(e allot.Event) bool { return e.Provider == "anthropic" }},
+	}
+	for _, f := range filters {
+		want := where(f.keep)
+		got := list(allot.EventQuery{Filter: f.filter, Limit: 1000})
+		if !slices.Equal(ids(got), ids(want)) {
+			t.Errorf("filter %s: %d events, want %d", f.name, len(got), len(want))
+		}
+		if len(want) > 10 {
+			page2 := list(allot.EventQuery{Filter: f.filter, Limit: 5, Before: want[4].ID})
+			if !slices.Equal(ids(page2), ids(want[5:10])) {
+				t.Errorf("filter %s, second page of 5: %v, want %v", f.name, ids(page2), ids(want[5:10]))
+			}
+		}
+	}
+	if got := list(allot.EventQuery{Filter: map[allot.Dimension]string{allot.DimUser: "nobody"}}); got == nil || len(got) != 0 {
+		t.Errorf("a filter on a value never recorded lists %d events (or nil), want none", len(got))
+	}
+	if got := list(allot.EventQuery{From: to, To: from}); got == nil || len(got) != 0 {
+		t.Errorf("an empty range lists %v", ids(got))
+	}
+	_, err := el.ListEvents(ctx, allot.EventQuery{Filter: map[allot.Dimension]string{allot.DimDay: "2026-03-01"}})
+	wantCode(t, "ListEvents filtered on day", err, allot.EInvalid)
+	_, err = el.ListEvents(ctx, allot.EventQuery{Before: "no-such-event"})
+	wantCode(t, "ListEvents before an unknown event", err, allot.EInvalid)
+}

@@ -1,0 +1,247 @@
+// Package storetest is the executable contract of allot's stores: one
+// suite that the embedded SQLite store and the PostgreSQL store both pass,
+// so they stay interchangeable. Interfaces a store may not implement yet
+// (audit log, grants, notices, request log) are tested when it does and
+// skipped otherwise.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/allot-dev/allot"
+)
+
+// Store is what every store implements; the rest is optional.
+type Store interface {
+	allot.Ledger
+	allot.Reporter
+	allot.Directory
+}
+
+// EventReader reads stored events back, oldest first; both stores have it.
+type EventReader interface {
+	Events(ctx context.Context, from, to time.Time, limit int) ([]allot.Event, error)
+}
+
+// Start is the first instant of the generated events.
+var Start = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// Run checks a store against the contract. open returns an empty store for
+// one subtest (subtests run in parallel) and registers its cleanup with
+// t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open func(t *testing.T) Store)
+	}{
+		{"append is idempotent", testAppendIdempotent},
+		{"events round trip", testEventsRoundTrip},
+		{"report equals the sum of events", testReportSums},
+		{"report refuses bad queries", testReportInvalid},
+		{"unpriced models", testUnpriced},
+		{"apply org", testApplyOrg},
+		{"keys", testKeys},
+		{"settings", testSettings},
+		{"audit log", testAudit},
+		{"grants", testGrants},
+		{"notices", testNotices},
+		{"request log", testListEvents},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open)
+		})
+	}
+}
+
+// mustAppend appends events and returns how many were new.
+func mustAppend(t *testing.T, s Store, events []allot.Event) int {
+	t.Helper()
+	n, err := s.Append(context.Background(), events)
+	if err != nil {
+		t.Fatalf("Append %d events: %v", len(events), err)
+	}
+	return n
+}
+
+// assertReport runs q and compares it, row by row, with the sums of events.
+func assertReport(t *testing.T, s Store, events []allot.Event, q allot.ReportQuery) {
+	t.Helper()
+	got, err := s.Report(context.Background(), q)
+	if err != nil {
+		t.Fatalf("Report by %v filter %v: %v", q.By, q.Filter, err)
+	}
+	want := ExpectedReport(events, q)
+	if !reflect.DeepEqual(got, want) {
+		n := min(len(got), len(want), 5)
+		t.Errorf("Report by %v filter %v: %d rows, want %d; first rows:\n got %v\nwant %v", q.By, q.Filter, len(got), len(want), got[:n], want[:n])
+	}
+}
+
+// wantCode fails unless err is an *allot.Error with code.
+func wantCode(t *testing.T, what string, err error, code allot.ErrorCode) {
+	t.Helper()
+	var e *allot.Error
+	if !errors.As(err, &e) || e.Code != code {
+		t.Errorf("%s: error %v, want code %s", what, err, code)
+	}
+}
+
+func testAppendIdempotent(t *testing.T, open func(t *testing.T) Store) {
+	start := Start.Add(9 * time.Hour)
+	evs := GenEvents(7, 300, start, 6*time.Hour, SmallWorld)
+	dup := append(append([]allot.Event{}, evs[:10]...), evs[:10]...)
+	dup[12].Cost = 999 // a repeat carrying other values is still a repeat: the first wins
+	big := GenEvents(8, 2500, start, time.Hour, SmallWorld)
+	tests := []struct {
+		name    string
+		batches [][]allot.Event
+		counts  []int
+		stored  []allot.Event
+	}{
+		{"same batch twice", [][]allot.Event{evs, evs}, []int{300, 0}, evs},
+		{"overlapping batches", [][]allot.Event{evs[:200], evs[100:]}, []int{200, 100}, evs},
+		{"one by one after the batch", [][]allot.Event{evs[:50], evs[49:50], evs[10:11], evs[50:51]}, []int{50, 0, 0, 1}, evs[:51]},
+		{"duplicate ids inside one batch", [][]allot.Event{dup}, []int{10}, evs[:10]},
+		{"a large batch", [][]allot.Event{big, big[1000:1500]}, []int{2500, 0}, big},
+		{"empty batch", [][]allot.Event{{}}, []int{0}, []allot.Event{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			for i, b := range tt.batches {
+				if n := mustAppend(t, s, b); n != tt.counts[i] {
+					t.Errorf("batch %d: Append counted %d, want %d", i, n, tt.counts[i])
+				}
+			}
+			from, to := start.Add(-time.Hour), start.Add(24*time.Hour)
+			assertReport(t, s, tt.stored, allot.ReportQuery{By: []allot.Dimension{allot.DimUser, allot.DimHour}, From: from, To: to})
+			if er, ok := s.(EventReader); ok {
+				got, err := er.Events(context.Background(), from, to, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(tt.stored) {
+					t.Fatalf("stored %d events, want %d", len(got), len(tt.stored))
+				}
+			}
+		})
+	}
+	t.Run("an event without id is refused", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		bad := append([]allot.Event{}, evs[:3]...)
+		bad[1].ID = ""
+		_, err := s.Append(context.Background(), bad)
+		wantCode(t, "Append without id", err, allot.EInvalid)
+		assertReport(t, s, nil, allot.ReportQuery{From: start, To: start.Add(24 * time.Hour)})
+	})
+}
+
+func testEventsRoundTrip(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	er, ok := s.(EventReader)
+	if !ok {
+		t.Skip("the store cannot read events back")
+	}
+	evs := GenEvents(11, 400, Start, 40*24*time.Hour, SmallWorld) // two months
+	mustAppend(t, s, evs)
+	got, err := er.Events(context.Background(), Start, Start.Add(40*24*time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]allot.Event{}, evs...)
+	sortByTime(want)
+	if len(got) != len(want) {
+		t.Fatalf("read %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("event %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+	if got, err := er.Events(context.Background(), Start, Start.Add(40*24*time.Hour), 7); err != nil || len(got) != 7 || got[0].ID != want[0].ID {
+		t.Errorf("Events with limit 7: %d events, %v", len(got), err)
+	}
+}
+
+func testReportSums(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	span := 5 * 24 * time.Hour
+	events := GenEvents(42, 2000, Start, span, SmallWorld)
+	for b := 0; b < len(events); b += 300 { // several batches, so rollups are updated, not just created
+		mustAppend(t, s, events[b:min(b+300, len(events))])
+	}
+	for _, nq := range ReportQueries(Start, span) {
+		t.Run(nq.Name, func(t *testing.T) {
+			assertReport(t, s, events, nq.Q)
+		})
+	}
+	t.Run("empty store", func(t *testing.T) {
+		s := open(t)
+		got, err := s.Report(context.Background(), allot.ReportQuery{By: []allot.Dimension{allot.DimUser}, From: Start, To: Start.Add(span)})
+		if err != nil || got == nil || len(got) != 0 {
+			t.Errorf("Report on an empty store = %v, %v; want an empty, non-nil list", got, err)
+		}
+	})
+}
+
+func testReportInvalid(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	mustAppend(t, s, GenEvents(1, 20, Start, time.Hour, SmallWorld))
+	r := func(by []allot.Dimension, from, to time.Time, f map[allot.Dimension]string) allot.ReportQuery {
+		return allot.ReportQuery{By: by, From: from, To: to, Filter: f}
+	}
+	end := Start.Add(time.Hour)
+	tests := []struct {
+		name string
+		q    allot.ReportQuery
+	}{
+		{"no range", r(nil, time.Time{}, time.Time{}, nil)},
+		{"reversed range", r(nil, end, Start, nil)},
+		{"unknown dimension", r([]allot.Dimension{"colour"}, Start, end, nil)},
+		{"too many dimensions", r([]allot.Dimension{"user", "user", "user", "user", "user", "user", "user", "user", "user"}, Start, end, nil)},
+		{"filter on day", r(nil, Start, end, map[allot.Dimension]string{allot.DimDay: "2026-03-01"})},
+		{"unknown filter", r(nil, Start, end, map[allot.Dimension]string{"colour": "red"})},
+	}
+	for _, tt := range tests {
+		_, err := s.Report(context.Background(), tt.q)
+		wantCode(t, tt.name, err, allot.EInvalid)
+	}
+}
+
+func testUnpriced(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	got, err := s.Unpriced(context.Background())
+	if err != nil || len(got) != 0 {
+		t.Fatalf("Unpriced on an empty store = %v, %v", got, err)
+	}
+	events := GenEvents(5, 1500, Start, 3*24*time.Hour, SmallWorld)
+	for b := 0; b < len(events); b += 400 {
+		mustAppend(t, s, events[b:min(b+400, len(events))])
+	}
+	mustAppend(t, s, events[:700]) // repeats count nothing
+	got, err = s.Unpriced(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ExpectedUnpriced(events)
+	if len(want) < 3 {
+		t.Fatalf("the generator made only %d unpriced models", len(want))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Unpriced:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// sortByTime orders events oldest first (generated times are distinct).
+func sortByTime(evs []allot.Event) {
+	slices.SortFunc(evs, func(a, b allot.Event) int { return a.Time.Compare(b.Time) })
+}

@@ -1,0 +1,184 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/allot-dev/allot"
+)
+
+// DefaultOrg is the organization name used when org.yaml names none.
+const DefaultOrg = "default"
+
+// validateOrg checks org before anything is stored and fills defaults:
+// the org name and the member role (the same rules as the SQLite store).
+func validateOrg(org allot.Org) (allot.Org, error) {
+	if strings.TrimSpace(org.Name) == "" {
+		org.Name = DefaultOrg
+	}
+	teams := map[string]bool{}
+	for i, t := range org.Teams {
+		if strings.TrimSpace(t.Name) == "" {
+			return org, allot.Errorf(allot.EInvalid, "org: team #%d has no name; every team needs a name", i+1)
+		}
+		if teams[t.Name] {
+			return org, allot.Errorf(allot.EInvalid, "org: team %q is listed twice; list each team once", t.Name)
+		}
+		teams[t.Name] = true
+	}
+	users := map[string]bool{}
+	out := make([]allot.User, len(org.Users))
+	for i, u := range org.Users {
+		if strings.TrimSpace(u.Name) == "" {
+			return org, allot.Errorf(allot.EInvalid, "org: user #%d has no name; every user needs a name", i+1)
+		}
+		if users[u.Name] {
+			return org, allot.Errorf(allot.EInvalid, "org: user %q is listed twice; list each user once", u.Name)
+		}
+		users[u.Name] = true
+		if u.Team == "" {
+			return org, allot.Errorf(allot.EInvalid, "org: user %q has no team; set team to one of the org's teams", u.Name)
+		}
+		if !teams[u.Team] {
+			return org, allot.Errorf(allot.EInvalid, "org: user %q is in team %q, which is not in the teams list; add the team or fix the name", u.Name, u.Team)
+		}
+		if u.Role == "" {
+			u.Role = allot.RoleMember
+		}
+		if !u.Role.Valid() {
+			return org, allot.Errorf(allot.EInvalid, "org: user %q has role %q; use member, lead or admin", u.Name, u.Role)
+		}
+		out[i] = u
+	}
+	org.Users = out
+	return org, nil
+}
+
+// UserRecord is a stored user with whether they are active: what the
+// directory export and import carry (inactive users keep their keys and
+// history).
+type UserRecord struct {
+	allot.User
+	Active bool
+}
+
+// ApplyOrg makes the stored organization equal to org in one transaction:
+// it creates missing teams and users, updates changed users (and
+// reactivates returning ones), deactivates users org no longer lists and
+// removes teams org no longer lists that have no active users. Nothing is
+// deleted that history refers to. The result counts only real changes, so
+// applying the same org twice reports zeros the second time. Replicas
+// applying at once run one after the other (the org row is locked first).
+func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, error) {
+	var res allot.ApplyResult
+	org, err := validateOrg(org)
+	if err != nil {
+		return res, err
+	}
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		res = allot.ApplyResult{}
+		if _, err := tx.Exec(ctx, `INSERT INTO org (id, name) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET name = excluded.name`, org.Name); err != nil {
+			return err
+		}
+		haveTeams := map[string]bool{}
+		rows, _ := tx.Query(ctx, `SELECT name FROM teams`)
+		var name string
+		if _, err := pgx.ForEachRow(rows, []any{&name}, func() error { haveTeams[name] = true; return nil }); err != nil {
+			return err
+		}
+		wantTeams := map[string]bool{}
+		for _, t := range org.Teams {
+			wantTeams[t.Name] = true
+			if !haveTeams[t.Name] {
+				if _, err := tx.Exec(ctx, `INSERT INTO teams (name) VALUES ($1)`, t.Name); err != nil {
+					return fmt.Errorf("add team %s: %w", t.Name, err)
+				}
+				res.TeamsCreated++
+			}
+		}
+		haveUsers := map[string]UserRecord{}
+		rows, _ = tx.Query(ctx, `SELECT name, email, team, role, active FROM users`)
+		var u UserRecord
+		if _, err := pgx.ForEachRow(rows, []any{&u.Name, &u.Email, &u.Team, &u.Role, &u.Active}, func() error {
+			haveUsers[u.Name] = u
+			return nil
+		}); err != nil {
+			return err
+		}
+		wantUsers := map[string]bool{}
+		for _, u := range org.Users {
+			wantUsers[u.Name] = true
+			old, ok := haveUsers[u.Name]
+			switch {
+			case !ok:
+				if _, err := tx.Exec(ctx, `INSERT INTO users (name, email, team, role, active) VALUES ($1, $2, $3, $4, true)`,
+					u.Name, u.Email, u.Team, string(u.Role)); err != nil {
+					return fmt.Errorf("add user %s: %w", u.Name, err)
+				}
+				res.UsersCreated++
+			case old.User != u || !old.Active:
+				if _, err := tx.Exec(ctx, `UPDATE users SET email = $1, team = $2, role = $3, active = true WHERE name = $4`,
+					u.Email, u.Team, string(u.Role), u.Name); err != nil {
+					return fmt.Errorf("update user %s: %w", u.Name, err)
+				}
+				res.UsersUpdated++
+			}
+		}
+		for name, u := range haveUsers {
+			if u.Active && !wantUsers[name] {
+				if _, err := tx.Exec(ctx, `UPDATE users SET active = false WHERE name = $1`, name); err != nil {
+					return fmt.Errorf("deactivate user %s: %w", name, err)
+				}
+				res.UsersRemoved++
+			}
+		}
+		for name := range haveTeams {
+			if wantTeams[name] {
+				continue
+			}
+			tag, err := tx.Exec(ctx, `DELETE FROM teams WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE team = $1 AND active)`, name)
+			if err != nil {
+				return fmt.Errorf("remove team %s: %w", name, err)
+			}
+			if tag.RowsAffected() > 0 {
+				res.TeamsRemoved++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return allot.ApplyResult{}, fmt.Errorf("apply org: %w", err)
+	}
+	return res, nil
+}
+
+// Users lists the active users by name.
+func (db *DB) Users(ctx context.Context) ([]allot.User, error) {
+	out := []allot.User{}
+	rows, _ := db.pool.Query(ctx, `SELECT name, email, team, role FROM users WHERE active ORDER BY name`)
+	var u allot.User
+	if _, err := pgx.ForEachRow(rows, []any{&u.Name, &u.Email, &u.Team, &u.Role}, func() error {
+		out = append(out, u)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+// Teams lists the teams by name.
+func (db *DB) Teams(ctx context.Context) ([]allot.Team, error) {
+	out := []allot.Team{}
+	rows, _ := db.pool.Query(ctx, `SELECT name FROM teams ORDER BY name`)
+	var t allot.Team
+	if _, err := pgx.ForEachRow(rows, []any{&t.Name}, func() error {
+		out = append(out, t)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list teams: %w", err)
+	}
+	return out, nil
+}
