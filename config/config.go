@@ -79,12 +79,24 @@ type Duration time.Duration
 
 // UnmarshalYAML reads a Go duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 30s or 10m", n.Line, n.Value)
+		return fmt.Errorf("line %d: %q is not a duration like 30s, 10m or 400d", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ParseDuration parses a Go duration, or whole days written as "400d".
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a whole number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // Default returns the built-in defaults: OpenAI and Anthropic upstreams with
@@ -164,9 +176,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	}
 	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "ALLOT_LEDGER_RETENTION": &c.LedgerRetention} {
 		if v, ok := lookup(name); ok {
-			d, err := time.ParseDuration(v)
+			d, err := ParseDuration(v)
 			if err != nil {
-				return fmt.Errorf("%s=%q: not a duration like 30s", name, v)
+				return fmt.Errorf("%s=%q: not a duration like 30s or 400d", name, v)
 			}
 			*p = Duration(d)
 		}

@@ -31,7 +31,7 @@ RFC 3339 times are exact and --to is then exclusive.`,
 			if err != nil {
 				return err
 			}
-			_, db, err := g.open(cmd.Context())
+			_, db, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -16,15 +16,14 @@ import (
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/api"
 	"github.com/allot-dev/allot/budget"
-	"github.com/allot-dev/allot/sqlite"
 )
 
 // cliRationer rebuilds the stored policy's budgets from the ledger, for
 // CLI views. Reservations of calls in flight live in the serving process
 // (or in Redis), so the CLI shows settled spend with reserved 0 unless
 // counters are shared.
-func cliRationer(ctx context.Context, g *globals) (*sqlite.DB, *liveRationer, error) {
-	cfg, db, err := g.open(ctx)
+func cliRationer(ctx context.Context, g *globals) (store, *liveRationer, error) {
+	cfg, db, err := g.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

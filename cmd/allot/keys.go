@@ -18,7 +18,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 			if user == "" {
 				return fmt.Errorf("name the key's owner with --user NAME")
 			}
-			_, db, err := g.open(cmd.Context())
+			_, db, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -42,7 +42,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 		Short: "List keys (ids and labels; secrets are never stored)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, db, err := g.open(cmd.Context())
+			_, db, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 		Short: "Revoke a key by its id (see keys list); it stops working within 10 seconds",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, db, err := g.open(cmd.Context())
+			_, db, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}

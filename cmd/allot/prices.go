@@ -20,7 +20,7 @@ func newPricesCmd(g *globals) *cobra.Command {
 		Short: "List models recorded without a price (cost_known=false); add them under prices: in the config",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, db, err := g.open(cmd.Context())
+			_, db, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ func newPricesCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("price feed %s: %w", args[0], err)
 			}
-			_, db, err := g.open(cmd.Context())
+			_, db, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -39,7 +39,7 @@ RFC 3339 times are exact and --to is then exclusive.`,
 			if err := q.Validate(); err != nil {
 				return err
 			}
-			_, db, err := g.open(cmd.Context())
+			_, db, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}

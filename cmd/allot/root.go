@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/config"
+	"github.com/allot-dev/allot/postgres"
 	"github.com/allot-dev/allot/sqlite"
 )
 
@@ -47,11 +51,55 @@ func (g *globals) load() (config.Config, error) {
 	return cfg, nil
 }
 
-// open loads the config and opens its database.
+// store is what allot keeps in its database, SQLite or PostgreSQL.
+type store interface {
+	allot.Store
+	allot.UsageByHour
+	// Events lists events in [from, to), oldest first, at most limit.
+	Events(ctx context.Context, from, to time.Time, limit int) ([]allot.Event, error)
+}
+
+// isPostgres reports whether database names a PostgreSQL server.
+func isPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// openStore opens database: a postgres:// URL (migrated to the current
+// schema) or a SQLite file.
+func openStore(ctx context.Context, database string) (store, error) {
+	if isPostgres(database) {
+		db, err := postgres.Open(ctx, database, postgres.Options{Migrate: true})
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL database: %w", err)
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, database)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", database, err)
+	}
+	return db, nil
+}
+
+// openStore loads the config and opens its database, whichever kind.
+func (g *globals) openStore(ctx context.Context) (config.Config, store, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return cfg, nil, err
+	}
+	db, err := openStore(ctx, cfg.Database)
+	return cfg, db, err
+}
+
+// open loads the config and opens its SQLite database, for the commands
+// that read SQLite's own insight tables.
 func (g *globals) open(ctx context.Context) (config.Config, *sqlite.DB, error) {
 	cfg, err := g.load()
 	if err != nil {
 		return cfg, nil, err
+	}
+	if isPostgres(cfg.Database) {
+		return cfg, nil, allot.Errorf(allot.EInvalid, "this command reads the SQLite store only for now; run it on a SQLite copy (allot migrate --from postgres is not supported) or use the API of a running allot")
 	}
 	db, err := sqlite.Open(ctx, cfg.Database)
 	if err != nil {

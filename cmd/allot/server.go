@@ -24,9 +24,9 @@ import (
 	"github.com/allot-dev/allot/ingest/otlp"
 	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/notify"
+	"github.com/allot-dev/allot/postgres"
 	"github.com/allot-dev/allot/pricing"
 	"github.com/allot-dev/allot/redis"
-	"github.com/allot-dev/allot/sqlite"
 	"github.com/allot-dev/allot/tokenizer"
 )
 
@@ -42,7 +42,7 @@ type server struct {
 	http    *http.Server
 	gw      *gateway.Gateway
 	writer  *ledger.Writer
-	db      *sqlite.DB
+	db      store
 	logger  *slog.Logger
 	served  chan error
 	catalog *pricing.Catalog
@@ -107,9 +107,9 @@ func startServer(ctx context.Context, cfg config.Config, opts serverOptions) (*s
 	if logger == nil {
 		logger = newLogger(cfg)
 	}
-	db, err := sqlite.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, cfg.Database)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", cfg.Database, err)
+		return nil, err
 	}
 	s := &server{cfg: cfg, db: db, logger: logger, served: make(chan error, 1)}
 	if err := s.init(ctx); err != nil {
@@ -160,6 +160,7 @@ func (s *server) init(ctx context.Context) error {
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	go s.ration.run(bg, 2*time.Second)
+	s.startRetention(bg)
 	s.gw = gateway.New(gateway.Options{
 		Upstreams:       ups,
 		Models:          cfg.Models,
@@ -262,6 +263,18 @@ func (s *server) shutdown() error {
 func (s *server) openCounters(ctx context.Context) (budget.Counters, error) {
 	cfg := s.cfg
 	if cfg.Counters == "" {
+		if pg, ok := s.db.(*postgres.DB); ok { // replicas share counters in their database
+			pc, err := postgres.NewCounters(ctx, pg, postgres.CountersOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("budget counters in PostgreSQL: %w", err)
+			}
+			fo, err := budget.NewFailover(pc, budget.FailoverOptions{Policy: budget.FailurePolicy(cfg.FailurePolicy), Logger: s.logger})
+			if err != nil {
+				return nil, err
+			}
+			s.closers = append(s.closers, fo, pc)
+			return fo, nil
+		}
 		return nil, nil
 	}
 	rc, err := redis.New(ctx, cfg.Counters, redis.Options{SkipPing: cfg.FailurePolicy == string(budget.FailOpen)})
@@ -293,4 +306,35 @@ func (s *server) startNotices() error {
 	}
 	s.sink = notify.NewSink(s.db, notify.New(hooks, notify.Options{Logger: s.logger}), s.logger)
 	return nil
+}
+
+// startRetention drops ledger events older than ledger_retention once a
+// day, where the store can (PostgreSQL drops whole monthly partitions).
+func (s *server) startRetention(ctx context.Context) {
+	keep := time.Duration(s.cfg.LedgerRetention)
+	if keep <= 0 {
+		return
+	}
+	dropper, ok := s.db.(interface {
+		DropBefore(ctx context.Context, t time.Time) (int, error)
+	})
+	if !ok {
+		s.logger.Warn("ledger_retention is applied by the PostgreSQL store only; the SQLite ledger keeps everything")
+		return
+	}
+	go func() {
+		for {
+			n, err := dropper.DropBefore(ctx, time.Now().Add(-keep))
+			if err != nil && ctx.Err() == nil {
+				s.logger.Error("ledger retention", "err", err)
+			} else if n > 0 {
+				s.logger.Info("ledger retention dropped old partitions", "partitions", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(24 * time.Hour):
+			}
+		}
+	}()
 }
