@@ -1,6 +1,9 @@
 package allot
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Role is what a person may see and change.
 type Role string
@@ -54,4 +57,52 @@ type Key struct {
 	Hash      []byte     `json:"-"`     // SHA-256 of the whole secret key
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// DefaultOrgName names an org declared without a name.
+const DefaultOrgName = "default"
+
+// Normalize checks an org before a store keeps it and fills defaults (the
+// org name DefaultOrgName, the member role), so every store applies the
+// same rules. Problems are EInvalid.
+func (org Org) Normalize() (Org, error) {
+	if strings.TrimSpace(org.Name) == "" {
+		org.Name = DefaultOrgName
+	}
+	teams := map[string]bool{}
+	for i, t := range org.Teams {
+		if strings.TrimSpace(t.Name) == "" {
+			return org, Errorf(EInvalid, "org: team #%d has no name; every team needs a name", i+1)
+		}
+		if teams[t.Name] {
+			return org, Errorf(EInvalid, "org: team %q is listed twice; list each team once", t.Name)
+		}
+		teams[t.Name] = true
+	}
+	users := map[string]bool{}
+	out := make([]User, len(org.Users))
+	for i, u := range org.Users {
+		if strings.TrimSpace(u.Name) == "" {
+			return org, Errorf(EInvalid, "org: user #%d has no name; every user needs a name", i+1)
+		}
+		if users[u.Name] {
+			return org, Errorf(EInvalid, "org: user %q is listed twice; list each user once", u.Name)
+		}
+		users[u.Name] = true
+		if u.Team == "" {
+			return org, Errorf(EInvalid, "org: user %q has no team; set team to one of the org's teams", u.Name)
+		}
+		if !teams[u.Team] {
+			return org, Errorf(EInvalid, "org: user %q is in team %q, which is not in the teams list; add the team or fix the name", u.Name, u.Team)
+		}
+		if u.Role == "" {
+			u.Role = RoleMember
+		}
+		if !u.Role.Valid() {
+			return org, Errorf(EInvalid, "org: user %q has role %q; use member, lead or admin", u.Name, u.Role)
+		}
+		out[i] = u
+	}
+	org.Users = out
+	return org, nil
 }

@@ -4,57 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/allot-dev/allot"
 )
 
 // DefaultOrg is the organization name used when org.yaml names none.
-const DefaultOrg = "default"
+const DefaultOrg = allot.DefaultOrgName
 
-// validateOrg checks org before anything is stored and fills defaults:
-// the org name and the member role.
-func validateOrg(org allot.Org) (allot.Org, error) {
-	if strings.TrimSpace(org.Name) == "" {
-		org.Name = DefaultOrg
-	}
-	teams := map[string]bool{}
-	for i, t := range org.Teams {
-		if strings.TrimSpace(t.Name) == "" {
-			return org, allot.Errorf(allot.EInvalid, "org: team #%d has no name; every team needs a name", i+1)
-		}
-		if teams[t.Name] {
-			return org, allot.Errorf(allot.EInvalid, "org: team %q is listed twice; list each team once", t.Name)
-		}
-		teams[t.Name] = true
-	}
-	users := map[string]bool{}
-	out := make([]allot.User, len(org.Users))
-	for i, u := range org.Users {
-		if strings.TrimSpace(u.Name) == "" {
-			return org, allot.Errorf(allot.EInvalid, "org: user #%d has no name; every user needs a name", i+1)
-		}
-		if users[u.Name] {
-			return org, allot.Errorf(allot.EInvalid, "org: user %q is listed twice; list each user once", u.Name)
-		}
-		users[u.Name] = true
-		if u.Team == "" {
-			return org, allot.Errorf(allot.EInvalid, "org: user %q has no team; set team to one of the org's teams", u.Name)
-		}
-		if !teams[u.Team] {
-			return org, allot.Errorf(allot.EInvalid, "org: user %q is in team %q, which is not in the teams list; add the team or fix the name", u.Name, u.Team)
-		}
-		if u.Role == "" {
-			u.Role = allot.RoleMember
-		}
-		if !u.Role.Valid() {
-			return org, allot.Errorf(allot.EInvalid, "org: user %q has role %q; use member, lead or admin", u.Name, u.Role)
-		}
-		out[i] = u
-	}
-	org.Users = out
-	return org, nil
-}
+// validateOrg checks org before anything is stored (allot.Org.Normalize).
+func validateOrg(org allot.Org) (allot.Org, error) { return org.Normalize() }
 
 // storedUser is a users row.
 type storedUser struct {
