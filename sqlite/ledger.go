@@ -51,6 +51,9 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
+	if err := db.prepareInsights(ctx); err != nil { // insights_write.go
+		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
@@ -70,6 +73,7 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 	}
 	inserted := 0
+	commitInsights := func() {}
 	args := make([]any, 0, min(len(batch), maxChunk)*eventColumnCount)
 	for done := 0; done < len(batch); {
 		chunk := batch[done : done+chunkSize(len(batch)-done)]
@@ -99,11 +103,16 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 		if _, err := db.txExec(ctx, tx, addUnpricedSQL, before); err != nil {
 			return 0, fmt.Errorf("append %d events: unpriced totals: %w", len(batch), err)
 		}
+		// Insight aggregates (insights_write.go).
+		if commitInsights, err = db.addInsights(ctx, tx, before, batch, refs, inserted); err != nil {
+			return 0, fmt.Errorf("append %d events: %w", len(batch), err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 	}
 	commitRefs()
+	commitInsights()
 	return inserted, nil
 }
 

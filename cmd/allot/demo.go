@@ -122,6 +122,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, `allot demo is running (provider simulator at %s, database %s)
 
+  dashboard    %s/   (sign in with a key below)
   gateway      %s/v1   (OpenAI)   %s   (Anthropic)
   report API   %s/api/v1/report?by=team,model   (admin key below)
   metrics      %s/metrics
@@ -136,7 +137,7 @@ Paste to use your own tools through it:
   allot report --database %s --by team,model
 
 Sample traffic keeps flowing; Ctrl-C stops the demo.
-`, simURL, cfg.Database, base, base, base, base, keys["ada"], keys["grace"], base, keys["grace"], base, keys["grace"], cfg.Database)
+`, simURL, cfg.Database, base, base, base, base, base, keys["ada"], keys["grace"], base, keys["grace"], base, keys["grace"], cfg.Database)
 			go demoTraffic(ctx, base, keys)
 			return srv.wait(ctx)
 		},

@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 		newReportCmd(g), newPricesCmd(g), newBudgetsCmd(g), newMeCmd(g),
 		newAlertsCmd(g), newAuditCmd(g),
 		newImportCmd(g), newPushCmd(g), newReconcileCmd(g), newMigrateCmd(g),
+		newInsightsCmd(g), newTopCmd(g), newPricingPlansCmd(g), newExportCmd(g), newTasksCmd(g),
 	)
 	return root
 }

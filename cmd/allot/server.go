@@ -22,12 +22,14 @@ import (
 	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/gateway"
 	"github.com/allot-dev/allot/ingest/otlp"
+	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/notify"
 	"github.com/allot-dev/allot/postgres"
 	"github.com/allot-dev/allot/pricing"
 	"github.com/allot-dev/allot/redis"
 	"github.com/allot-dev/allot/tokenizer"
+	"github.com/allot-dev/allot/web"
 )
 
 // serverOptions adjust startServer for the demo and tests.
@@ -178,18 +180,34 @@ func (s *server) init(ctx context.Context) error {
 	})
 	mux := http.NewServeMux()
 	s.gw.Routes(mux)
-	(&api.Server{Authenticate: s.gw.Authenticate, Reports: s.db, Logger: s.logger}).Routes(mux)
+	// The dashboard signs people in with their key; the API accepts its
+	// session cookie as well as a key.
+	dash := web.New(web.Options{Keys: s.db, Users: s.db, Logger: s.logger})
+	auth := dash.Authenticate(s.gw.Authenticate)
+	(&api.Server{Authenticate: auth, Reports: s.db, Logger: s.logger}).Routes(mux)
 	budgets := &api.Budgets{
-		Authenticate: s.gw.Authenticate, Rationer: s.ration.current, Reports: s.db, Policy: s.db,
+		Authenticate: auth, Rationer: s.ration.current, Reports: s.db, Policy: s.db, Grants: s.db, Audit: s.db,
 		Refresh: func(ctx context.Context) error { _, err := s.ration.refresh(ctx); return err },
 	}
-	if gs, ok := any(s.db).(allot.GrantStore); ok {
-		budgets.Grants = gs
-	}
-	if al, ok := any(s.db).(allot.AuditLog); ok {
-		budgets.Audit = al
-	}
 	budgets.Routes(mux)
+	vis, err := s.db.Setting(ctx, peerVisibilitySetting)
+	if err != nil {
+		return fmt.Errorf("read peer visibility: %w", err)
+	}
+	(&api.Usage{Authenticate: auth, Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced,
+		Grants: s.db, Policy: s.db, PeerVisibility: string(vis), Logger: s.logger}).Routes(mux)
+	if src, ok := s.db.(allot.InsightSource); ok {
+		iopts, err := insightOptions(cfg)
+		if err != nil {
+			return err
+		}
+		if string(vis) == allot.PeerNamed {
+			iopts.Visibility = allot.PeerNamed
+		}
+		(&api.InsightsHandler{Authenticate: auth, Source: src, Directory: s.db, Pricer: func() allot.Pricer { return cat },
+			Options: func() insights.Options { return iopts }, Logger: s.logger}).Routes(mux)
+	}
+	dash.Routes(mux)
 	// Usage reported by tools the gateway cannot see counts against budgets too.
 	reported := newBudgetedRecorder(bg, s.writer, s.ration, s.logger)
 	s.otlp = &otlp.Receiver{Authenticate: s.gw.Authenticate, Recorder: reported, Pricer: cat, Logger: s.logger,

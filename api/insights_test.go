@@ -1,0 +1,174 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/api"
+	"github.com/allot-dev/allot/insights"
+	"github.com/allot-dev/allot/pricing"
+	"github.com/allot-dev/allot/sqlite"
+)
+
+// insightsServer serves /api/v1/insights over a ledger of six people in
+// team data (lead: dana) and one in ops; the bearer token is the caller's
+// user name.
+func insightsServer(t *testing.T, visibility string) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "allot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	org := allot.Org{Name: "acme", Teams: []allot.Team{{Name: "data"}, {Name: "ops"}}, Users: []allot.User{
+		{Name: "dana", Team: "data", Role: allot.RoleLead}, {Name: "bob", Team: "data", Role: allot.RoleMember},
+		{Name: "cara", Team: "data", Role: allot.RoleMember}, {Name: "dave", Team: "data", Role: allot.RoleMember},
+		{Name: "erin", Team: "data", Role: allot.RoleMember}, {Name: "finn", Team: "data", Role: allot.RoleMember},
+		{Name: "olga", Team: "ops", Role: allot.RoleMember}, {Name: "root", Team: "ops", Role: allot.RoleAdmin},
+	}}
+	if _, err := db.ApplyOrg(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC)
+	var evs []allot.Event
+	for i, u := range org.Users {
+		for j := range 10 * (i + 1) {
+			tok := allot.Tokens{Input: 20_000, Output: 300}
+			cost, _ := pricing.Default().Cost("openai", "gpt-4o", now, tok)
+			status := 200
+			if j == 0 {
+				status = 500 // everyone has a failed call to fix
+			}
+			evs = append(evs, allot.Event{
+				ID: fmt.Sprintf("%s-%d", u.Name, j), Time: now.Add(-time.Duration(j+1) * time.Hour),
+				Principal: allot.Principal{Org: "acme", Team: u.Team, User: u.Name, KeyID: "k-" + u.Name, Role: u.Role},
+				Provider:  "openai", RequestedModel: "gpt-4o", ServedModel: "gpt-4o", Route: allot.RouteChat,
+				Task: "review", App: "codex", Source: allot.SourceGateway, Status: status, MaxTokens: 1000,
+				Tokens: tok, Cost: cost, CostKnown: true,
+			})
+		}
+	}
+	if _, err := db.Append(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]allot.Principal{}
+	for _, u := range org.Users {
+		roles[u.Name] = allot.Principal{Org: "acme", Team: u.Team, User: u.Name, Role: u.Role}
+	}
+	h := &api.InsightsHandler{
+		Authenticate: func(r *http.Request) (allot.Principal, error) {
+			p, ok := roles[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+			if !ok {
+				return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "unknown key")
+			}
+			return p, nil
+		},
+		Source:    db,
+		Directory: db,
+		Pricer:    func() allot.Pricer { return pricing.Default() },
+		Options: func() insights.Options {
+			o := insights.DefaultOptions()
+			o.Visibility, o.Floor = visibility, 0
+			return o
+		},
+		Now: func() time.Time { return now },
+	}
+	mux := http.NewServeMux()
+	h.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestInsightsAPIAccess(t *testing.T) {
+	t.Parallel()
+	anon := insightsServer(t, allot.PeerAnonymous)
+	named := insightsServer(t, allot.PeerNamed)
+	names := []string{"dana", "bob", "cara", "dave", "erin", "finn", "olga"}
+	tests := []struct {
+		name    string
+		srv     *httptest.Server
+		key     string
+		query   string
+		status  int
+		scope   string
+		visible []string
+	}{
+		{"member's own view", anon, "bob", "", 200, "user:bob", []string{"bob"}},
+		{"member names themselves", anon, "bob", "?user=bob&days=7d", 200, "user:bob", []string{"bob"}},
+		{"member asks for a peer", named, "bob", "?user=cara", 403, "", nil},
+		{"member asks for the team", named, "bob", "?team=data", 403, "", nil},
+		{"lead's team, anonymous", anon, "dana", "?team=data", 200, "team:data", nil},
+		{"lead's team, named", named, "dana", "?team=data", 200, "team:data", []string{"dana", "bob", "cara", "dave", "erin", "finn"}},
+		{"lead asks for a member, anonymous", anon, "dana", "?user=bob", 403, "", nil},
+		{"lead asks for a member, named", named, "dana", "?user=bob", 200, "user:bob", []string{"bob"}},
+		{"lead asks for another team", named, "dana", "?team=ops", 403, "", nil},
+		{"admin's org view", anon, "root", "", 200, "org", names},
+		{"admin asks for olga", anon, "root", "?user=olga&limit_usd=5", 200, "user:olga", []string{"olga"}},
+		{"unknown key", anon, "mallory", "", 401, "", nil},
+		{"bad period", anon, "bob", "?days=forever", 400, "", nil},
+		{"bad limit", anon, "bob", "?limit_usd=-3", 400, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := get(t, tt.srv.URL+"/api/v1/insights"+tt.query, tt.key)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			if tt.status != 200 {
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				if err := json.Unmarshal(body, &e); err != nil || e.Error.Message == "" {
+					t.Errorf("error body %s", body)
+				}
+				return
+			}
+			var v map[string]any
+			if err := json.Unmarshal(body, &v); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"scope", "period", "spend_usd", "percentile_team", "percentile_org", "top_tasks", "recommendations", "forecast"} {
+				if _, ok := v[k]; !ok {
+					t.Errorf("response lacks %q", k)
+				}
+			}
+			if v["scope"] != tt.scope {
+				t.Errorf("scope %v, want %s", v["scope"], tt.scope)
+			}
+			recs, _ := v["recommendations"].([]any)
+			if len(recs) == 0 {
+				t.Errorf("no recommendations: %s", body)
+			}
+			for _, r := range recs {
+				m := r.(map[string]any)
+				for _, k := range []string{"kind", "title", "detail", "monthly_savings_usd"} {
+					if _, ok := m[k]; !ok {
+						t.Errorf("recommendation lacks %q: %v", k, m)
+					}
+				}
+			}
+			allowed := map[string]bool{}
+			for _, n := range tt.visible {
+				allowed[n] = true
+			}
+			for _, n := range names {
+				if !allowed[n] && strings.Contains(string(body), `"`+n+`"`) {
+					t.Errorf("%s sees %s's name", tt.key, n)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,415 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/allot-dev/allot"
+)
+
+// Totals are the sums of a group of events, as the usage views show them.
+type Totals struct {
+	Requests          int64       `json:"requests"`
+	InputTokens       int64       `json:"input_tokens"`
+	CacheReadTokens   int64       `json:"cache_read_tokens"`
+	CacheWriteTokens  int64       `json:"cache_write_tokens"`
+	OutputTokens      int64       `json:"output_tokens"`
+	ReasoningTokens   int64       `json:"reasoning_tokens"`
+	EstimatedRequests int64       `json:"estimated_requests"`
+	CostUSD           allot.Money `json:"cost_usd"`
+}
+
+func (t *Totals) add(r allot.ReportRow) {
+	t.Requests += r.Requests
+	t.InputTokens += r.Tokens.Input
+	t.CacheReadTokens += r.Tokens.CacheRead
+	t.CacheWriteTokens += r.Tokens.CacheWrite()
+	t.OutputTokens += r.Tokens.Output
+	t.ReasoningTokens += r.Tokens.Reasoning
+	t.EstimatedRequests += r.EstimatedRequests
+	t.CostUSD += r.Cost
+}
+
+// ShareRow is one value of a dimension with its totals and its share of
+// the view's cost (0..1, for display only; money stays exact in cost_usd).
+type ShareRow struct {
+	Name string `json:"name"`
+	Totals
+	Share float64 `json:"share"`
+}
+
+// DayPart is one stacked segment of a day's spend.
+type DayPart struct {
+	Name    string      `json:"name"`
+	CostUSD allot.Money `json:"cost_usd"`
+}
+
+// DayRow is one UTC day of the view: its totals and its spend split by
+// the stacking dimension.
+type DayRow struct {
+	Day      string      `json:"day"`
+	Requests int64       `json:"requests"`
+	Tokens   int64       `json:"tokens"` // input + output
+	CostUSD  allot.Money `json:"cost_usd"`
+	Parts    []DayPart   `json:"parts"`
+}
+
+// PersonRow is one person of a team or org view; Name is a rank label
+// ("person 3") when names are not shown, and You marks the caller.
+type PersonRow struct {
+	Name string `json:"name"`
+	Team string `json:"team,omitempty"`
+	Totals
+	Share float64 `json:"share"`
+	You   bool    `json:"you,omitempty"`
+}
+
+// Forecast projects the current calendar month's (UTC) spend of the view
+// from its burn so far: spent × month length / time elapsed.
+type Forecast struct {
+	PeriodStart  time.Time   `json:"period_start"`
+	PeriodEnd    time.Time   `json:"period_end"`
+	SpentUSD     allot.Money `json:"spent_usd"`
+	ProjectedUSD allot.Money `json:"projected_usd"`
+}
+
+// Overview is GET /api/v1/overview: everything the My usage, Team and
+// Organization pages show for a range, built from the Reporter.
+type Overview struct {
+	Scope       string                `json:"scope"`
+	User        string                `json:"user,omitempty"`
+	Team        string                `json:"team,omitempty"`
+	From        time.Time             `json:"from"`
+	To          time.Time             `json:"to"`
+	Filter      map[string]string     `json:"filter"`
+	Totals      Totals                `json:"totals"`
+	Stack       string                `json:"stack"`
+	Daily       []DayRow              `json:"daily"`
+	By          map[string][]ShareRow `json:"by"`
+	People      []PersonRow           `json:"people"`
+	PeopleNamed bool                  `json:"people_named"`
+	PeopleNote  string                `json:"people_note,omitempty"`
+	Forecast    *Forecast             `json:"forecast"`
+	Unpriced    []allot.UnpricedModel `json:"unpriced,omitempty"`
+}
+
+// Limits of an overview.
+const (
+	maxStackParts = 8   // the top parts of a stacked day; the rest is "other"
+	maxShareRows  = 25  // rows per dimension; the rest is "other"
+	maxDays       = 800 // days in one overview
+	OtherName     = "(other)"
+)
+
+var shareDims = []allot.Dimension{allot.DimTeam, allot.DimModel, allot.DimTask, allot.DimApp}
+
+// overview answers GET /api/v1/overview?scope=user|team|org&user=&team=
+// &from=&to=&model=&task=&app=&provider=&stack=&top=.
+func (u *Usage) overview(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+	q := r.URL.Query()
+	ctx := r.Context()
+	now := u.now().UTC()
+	from, to, err := ParseRange(q.Get("from"), q.Get("to"), now)
+	if err != nil {
+		return err
+	}
+	if to.Sub(from) > maxDays*24*time.Hour {
+		return allot.Errorf(allot.EInvalid, "an overview covers at most %d days; narrow from/to", maxDays)
+	}
+	s, err := u.resolve(ctx, p, q.Get("scope"), q.Get("user"), q.Get("team"))
+	if err != nil {
+		return err
+	}
+	named := p.Role == allot.RoleAdmin || p.Role == allot.RoleLead && u.peerVisibility() == PeersNamed
+	stack := allot.Dimension(q.Get("stack"))
+	if stack == "" {
+		stack = map[string]allot.Dimension{ScopeUser: allot.DimModel, ScopeTeam: allot.DimTask, ScopeOrg: allot.DimTeam}[s.scope]
+	}
+	switch stack {
+	case allot.DimTeam, allot.DimModel, allot.DimTask, allot.DimApp, allot.DimProvider:
+	case allot.DimUser:
+		if !named && s.scope != ScopeUser {
+			return allot.Errorf(allot.EForbidden, "people are shown anonymized here (peer_visibility: anonymous); stack by team, model, task, app or provider")
+		}
+	default:
+		return allot.Errorf(allot.EInvalid, "stack %q is not team, model, task, app, provider or user", stack)
+	}
+	top := 10
+	if v := q.Get("top"); v != "" {
+		if top, err = strconv.Atoi(v); err != nil || top < 1 || top > 1000 {
+			return allot.Errorf(allot.EInvalid, "top %q is not a number from 1 to 1000", v)
+		}
+	}
+	filter := s.filter(r)
+	ov := Overview{Scope: s.scope, User: s.user, Team: s.team, From: from, To: to, Filter: map[string]string{},
+		Stack: string(stack), By: map[string][]ShareRow{}, People: []PersonRow{}}
+	for d, v := range filter {
+		ov.Filter[string(d)] = v
+	}
+
+	// The reports the view needs, run at once: totals by team, model, task,
+	// app and person (shares and people come from this one), spend per day
+	// stacked, and this month's spend when the range does not cover the
+	// month so far. Each report reads every rollup of the range once, so
+	// fewer reports is what keeps a big org's page fast.
+	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	monthInRange := !from.After(monthStart) && !to.Before(now)
+	queries := []allot.ReportQuery{
+		{By: append(slices.Clone(shareDims), allot.DimUser), From: from, To: to, Filter: filter},
+		{By: []allot.Dimension{allot.DimDay, stack}, From: from, To: to, Filter: filter},
+	}
+	month := -1
+	if now.After(monthStart) && !monthInRange {
+		month = len(queries)
+		queries = append(queries, allot.ReportQuery{By: []allot.Dimension{allot.DimDay}, From: monthStart, To: now, Filter: filter})
+	}
+	results, err := u.reports(ctx, queries)
+	if err != nil {
+		return fmt.Errorf("overview: %w", err)
+	}
+	for _, row := range results[0] {
+		ov.Totals.add(row)
+	}
+	for i, d := range shareDims {
+		ov.By[string(d)] = shares(results[0], i, ov.Totals.CostUSD)
+	}
+	ov.Daily = days(results[1], from, to)
+	if s.scope != ScopeUser {
+		u.people(&ov, p, results[0], named, top)
+	}
+
+	// This month's forecast, whatever the range.
+	if now.After(monthStart) {
+		f := &Forecast{PeriodStart: monthStart, PeriodEnd: monthStart.AddDate(0, 1, 0)}
+		first := monthStart.Format("2006-01-02")
+		if month >= 0 {
+			for _, row := range results[month] {
+				f.SpentUSD += row.Cost
+			}
+		} else {
+			for _, row := range results[1] {
+				if row.Dims[0] >= first {
+					f.SpentUSD += row.Cost
+				}
+			}
+		}
+		f.ProjectedUSD = Project(f.SpentUSD, now.Sub(monthStart), f.PeriodEnd.Sub(monthStart))
+		ov.Forecast = f
+	}
+	if s.scope == ScopeOrg && u.Unpriced != nil {
+		if ov.Unpriced, err = u.Unpriced(ctx); err != nil {
+			return fmt.Errorf("overview: %w", err)
+		}
+	}
+	writeJSON(w, ov)
+	return nil
+}
+
+// people fills ov.People from the (team, model, task, app, user) report: the team's members
+// or the org's top spenders, by name when named, else by rank, and not at
+// all for groups smaller than MinGroup.
+func (u *Usage) people(ov *Overview, p allot.Principal, rows []allot.ReportRow, named bool, top int) {
+	ov.PeopleNamed = named
+	byUser := map[string]*PersonRow{}
+	var order []string
+	const team, user = 0, 4 // positions in the report's dimensions
+	for _, row := range rows {
+		pr := byUser[row.Dims[user]]
+		if pr == nil {
+			pr = &PersonRow{Name: row.Dims[user], Team: row.Dims[team], You: row.Dims[user] == p.User}
+			byUser[row.Dims[user]] = pr
+			order = append(order, row.Dims[user])
+		}
+		pr.Totals.add(row)
+	}
+	list := make([]PersonRow, 0, len(order))
+	for _, name := range order {
+		pr := byUser[name]
+		pr.Share = share(pr.CostUSD, ov.Totals.CostUSD)
+		list = append(list, *pr)
+	}
+	slices.SortStableFunc(list, func(a, b PersonRow) int {
+		if c := cmp.Compare(b.CostUSD, a.CostUSD); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	if !named {
+		if len(list) < MinGroup {
+			ov.PeopleNote = fmt.Sprintf("fewer than %d people used AI here in this range, so they are not listed (it would identify them)", MinGroup)
+			return
+		}
+		for i := range list {
+			if list[i].You {
+				list[i].Name = p.User
+			} else {
+				list[i].Name = fmt.Sprintf("person %d", i+1)
+			}
+			list[i].Team = ""
+		}
+		ov.PeopleNote = "names are hidden by the peer_visibility policy"
+	}
+	if ov.Scope == ScopeOrg && len(list) > top {
+		list = list[:top]
+	}
+	ov.People = list
+}
+
+// reports runs the queries concurrently (the store's readers work in
+// parallel) and returns their rows in order.
+func (u *Usage) reports(ctx context.Context, qs []allot.ReportQuery) ([][]allot.ReportRow, error) {
+	out := make([][]allot.ReportRow, len(qs))
+	errs := make([]error, len(qs))
+	var wg sync.WaitGroup
+	for i, q := range qs {
+		wg.Go(func() { out[i], errs[i] = u.Reports.Report(ctx, q) })
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// shares totals rows by the dimension at position i, highest cost first,
+// folding the tail into OtherName.
+func shares(rows []allot.ReportRow, i int, total allot.Money) []ShareRow {
+	idx := map[string]int{}
+	var out []ShareRow
+	for _, row := range rows {
+		k, ok := idx[row.Dims[i]]
+		if !ok {
+			k = len(out)
+			idx[row.Dims[i]] = k
+			out = append(out, ShareRow{Name: row.Dims[i]})
+		}
+		out[k].Totals.add(row)
+	}
+	slices.SortFunc(out, func(a, b ShareRow) int {
+		if c := cmp.Compare(b.CostUSD, a.CostUSD); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	if len(out) > maxShareRows {
+		other := ShareRow{Name: OtherName}
+		for _, r := range out[maxShareRows-1:] {
+			other.Requests += r.Requests
+			other.InputTokens += r.InputTokens
+			other.CacheReadTokens += r.CacheReadTokens
+			other.CacheWriteTokens += r.CacheWriteTokens
+			other.OutputTokens += r.OutputTokens
+			other.ReasoningTokens += r.ReasoningTokens
+			other.EstimatedRequests += r.EstimatedRequests
+			other.CostUSD += r.CostUSD
+		}
+		out = append(out[:maxShareRows-1], other)
+	}
+	if out == nil {
+		out = []ShareRow{}
+	}
+	for k := range out {
+		out[k].Share = share(out[k].CostUSD, total)
+	}
+	return out
+}
+
+// days turns a (day, stack) report into one row per UTC day of [from,
+// to), empty days included, with the top stack values as parts.
+func days(rows []allot.ReportRow, from, to time.Time) []DayRow {
+	cost := map[string]allot.Money{}
+	for _, row := range rows {
+		cost[row.Dims[1]] += row.Cost
+	}
+	keys := make([]string, 0, len(cost))
+	for k := range cost {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(cost[b], cost[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	kept := map[string]bool{}
+	for i, k := range keys {
+		kept[k] = i < maxStackParts || len(keys) == maxStackParts+1
+	}
+	byDay := map[string]*DayRow{}
+	var out []DayRow
+	first := from.UTC().Truncate(24 * time.Hour)
+	last := to.UTC().Add(-time.Microsecond).Truncate(24 * time.Hour)
+	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
+		out = append(out, DayRow{Day: d.Format("2006-01-02"), Parts: []DayPart{}})
+	}
+	for i := range out {
+		byDay[out[i].Day] = &out[i]
+	}
+	for _, row := range rows {
+		d := byDay[row.Dims[0]]
+		if d == nil { // an hour widened past the range's end
+			continue
+		}
+		d.Requests += row.Requests
+		d.Tokens += row.Tokens.Total()
+		d.CostUSD += row.Cost
+		name := row.Dims[1]
+		if !kept[name] {
+			name = OtherName
+		}
+		found := false
+		for j := range d.Parts {
+			if d.Parts[j].Name == name {
+				d.Parts[j].CostUSD += row.Cost
+				found = true
+			}
+		}
+		if !found {
+			d.Parts = append(d.Parts, DayPart{Name: name, CostUSD: row.Cost})
+		}
+	}
+	rank := map[string]int{OtherName: len(keys)}
+	for i, k := range keys {
+		rank[k] = i
+	}
+	for i := range out {
+		slices.SortFunc(out[i].Parts, func(a, b DayPart) int { return cmp.Compare(rank[a.Name], rank[b.Name]) })
+	}
+	if out == nil {
+		out = []DayRow{}
+	}
+	return out
+}
+
+// share is part/total as a fraction for display; 0 when total is 0.
+func share(part, total allot.Money) float64 {
+	if total <= 0 {
+		return 0
+	}
+	return float64(part) / float64(total)
+}
+
+// Project extrapolates spent over elapsed to the whole period, exactly in
+// integer arithmetic (rounded down; saturated on overflow).
+func Project(spent allot.Money, elapsed, period time.Duration) allot.Money {
+	if spent <= 0 || elapsed <= 0 {
+		return spent
+	}
+	if elapsed >= period {
+		return spent
+	}
+	hi, lo := bits.Mul64(uint64(spent), uint64(period))
+	if hi >= uint64(elapsed) {
+		return allot.Money(1<<63 - 1)
+	}
+	q, _ := bits.Div64(hi, lo, uint64(elapsed))
+	if q > 1<<63-1 {
+		return allot.Money(1<<63 - 1)
+	}
+	return allot.Money(q)
+}

@@ -1,0 +1,301 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/allot-dev/allot"
+)
+
+// People is the part of the directory the usage views read: who is in
+// which team (for leads' access and peer groups) and whose keys are whose.
+type People interface {
+	Users(ctx context.Context) ([]allot.User, error)
+	Keys(ctx context.Context, user string) ([]allot.Key, error)
+}
+
+// Peer visibility policies: whether leads see their team's members by name.
+const (
+	PeersNamed     = "named"
+	PeersAnonymous = "anonymous"
+)
+
+// MinGroup is the smallest group shown per person or as a distribution:
+// smaller groups could identify someone, so they are left out.
+const MinGroup = 5
+
+// Usage serves the read-only views behind the dashboard, each limited to
+// what the caller may see (members: themselves; leads: their team; admins:
+// everything): GET /api/v1/whoami, /keys, /overview, /peers, /requests,
+// and for admins /grants and /policy.
+type Usage struct {
+	// Authenticate resolves the caller (allot key, or a dashboard session).
+	Authenticate func(r *http.Request) (allot.Principal, error)
+	Reports      allot.Reporter
+	Events       allot.EventLog // optional: /requests answers 404 without it
+	People       People         // optional: without it leads see only themselves and peers are those with spend
+	// Unpriced lists models seen without a price (optional; org overview).
+	Unpriced func(ctx context.Context) ([]allot.UnpricedModel, error)
+	Grants   allot.GrantStore // optional: /grants answers 404 without it
+	// Policy reads the stored rationing policy (optional: /policy answers
+	// 404 without it), so the budget editor can load a budget as declared.
+	Policy interface {
+		Setting(ctx context.Context, name string) ([]byte, error)
+	}
+	// PeerVisibility is PeersNamed or PeersAnonymous (the default): whether
+	// leads see their team's members by name. Admins always do.
+	PeerVisibility string
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// Routes registers the views on mux.
+func (u *Usage) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/whoami", u.authed(u.whoami))
+	mux.HandleFunc("GET /api/v1/keys", u.authed(u.keys))
+	mux.HandleFunc("GET /api/v1/overview", u.authed(u.overview))
+	mux.HandleFunc("GET /api/v1/peers", u.authed(u.peers))
+	mux.HandleFunc("GET /api/v1/requests", u.authed(u.requests))
+	mux.HandleFunc("GET /api/v1/grants", u.authed(u.grants))
+	mux.HandleFunc("GET /api/v1/policy", u.authed(u.policy))
+}
+
+func (u *Usage) now() time.Time {
+	if u.Now != nil {
+		return u.Now()
+	}
+	return time.Now()
+}
+
+// authed resolves the caller before h runs and writes h's error, if any.
+func (u *Usage) authed(h func(http.ResponseWriter, *http.Request, allot.Principal) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := u.Authenticate(r)
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
+			if allot.CodeOf(err) == allot.EInternal && u.Logger != nil {
+				u.Logger.Error("api", "path", r.URL.Path, "err", err)
+			}
+			WriteError(w, err)
+		}
+	}
+}
+
+// Who a view is about: one user, one team, or the whole org.
+const (
+	ScopeUser = "user"
+	ScopeTeam = "team"
+	ScopeOrg  = "org"
+)
+
+// subject is whose data a request reads, after the access rules.
+type subject struct {
+	scope string // ScopeUser, ScopeTeam or ScopeOrg
+	user  string // for ScopeUser
+	team  string // for ScopeTeam; for ScopeUser the user's team if known
+}
+
+// teamOf returns the team of an active user, "" if unknown.
+func (u *Usage) teamOf(ctx context.Context, user string) (string, error) {
+	if u.People == nil {
+		return "", nil
+	}
+	users, err := u.People.Users(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, x := range users {
+		if x.Name == user {
+			return x.Team, nil
+		}
+	}
+	return "", nil
+}
+
+// CanSeeUser reports whether p may see user's own views: themselves,
+// anyone for admins, members of their team for leads (team is user's
+// team, "" if unknown).
+func CanSeeUser(p allot.Principal, user, team string) bool {
+	switch {
+	case user == p.User, p.Role == allot.RoleAdmin:
+		return true
+	case p.Role == allot.RoleLead:
+		return team != "" && team == p.Team
+	}
+	return false
+}
+
+// CanSeeTeam reports whether p may see a team's views: admins any, leads
+// their own.
+func CanSeeTeam(p allot.Principal, team string) bool {
+	return p.Role == allot.RoleAdmin || p.Role == allot.RoleLead && team == p.Team
+}
+
+// resolve applies the access rules to a requested scope, user and team.
+func (u *Usage) resolve(ctx context.Context, p allot.Principal, scope, user, team string) (subject, error) {
+	switch scope {
+	case "", "me", ScopeUser:
+		if user == "" {
+			user = p.User
+		}
+		s := subject{scope: ScopeUser, user: user}
+		if user == p.User {
+			s.team = p.Team
+			return s, nil
+		}
+		t, err := u.teamOf(ctx, user)
+		if err != nil {
+			return s, err
+		}
+		s.team = t
+		if !CanSeeUser(p, user, t) {
+			return s, allot.Errorf(allot.EForbidden, "user %q may not see %q's usage: members see their own, leads their team's, admins everyone's", p.User, user)
+		}
+		return s, nil
+	case ScopeTeam:
+		if team == "" {
+			team = p.Team
+		}
+		if !CanSeeTeam(p, team) {
+			return subject{}, allot.Errorf(allot.EForbidden, "user %q (%s) may not see team %q: leads see their own team, admins every team", p.User, p.Role, team)
+		}
+		return subject{scope: ScopeTeam, team: team}, nil
+	case ScopeOrg:
+		if p.Role != allot.RoleAdmin {
+			return subject{}, allot.Errorf(allot.EForbidden, "the organization view is for admins; user %q has role %q", p.User, p.Role)
+		}
+		return subject{scope: ScopeOrg, team: team}, nil
+	}
+	return subject{}, allot.Errorf(allot.EInvalid, "scope %q is not user, team or org", scope)
+}
+
+// filter returns the report filter of s plus the query's model, task, app
+// and provider filters.
+func (s subject) filter(r *http.Request) map[allot.Dimension]string {
+	f := map[allot.Dimension]string{}
+	q := r.URL.Query()
+	for _, d := range []allot.Dimension{allot.DimModel, allot.DimTask, allot.DimApp, allot.DimProvider} {
+		if v := q.Get(string(d)); v != "" {
+			f[d] = v
+		}
+	}
+	switch s.scope {
+	case ScopeUser:
+		f[allot.DimUser] = s.user
+	case ScopeTeam, ScopeOrg:
+		if s.team != "" {
+			f[allot.DimTeam] = s.team
+		}
+	}
+	return f
+}
+
+// keyView is a key as the API shows it: never its hash.
+type keyView struct {
+	ID        string     `json:"id"`
+	User      string     `json:"user"`
+	Label     string     `json:"label"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	Active    bool       `json:"active"`
+}
+
+// keys answers GET /api/v1/keys[?user=NAME]: the caller's keys (admins may
+// name anyone).
+func (u *Usage) keys(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+	if u.People == nil {
+		return allot.Errorf(allot.ENotFound, "this allot keeps no key directory")
+	}
+	user := r.URL.Query().Get("user")
+	if user == "" {
+		user = p.User
+	}
+	if user != p.User && p.Role != allot.RoleAdmin {
+		return allot.Errorf(allot.EForbidden, "user %q may list only their own keys", p.User)
+	}
+	ks, err := u.People.Keys(r.Context(), user)
+	if err != nil {
+		return err
+	}
+	out := make([]keyView, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, keyView{ID: k.ID, User: k.User, Label: k.Label, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, Active: k.RevokedAt == nil})
+	}
+	writeJSON(w, out)
+	return nil
+}
+
+// whoamiView is the caller as the API knows them.
+type whoamiView struct {
+	Org            string     `json:"org"`
+	User           string     `json:"user"`
+	Team           string     `json:"team"`
+	Role           allot.Role `json:"role"`
+	KeyID          string     `json:"key_id"`
+	KeyLabel       string     `json:"key_label"`
+	PeerVisibility string     `json:"peer_visibility"`
+}
+
+// whoami answers GET /api/v1/whoami.
+func (u *Usage) whoami(w http.ResponseWriter, _ *http.Request, p allot.Principal) error {
+	writeJSON(w, whoamiView{Org: p.Org, User: p.User, Team: p.Team, Role: p.Role, KeyID: p.KeyID, KeyLabel: p.KeyLabel, PeerVisibility: u.peerVisibility()})
+	return nil
+}
+
+func (u *Usage) peerVisibility() string {
+	if u.PeerVisibility == PeersNamed {
+		return PeersNamed
+	}
+	return PeersAnonymous
+}
+
+// grants answers GET /api/v1/grants (admins): the top-ups in force.
+func (u *Usage) grants(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+	if u.Grants == nil {
+		return allot.Errorf(allot.ENotFound, "this store keeps no grants")
+	}
+	if p.Role != allot.RoleAdmin {
+		return allot.Errorf(allot.EForbidden, "grants are listed for admins; user %q has role %q", p.User, p.Role)
+	}
+	gs, err := u.Grants.Grants(r.Context(), u.now())
+	if err != nil {
+		return err
+	}
+	if gs == nil {
+		gs = []allot.Grant{}
+	}
+	writeJSON(w, gs)
+	return nil
+}
+
+// policy answers GET /api/v1/policy (admins): the stored rationing policy
+// (budgets, defaults, rate limits, access rules) as declared.
+func (u *Usage) policy(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+	if u.Policy == nil {
+		return allot.Errorf(allot.ENotFound, "this allot keeps no stored policy")
+	}
+	if p.Role != allot.RoleAdmin {
+		return allot.Errorf(allot.EForbidden, "the policy is shown to admins; user %q has role %q", p.User, p.Role)
+	}
+	raw, err := u.Policy.Setting(r.Context(), PolicySetting)
+	if err != nil {
+		return err
+	}
+	var pol allot.Policy
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &pol); err != nil {
+			return fmt.Errorf("decode stored policy: %w", err)
+		}
+	}
+	if pol.Budgets == nil {
+		pol.Budgets = []allot.Budget{}
+	}
+	writeJSON(w, pol)
+	return nil
+}

@@ -1,0 +1,1082 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/allot-dev/allot"
+)
+
+// The insight aggregates are read per UTC day: whole past days from
+// insight_days, where each day's hourly insight_calls and insight_extras
+// rows are merged and packed into 64 parts on first use (as daily_totals
+// does for reports), today and days changed since from the hourly rows.
+// The org's month is then a few hundred thousand packed entries decoded
+// in Go, not millions of rows scanned through SQL, and one person's month
+// is 30 small parts.
+
+// dayCall is one insight_calls entry of a day: an attribution, session
+// and system prompt with their merged hours.
+type dayCall struct {
+	attr, session, fp int64
+	v                 callAgg
+}
+
+// dayExtra is one insight_extras entry of a day.
+type dayExtra struct {
+	attr int64
+	v    extrasAgg
+}
+
+// insightDay is one day of insight aggregates.
+type insightDay struct {
+	day    int64
+	calls  []dayCall
+	extras []dayExtra
+}
+
+// followCall adds b, whose calls all come after a's, to a: the link
+// between a's last call and b's first decides one cache miss and one
+// growing turn.
+func followCall(a, b *callAgg) {
+	misses := a[cMisses] + b[cMisses]
+	if b[cFirstUS]-a[cLastUS] <= int64(allot.PromptCacheTTL/time.Microsecond) {
+		misses--
+	}
+	growing := a[cGrowing] + b[cGrowing]
+	if b[cFirstInput] > a[cLastInput] {
+		growing++
+	}
+	mergeCall(a, b)
+	a[cMisses], a[cGrowing] = misses, growing
+}
+
+// mergeCall adds b to a when their calls interleave: sums add, the first
+// and last calls are the earliest and latest of both.
+func mergeCall(a, b *callAgg) {
+	for _, i := range []int{cRequests, cInput, cCacheRead, cCacheWrite5m, cCacheWrite1h, cOutput, cCost, cMisses, cGrowing} {
+		a[i] += b[i]
+	}
+	a[cMinInput] = min(a[cMinInput], b[cMinInput])
+	if b[cFirstUS] < a[cFirstUS] {
+		a[cFirstUS], a[cFirstInput] = b[cFirstUS], b[cFirstInput]
+	}
+	if b[cLastUS] >= a[cLastUS] {
+		a[cLastUS], a[cLastInput] = b[cLastUS], b[cLastInput]
+	}
+}
+
+// readInsightHours reads the hourly rows of days [from, to) through q
+// (insight_calls if calls, insight_extras if extras), of the given
+// attributions only unless attrs is nil, and merges them per day.
+func readInsightHours(ctx context.Context, q querier, from, to int64, attrs []int64, calls, extras bool) (map[int64]*insightDay, error) {
+	days := map[int64]*insightDay{}
+	type callID struct{ attr, session, fp int64 }
+	index := map[int64]map[callID]int{}
+	dayOf := func(day int64) *insightDay {
+		d := days[day]
+		if d == nil {
+			d = &insightDay{day: day}
+			days[day] = d
+			index[day] = map[callID]int{}
+		}
+		return d
+	}
+	where, args := `hour >= ? AND hour < ?`, []any{from * 24, to * 24}
+	if attrs != nil {
+		if len(attrs) == 0 {
+			return days, nil
+		}
+		where += ` AND attr IN (` + strings.TrimSuffix(strings.Repeat("?,", len(attrs)), ",") + `)`
+		for _, a := range attrs {
+			args = append(args, a)
+		}
+	}
+	if !calls {
+		goto extras
+	}
+	if err := eachRow(ctx, q, `SELECT `+callColumns+` FROM insight_calls WHERE `+where+` ORDER BY hour`, args, func(rows *sql.Rows) error {
+		var hour int64
+		var c dayCall
+		dest := []any{&hour, &c.attr, &c.session, &c.fp}
+		for i := range c.v {
+			dest = append(dest, &c.v[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		d := dayOf(hour / 24)
+		id := callID{c.attr, c.session, c.fp}
+		if i, ok := index[d.day][id]; ok {
+			followCall(&d.calls[i].v, &c.v)
+		} else {
+			index[d.day][id] = len(d.calls)
+			d.calls = append(d.calls, c)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read insight calls: %w", err)
+	}
+extras:
+	if !extras {
+		return days, nil
+	}
+	xindex := map[[2]int64]int{}
+	err := eachRow(ctx, q, `SELECT `+extrasColumns+` FROM insight_extras WHERE `+where, args, func(rows *sql.Rows) error {
+		var hour int64
+		var x dayExtra
+		dest := []any{&hour, &x.attr}
+		for i := range x.v {
+			dest = append(dest, &x.v[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		d := dayOf(hour / 24)
+		k := [2]int64{d.day, x.attr}
+		if i, ok := xindex[k]; ok {
+			for j := range x.v {
+				d.extras[i].v[j] += x.v[j]
+			}
+		} else {
+			xindex[k] = len(d.extras)
+			d.extras = append(d.extras, x)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read insight extras: %w", err)
+	}
+	return days, nil
+}
+
+// A packed day is insightParts insight_days rows, each holding the
+// entries of the users whose dict id is the part modulo insightParts, in
+// two blobs, calls and extras, each a count followed by the entries as
+// varints; call times are microseconds since the day's start. The org
+// reads all parts of a day, one person a single part. A row with part -1
+// and empty blobs marks the day as packed.
+const insightParts = 64
+
+func encodeCalls(day int64, calls []dayCall) []byte {
+	b := make([]byte, 0, 8+len(calls)*40)
+	base := day * usPerDay
+	b = binary.AppendUvarint(b, uint64(len(calls)))
+	for _, c := range calls {
+		b = binary.AppendVarint(b, c.attr)
+		b = binary.AppendVarint(b, c.session)
+		b = binary.AppendVarint(b, c.fp)
+		for i, v := range c.v {
+			if i == cFirstUS || i == cLastUS {
+				v -= base
+			}
+			b = binary.AppendVarint(b, v)
+		}
+	}
+	return b
+}
+
+func encodeExtras(extras []dayExtra) []byte {
+	b := make([]byte, 0, 8+len(extras)*24)
+	b = binary.AppendUvarint(b, uint64(len(extras)))
+	for _, x := range extras {
+		b = binary.AppendVarint(b, x.attr)
+		for _, v := range x.v {
+			b = binary.AppendVarint(b, v)
+		}
+	}
+	return b
+}
+
+var errBadInsightDay = errors.New("corrupt packed insight day")
+
+// varints reads varints from a blob.
+type varints struct {
+	b   []byte
+	err bool
+}
+
+func (r *varints) next() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *varints) count() int {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > uint64(len(r.b)) {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return int(v)
+}
+
+// decodeCalls appends the entries of a blob written by encodeCalls.
+func decodeCalls(day int64, b []byte, out []dayCall) ([]dayCall, error) {
+	r := varints{b: b}
+	base := day * usPerDay
+	n := r.count()
+	for i := 0; i < n && !r.err; i++ {
+		var c dayCall
+		c.attr, c.session, c.fp = r.next(), r.next(), r.next()
+		for j := range c.v {
+			c.v[j] = r.next()
+		}
+		c.v[cFirstUS] += base
+		c.v[cLastUS] += base
+		out = append(out, c)
+	}
+	if r.err || len(r.b) != 0 {
+		return out, errBadInsightDay
+	}
+	return out, nil
+}
+
+// decodeExtras appends the entries of a blob written by encodeExtras.
+func decodeExtras(b []byte, out []dayExtra) ([]dayExtra, error) {
+	r := varints{b: b}
+	n := r.count()
+	for i := 0; i < n && !r.err; i++ {
+		var x dayExtra
+		x.attr = r.next()
+		for j := range x.v {
+			x.v[j] = r.next()
+		}
+		out = append(out, x)
+	}
+	if r.err || len(r.b) != 0 {
+		return out, errBadInsightDay
+	}
+	return out, nil
+}
+
+// userOf returns the user (dict id) of attribution id, refreshing the
+// cache through q when it lacks it.
+func (db *DB) userOf(ctx context.Context, q querier, id int64) (int64, error) {
+	db.attrs.mu.RLock()
+	a, ok := db.attrs.attrs[id]
+	db.attrs.mu.RUnlock()
+	if !ok {
+		if err := db.attrs.refresh(ctx, q); err != nil {
+			return 0, err
+		}
+		db.attrs.mu.RLock()
+		a, ok = db.attrs.attrs[id]
+		db.attrs.mu.RUnlock()
+		if !ok {
+			return 0, fmt.Errorf("insight aggregates refer to unknown attribution %d", id)
+		}
+	}
+	return a[2], nil
+}
+
+// ensureInsightDays packs every day in [from, to), all before today, that
+// insight_days lacks, in one write transaction so that no fold can slip in
+// between reading a day's hours and storing it.
+func (db *DB) ensureInsightDays(ctx context.Context, from, to int64) error {
+	if from >= to {
+		return nil
+	}
+	missing, err := missingInsightDays(ctx, db.r, from, to)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("insight days: %w", err)
+	}
+	defer tx.Rollback()
+	if missing, err = missingInsightDays(ctx, tx, from, to); err != nil || len(missing) == 0 {
+		return err
+	}
+	// Runs of consecutive missing days are read in one query each.
+	for i := 0; i < len(missing); {
+		j := i + 1
+		for j < len(missing) && missing[j] == missing[j-1]+1 {
+			j++
+		}
+		days, err := readInsightHours(ctx, tx, missing[i], missing[j-1]+1, nil, true, true)
+		if err != nil {
+			return fmt.Errorf("insight days: %w", err)
+		}
+		for _, day := range missing[i:j] {
+			if err := db.packDay(ctx, tx, day, days[day]); err != nil {
+				return fmt.Errorf("insight days: %w", err)
+			}
+		}
+		i = j
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("insight days: %w", err)
+	}
+	return nil
+}
+
+// packDay stores d (nil for a day without data) as its parts and marker.
+func (db *DB) packDay(ctx context.Context, tx *sql.Tx, day int64, d *insightDay) error {
+	var calls [insightParts][]dayCall
+	var extras [insightParts][]dayExtra
+	if d != nil {
+		for _, c := range d.calls {
+			u, err := db.userOf(ctx, tx, c.attr)
+			if err != nil {
+				return err
+			}
+			calls[u%insightParts] = append(calls[u%insightParts], c)
+		}
+		for _, x := range d.extras {
+			u, err := db.userOf(ctx, tx, x.attr)
+			if err != nil {
+				return err
+			}
+			extras[u%insightParts] = append(extras[u%insightParts], x)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO insight_days (day, part, calls, extras) VALUES (?, -1, x'', x'')`, day); err != nil {
+		return err
+	}
+	for p := range insightParts {
+		if len(calls[p]) == 0 && len(extras[p]) == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO insight_days (day, part, calls, extras) VALUES (?, ?, ?, ?)`,
+			day, p, encodeCalls(day, calls[p]), encodeExtras(extras[p])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// missingInsightDays lists the days in [from, to) that are not packed.
+func missingInsightDays(ctx context.Context, q querier, from, to int64) ([]int64, error) {
+	have := map[int64]bool{}
+	err := eachRow(ctx, q, `SELECT day FROM insight_days WHERE part = -1 AND day >= ? AND day < ?`, []any{from, to}, func(rows *sql.Rows) error {
+		var d int64
+		err := rows.Scan(&d)
+		have[d] = true
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insight days: %w", err)
+	}
+	var missing []int64
+	for d := from; d < to; d++ {
+		if !have[d] {
+			missing = append(missing, d)
+		}
+	}
+	return missing, nil
+}
+
+// WarmInsights folds waiting events and packs every past day of the last
+// days days, so that the next insights answer without building them. A
+// server may call it at quiet times, e.g. hourly.
+func (db *DB) WarmInsights(ctx context.Context, days int) error {
+	if err := db.flushInsights(ctx); err != nil {
+		return err
+	}
+	today := time.Now().UnixMicro() / usPerDay
+	return db.ensureInsightDays(ctx, today-int64(days), today)
+}
+
+// insightFilter is whose aggregates a read keeps: users (dict ids) and
+// their attributions, or everyone when users is nil.
+type insightFilter struct {
+	users []int64
+	attrs []int64
+}
+
+// filterOf resolves q's user and team to a filter.
+func (db *DB) filterOf(ctx context.Context, q allot.InsightQuery) (insightFilter, error) {
+	if q.User == "" && q.Team == "" {
+		return insightFilter{}, nil
+	}
+	f := insightFilter{users: []int64{}, attrs: []int64{}}
+	if err := db.attrs.refresh(ctx, db.r); err != nil {
+		return f, err
+	}
+	ids := map[string]int64{}
+	for _, name := range []string{q.User, q.Team} {
+		if name == "" {
+			continue
+		}
+		id, ok := db.dict.id(name)
+		if !ok {
+			if err := db.dict.refresh(ctx, db.r); err != nil {
+				return f, err
+			}
+			if id, ok = db.dict.id(name); !ok {
+				return f, nil // never recorded: nobody matches
+			}
+		}
+		ids[name] = id
+	}
+	users := map[int64]bool{}
+	db.attrs.mu.RLock()
+	for id, a := range db.attrs.attrs {
+		if (q.User == "" || a[2] == ids[q.User]) && (q.Team == "" || a[1] == ids[q.Team]) {
+			f.attrs = append(f.attrs, id)
+			users[a[2]] = true
+		}
+	}
+	db.attrs.mu.RUnlock()
+	for u := range users {
+		f.users = append(f.users, u)
+	}
+	slices.Sort(f.users)
+	slices.Sort(f.attrs)
+	return f, nil
+}
+
+// eachInsightDay calls fn, in day order, with the insight aggregates of
+// f's people on every day overlapping [from, to) that has any: their call
+// entries if calls, their extras if extras. fn must not keep the day: its
+// slices are reused. It folds waiting events first and packs past days on
+// first use.
+func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightFilter, calls, extras bool, fn func(d *insightDay) error) error {
+	if err := db.flushInsights(ctx); err != nil {
+		return err
+	}
+	if f.users != nil && len(f.users) == 0 {
+		return nil
+	}
+	d0 := floorDiv(from.UnixMicro(), usPerDay)
+	d1 := floorDiv(to.UnixMicro()-1, usPerDay) + 1
+	var first sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, `SELECT min(h) FROM (SELECT min(hour) AS h FROM insight_calls UNION ALL SELECT min(hour) FROM insight_extras)`).Scan(&first); err != nil {
+		return fmt.Errorf("insight days: %w", err)
+	}
+	if !first.Valid {
+		return nil
+	}
+	d0 = max(d0, first.Int64/24)
+	if d0 >= d1 {
+		return nil
+	}
+	today := time.Now().UnixMicro() / usPerDay
+	cached := min(d1, today)
+	if err := db.ensureInsightDays(ctx, d0, cached); err != nil {
+		return err
+	}
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("insight days: %w", err)
+	}
+	defer tx.Rollback()
+
+	packed := map[int64]bool{}
+	err = eachRow(ctx, tx, `SELECT day FROM insight_days WHERE part = -1 AND day >= ? AND day < ?`, []any{d0, cached}, func(rows *sql.Rows) error {
+		var d int64
+		err := rows.Scan(&d)
+		packed[d] = true
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("insight days: %w", err)
+	}
+	cols := "day, " + map[bool]string{true: "calls", false: "x''"}[calls] + ", " + map[bool]string{true: "extras", false: "x''"}[extras]
+	query, args := `SELECT `+cols+` FROM insight_days WHERE day >= ? AND day < ? AND part >= 0 ORDER BY day`, []any{d0, cached}
+	var keep map[int64]bool // attributions to keep when filtering
+	if f.users != nil {
+		parts := map[int64]bool{}
+		for _, u := range f.users {
+			parts[u%insightParts] = true
+		}
+		query = `SELECT ` + cols + ` FROM insight_days WHERE day >= ? AND day < ? AND part IN (` + strings.TrimSuffix(strings.Repeat("?,", len(parts)), ",") + `) ORDER BY day`
+		for _, p := range slices.Sorted(maps.Keys(parts)) {
+			args = append(args, p)
+		}
+		keep = make(map[int64]bool, len(f.attrs))
+		for _, a := range f.attrs {
+			keep[a] = true
+		}
+	}
+	// Days not packed (today, or changed since the markers were read) come
+	// from the hourly rows; packed days stream in order, decoded into
+	// buffers reused from day to day.
+	raw := map[int64]*insightDay{}
+	for day := d0; day < d1; {
+		if packed[day] {
+			day++
+			continue
+		}
+		end := day + 1
+		for end < d1 && !packed[end] {
+			end++
+		}
+		days, err := readInsightHours(ctx, tx, day, end, f.attrs, calls, extras)
+		if err != nil {
+			return err
+		}
+		maps.Copy(raw, days)
+		day = end
+	}
+	rawDays := slices.Sorted(maps.Keys(raw))
+	emitRaw := func(before int64) error {
+		for len(rawDays) > 0 && rawDays[0] < before {
+			if err := fn(raw[rawDays[0]]); err != nil {
+				return err
+			}
+			rawDays = rawDays[1:]
+		}
+		return nil
+	}
+	cur := &insightDay{day: -1}
+	flush := func() error {
+		if cur.day < 0 {
+			return nil
+		}
+		if err := emitRaw(cur.day); err != nil {
+			return err
+		}
+		return fn(cur)
+	}
+	err = eachRow(ctx, tx, query, args, func(rows *sql.Rows) error {
+		var day int64
+		var cb, xb sql.RawBytes
+		if err := rows.Scan(&day, &cb, &xb); err != nil {
+			return err
+		}
+		if !packed[day] {
+			return nil // packed after the markers were read: read from its hours
+		}
+		if day != cur.day {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur.day, cur.calls, cur.extras = day, cur.calls[:0], cur.extras[:0]
+		}
+		var err error
+		if calls {
+			n := len(cur.calls)
+			if cur.calls, err = decodeCalls(day, cb, cur.calls); err != nil {
+				return err
+			}
+			if keep != nil {
+				kept := cur.calls[:n]
+				for _, c := range cur.calls[n:] {
+					if keep[c.attr] {
+						kept = append(kept, c)
+					}
+				}
+				cur.calls = kept
+			}
+		}
+		if extras {
+			n := len(cur.extras)
+			if cur.extras, err = decodeExtras(xb, cur.extras); err != nil {
+				return err
+			}
+			if keep != nil {
+				kept := cur.extras[:n]
+				for _, x := range cur.extras[n:] {
+					if keep[x.attr] {
+						kept = append(kept, x)
+					}
+				}
+				cur.extras = kept
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err == nil {
+		err = emitRaw(math.MaxInt64)
+	}
+	if err != nil {
+		return fmt.Errorf("insight days: %w", err)
+	}
+	return nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// insightNames resolves attributions to InsightKeys and applies a
+// query's user and team filters.
+type insightNames struct {
+	db     *DB
+	ctx    context.Context
+	keys   map[int64]*allot.InsightKey // nil: filtered out
+	canons []int64                     // by attribution: the first with its InsightKey, -1 filtered out, 0 not yet known
+	byKey  map[allot.InsightKey]int64
+	user   int64 // dict id to match, -1 for any
+	team   int64
+	none   bool // the filter names a value never recorded
+	strs   map[int64]string
+}
+
+func (db *DB) insightNames(ctx context.Context, q allot.InsightQuery) (*insightNames, error) {
+	n := &insightNames{db: db, ctx: ctx, keys: map[int64]*allot.InsightKey{}, byKey: map[allot.InsightKey]int64{},
+		user: -1, team: -1, strs: map[int64]string{}}
+	for _, f := range []struct {
+		value string
+		id    *int64
+	}{{q.User, &n.user}, {q.Team, &n.team}} {
+		if f.value == "" {
+			continue
+		}
+		id, ok := db.dict.id(f.value)
+		if !ok {
+			if err := db.dict.refresh(ctx, db.r); err != nil {
+				return nil, err
+			}
+			if id, ok = db.dict.id(f.value); !ok {
+				n.none = true
+			}
+		}
+		*f.id = id
+	}
+	return n, nil
+}
+
+// name returns the string of a dict id.
+func (n *insightNames) name(id int64) (string, error) {
+	if s, ok := n.strs[id]; ok {
+		return s, nil
+	}
+	s, err := n.db.dict.names(n.ctx, n.db.r, id)
+	if err != nil {
+		return "", err
+	}
+	n.strs[id] = s[0]
+	return s[0], nil
+}
+
+// key returns the InsightKey of attribution id, or nil when the query's
+// filters leave it out.
+func (n *insightNames) key(id int64) (*allot.InsightKey, error) {
+	if k, ok := n.keys[id]; ok {
+		return k, nil
+	}
+	n.db.attrs.mu.RLock()
+	a, ok := n.db.attrs.attrs[id]
+	n.db.attrs.mu.RUnlock()
+	if !ok {
+		if err := n.db.attrs.refresh(n.ctx, n.db.r); err != nil {
+			return nil, err
+		}
+		n.db.attrs.mu.RLock()
+		a, ok = n.db.attrs.attrs[id]
+		n.db.attrs.mu.RUnlock()
+		if !ok {
+			return nil, fmt.Errorf("insight aggregates refer to unknown attribution %d", id)
+		}
+	}
+	if n.none || n.user >= 0 && a[2] != n.user || n.team >= 0 && a[1] != n.team {
+		n.keys[id] = nil
+		return nil, nil
+	}
+	var k allot.InsightKey
+	for _, f := range []struct {
+		pos int
+		dst *string
+	}{{1, &k.Team}, {2, &k.User}, {6, &k.Provider}, {8, &k.Model}, {10, &k.Task}, {11, &k.App}} {
+		s, err := n.name(a[f.pos])
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = s
+	}
+	n.keys[id] = &k
+	return &k, nil
+}
+
+// canon returns the first attribution seen with the same InsightKey as
+// id (attributions differing only in key, role or route), or -1 when
+// the query's filters leave it out.
+func (n *insightNames) canon(id int64) (int64, error) {
+	if id > 0 && id < int64(len(n.canons)) && n.canons[id] != 0 {
+		return n.canons[id], nil
+	}
+	k, err := n.key(id)
+	if err != nil {
+		return 0, err
+	}
+	c := int64(-1)
+	if k != nil {
+		var ok bool
+		if c, ok = n.byKey[*k]; !ok {
+			c = id
+			n.byKey[*k] = id
+		}
+	}
+	if id > 0 && id < 1<<24 { // attrs ids are small and dense
+		for int64(len(n.canons)) <= id {
+			n.canons = append(n.canons, 0)
+		}
+		n.canons[id] = c
+	}
+	return c, nil
+}
+
+// InsightUsage sums usage per InsightKey over the days overlapping
+// [q.From, q.To): the report totals from the rollups plus failed,
+// duplicate and unlimited calls from the insight aggregates (unless
+// q.Totals asks for the totals only).
+func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.InsightUsage, error) {
+	from, to := dayBounds(q.From, q.To)
+	rq := allot.ReportQuery{
+		By:   []allot.Dimension{allot.DimTeam, allot.DimUser, allot.DimProvider, allot.DimModel, allot.DimTask, allot.DimApp},
+		From: from, To: to, Filter: map[allot.Dimension]string{},
+	}
+	if q.User != "" {
+		rq.Filter[allot.DimUser] = q.User
+	}
+	if q.Team != "" {
+		rq.Filter[allot.DimTeam] = q.Team
+	}
+	rows, err := db.Report(ctx, rq)
+	if err != nil {
+		return nil, fmt.Errorf("insight usage: %w", err)
+	}
+	index := make(map[allot.InsightKey]int, len(rows))
+	out := make([]allot.InsightUsage, 0, len(rows))
+	for _, r := range rows {
+		k := allot.InsightKey{Team: r.Dims[0], User: r.Dims[1], Provider: r.Dims[2], Model: r.Dims[3], Task: r.Dims[4], App: r.Dims[5]}
+		index[k] = len(out)
+		out = append(out, allot.InsightUsage{InsightKey: k, Requests: r.Requests, Tokens: r.Tokens, Cost: r.Cost})
+	}
+	if q.Totals {
+		return out, nil
+	}
+	f, err := db.filterOf(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("insight usage: %w", err)
+	}
+	names, err := db.insightNames(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("insight usage: %w", err)
+	}
+	sums := map[int64]*extrasAgg{}
+	err = db.eachInsightDay(ctx, from, to, f, false, true, func(d *insightDay) error {
+		for i := range d.extras {
+			x := &d.extras[i]
+			s := sums[x.attr]
+			if s == nil {
+				s = &extrasAgg{}
+				sums[x.attr] = s
+			}
+			for j := range x.v {
+				s[j] += x.v[j]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insight usage: %w", err)
+	}
+	for _, attr := range slices.Sorted(maps.Keys(sums)) {
+		k, err := names.key(attr)
+		if err != nil {
+			return nil, fmt.Errorf("insight usage: %w", err)
+		}
+		if k == nil {
+			continue
+		}
+		i, ok := index[*k]
+		if !ok { // only if rollups were removed under the aggregates
+			i = len(out)
+			index[*k] = i
+			out = append(out, allot.InsightUsage{InsightKey: *k})
+		}
+		u, v := &out[i], sums[attr]
+		u.Failed = u.Failed.Add(allot.UsageSum{Requests: v[xFailedRequests], Input: v[xFailedInput], Output: v[xFailedOutput], Cost: allot.Money(v[xFailedCost])})
+		u.Duplicates = u.Duplicates.Add(allot.UsageSum{Requests: v[xDupRequests], Input: v[xDupInput], Output: v[xDupOutput], Cost: allot.Money(v[xDupCost])})
+		u.NoMaxTokens += v[xNoMaxRequests]
+		u.NoMaxOutput += v[xNoMaxOutput]
+		for c := range u.LongOutputs {
+			u.LongOutputs[c].Requests += v[xLong+2*c]
+			u.LongOutputs[c].Output += v[xLong+2*c+1]
+		}
+	}
+	return out, nil
+}
+
+// dayBounds widens [from, to) to whole UTC days.
+func dayBounds(from, to time.Time) (time.Time, time.Time) {
+	d0 := floorDiv(from.UnixMicro(), usPerDay)
+	d1 := floorDiv(to.UnixMicro()-1, usPerDay) + 1
+	return time.UnixMicro(d0 * usPerDay).UTC(), time.UnixMicro(d1 * usPerDay).UTC()
+}
+
+// callSums accumulates call entries per key in first-seen order.
+type callSums[K comparable] struct {
+	index map[K]int
+	keys  []K
+	vals  []callAgg
+}
+
+func newCallSums[K comparable]() *callSums[K] { return &callSums[K]{index: map[K]int{}} }
+
+// add merges v under k: followed (v after the stored calls) or interleaved.
+func (s *callSums[K]) add(k K, v *callAgg, follows bool) {
+	if i, ok := s.index[k]; ok {
+		if follows {
+			followCall(&s.vals[i], v)
+		} else {
+			mergeCall(&s.vals[i], v)
+		}
+		return
+	}
+	s.index[k] = len(s.vals)
+	s.keys = append(s.keys, k)
+	s.vals = append(s.vals, *v)
+}
+
+// InsightCalls sums, over the days overlapping [q.From, q.To), the calls
+// per InsightKey and system prompt fingerprint, and per InsightKey and
+// session, in one pass over the packed days. Within a day a session's
+// parts with different system prompts interleave; a later day's parts
+// follow the earlier ones.
+func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.InsightCalls, error) {
+	var out allot.InsightCalls
+	from, to := dayBounds(q.From, q.To)
+	f, err := db.filterOf(ctx, q)
+	if err != nil {
+		return out, fmt.Errorf("insight calls: %w", err)
+	}
+	names, err := db.insightNames(ctx, q)
+	if err != nil {
+		return out, fmt.Errorf("insight calls: %w", err)
+	}
+	prompts := newCallSums[[2]int64]()    // canonical attr, fp
+	var sessions, day *callSums[[2]int64] // canonical attr, session: the period's, one day's
+	days := int(to.Sub(from) / (24 * time.Hour))
+	err = db.eachInsightDay(ctx, from, to, f, true, false, func(d *insightDay) error {
+		if sessions == nil { // size for a period like its first day
+			n := len(d.calls)
+			sessions = &callSums[[2]int64]{index: make(map[[2]int64]int, n*(days+1)), keys: make([][2]int64, 0, n*(days+1)), vals: make([]callAgg, 0, n*(days+1))}
+			day = &callSums[[2]int64]{index: make(map[[2]int64]int, n), keys: make([][2]int64, 0, n), vals: make([]callAgg, 0, n)}
+			prompts.index = make(map[[2]int64]int, n)
+		}
+		clear(day.index)
+		day.keys, day.vals = day.keys[:0], day.vals[:0]
+		for i := range d.calls {
+			c := &d.calls[i]
+			a, err := names.canon(c.attr)
+			if err != nil {
+				return err
+			}
+			if a < 0 {
+				continue
+			}
+			if c.fp != 0 {
+				prompts.add([2]int64{a, c.fp}, &c.v, false)
+			}
+			if c.session != 0 { // a session's parts with other prompts interleave
+				day.add([2]int64{a, c.session}, &c.v, false)
+			}
+		}
+		for i, k := range day.keys { // days come in order: this one follows
+			sessions.add(k, &day.vals[i], true)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("insight calls: %w", err)
+	}
+	if sessions == nil {
+		sessions = newCallSums[[2]int64]()
+	}
+	out.Prompts = make([]allot.PromptUsage, len(prompts.keys))
+	for i, k := range prompts.keys {
+		key, _ := names.key(k[0]) // resolved by canon
+		v := &prompts.vals[i]
+		out.Prompts[i] = allot.PromptUsage{
+			InsightKey: *key, SystemFP: uint64(k[1]), Requests: v[cRequests],
+			Tokens: allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]},
+			Cost:   allot.Money(v[cCost]), MinInput: v[cMinInput], CacheMisses: v[cMisses],
+		}
+	}
+	out.Sessions = make([]allot.SessionUsage, len(sessions.vals))
+	for i, k := range sessions.keys {
+		key, _ := names.key(k[0])
+		name, err := names.name(k[1])
+		if err != nil {
+			return out, fmt.Errorf("insight calls: %w", err)
+		}
+		v := &sessions.vals[i]
+		out.Sessions[i] = allot.SessionUsage{
+			InsightKey: *key, Session: name,
+			Start: time.UnixMicro(v[cFirstUS]).UTC(), End: time.UnixMicro(v[cLastUS]).UTC(),
+			Requests: v[cRequests],
+			Tokens:   allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]},
+			Cost:     allot.Money(v[cCost]), FirstInput: v[cFirstInput], LastInput: v[cLastInput], Growing: v[cGrowing],
+		}
+	}
+	return out, nil
+}
+
+// PromptUsage is InsightCalls' prompts.
+func (db *DB) PromptUsage(ctx context.Context, q allot.InsightQuery) ([]allot.PromptUsage, error) {
+	c, err := db.InsightCalls(ctx, q)
+	return c.Prompts, err
+}
+
+// SessionUsage is InsightCalls' sessions.
+func (db *DB) SessionUsage(ctx context.Context, q allot.InsightQuery) ([]allot.SessionUsage, error) {
+	c, err := db.InsightCalls(ctx, q)
+	return c.Sessions, err
+}
+
+// DailySpend returns each person's usage per UTC day over the days
+// overlapping [q.From, q.To), from the rollups: the packed daily totals of
+// past days, the hourly rollups of today and of days changed since.
+func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.DailySpend, error) {
+	from, to := dayBounds(q.From, q.To)
+	d0, d1 := from.UnixMicro()/usPerDay, to.UnixMicro()/usPerDay
+	names, err := db.insightNames(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("daily spend: %w", err)
+	}
+	var first sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, `SELECT min(hour) FROM rollups_hourly`).Scan(&first); err != nil {
+		return nil, fmt.Errorf("daily spend: %w", err)
+	}
+	if !first.Valid {
+		return []allot.DailySpend{}, nil
+	}
+	d0 = max(d0, first.Int64/24)
+	cached := min(d1, time.Now().UnixMicro()/usPerDay)
+	if d0 < cached {
+		if err := db.ensureDaily(ctx, d0, cached); err != nil {
+			return nil, fmt.Errorf("daily spend: %w", err)
+		}
+	}
+	type dayPerson struct{ day, canon int64 } // canon: an attribution of the person's team and user
+	totals := map[dayPerson]*[3]int64{}       // requests, tokens, cost
+	persons := map[[2]int64]int64{}           // team, user -> canon
+	var lookupErr error
+	add := func(day, attr int64, s *sums) {
+		db.attrs.mu.RLock()
+		a, ok := db.attrs.attrs[attr]
+		db.attrs.mu.RUnlock()
+		if !ok {
+			if lookupErr = db.attrs.refresh(ctx, db.r); lookupErr != nil {
+				return
+			}
+			db.attrs.mu.RLock()
+			a, ok = db.attrs.attrs[attr]
+			db.attrs.mu.RUnlock()
+			if !ok {
+				lookupErr = fmt.Errorf("rollups refer to unknown attribution %d", attr)
+				return
+			}
+		}
+		if names.none || names.user >= 0 && a[2] != names.user || names.team >= 0 && a[1] != names.team {
+			return
+		}
+		c, ok := persons[[2]int64{a[1], a[2]}]
+		if !ok {
+			c = attr
+			persons[[2]int64{a[1], a[2]}] = c
+		}
+		v := totals[dayPerson{day, c}]
+		if v == nil {
+			v = &[3]int64{}
+			totals[dayPerson{day, c}] = v
+		}
+		v[0] += s[sRequests]
+		v[1] += s[sInput] + s[sOutput]
+		v[2] += s[sCost]
+	}
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("daily spend: %w", err)
+	}
+	defer tx.Rollback()
+	have := map[int64]bool{}
+	err = eachRow(ctx, tx, `SELECT day, data FROM daily_totals WHERE day >= ? AND day < ?`, []any{d0, cached}, func(rows *sql.Rows) error {
+		var day int64
+		var data sql.RawBytes
+		if err := rows.Scan(&day, &data); err != nil {
+			return err
+		}
+		have[day] = true
+		if err := decodeDaily(data, func(attr int64, s *sums) { add(day, attr, s) }); err != nil {
+			return err
+		}
+		return lookupErr
+	})
+	if err != nil {
+		return nil, fmt.Errorf("daily spend: %w", err)
+	}
+	for day := d0; day < d1; { // today, and days changed since they were packed
+		if have[day] {
+			day++
+			continue
+		}
+		end := day + 1
+		for end < d1 && !have[end] {
+			end++
+		}
+		err := eachRow(ctx, tx, `SELECT hour / 24, attr, `+sumOfSumColumns+` FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY 1, 2`,
+			[]any{day * 24, end * 24}, func(rows *sql.Rows) error {
+				var d, attr int64
+				var s sums
+				if err := rows.Scan(&d, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {
+					return err
+				}
+				add(d, attr, &s)
+				return lookupErr
+			})
+		if err != nil {
+			return nil, fmt.Errorf("daily spend: %w", err)
+		}
+		day = end
+	}
+	out := make([]allot.DailySpend, 0, len(totals))
+	for k, v := range totals {
+		key, err := names.key(k.canon)
+		if err != nil {
+			return nil, fmt.Errorf("daily spend: %w", err)
+		}
+		out = append(out, allot.DailySpend{Day: time.Unix(k.day*86400, 0).UTC(), Team: key.Team, User: key.User, Requests: v[0], Tokens: v[1], Cost: allot.Money(v[2])})
+	}
+	slices.SortFunc(out, func(a, b allot.DailySpend) int {
+		if c := a.Day.Compare(b.Day); c != 0 {
+			return c
+		}
+		if a.Team != b.Team {
+			return cmpString(a.Team, b.Team)
+		}
+		return cmpString(a.User, b.User)
+	})
+	return out, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// DB answers insights from its aggregates.
+var _ allot.InsightSource = (*DB)(nil)

@@ -1,0 +1,612 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/allot-dev/allot"
+)
+
+// insightStart is a past Monday: its days are packed into insight_days.
+var insightStart = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+
+// genSessions makes, for each of users people, sessions of calls over
+// days days in time order: each session keeps one model, task, app and
+// system prompt and its input grows turn by turn; some calls repeat the
+// previous request, fail, set no max_tokens or write long outputs, and
+// the gaps between calls sometimes exceed the prompt cache TTL.
+func genSessions(seed uint64, users, days int, start time.Time) []allot.Event {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	var out []allot.Event
+	for d := 0; d < days; d++ {
+		for u := 0; u < users; u++ {
+			for s := 0; s < 1+rng.IntN(3); s++ {
+				at := start.Add(time.Duration(d)*24*time.Hour + time.Duration(rng.IntN(10*60))*time.Minute)
+				model := fmt.Sprintf("model-%d", (u+s)%3)
+				task := fmt.Sprintf("task%d", (u*3+s)%4)
+				app := fmt.Sprintf("app%d", u%2)
+				session := ""
+				if rng.IntN(5) != 0 {
+					session = fmt.Sprintf("s%d-%d-%d", u, d, s)
+				}
+				fp := uint64(0)
+				if rng.IntN(4) != 0 {
+					fp = uint64(1000 + u*10 + s%2)
+				}
+				input := int64(500 + rng.IntN(2000))
+				var reqFP uint64
+				for turn := 0; turn < 2+rng.IntN(12); turn++ {
+					gap := time.Duration(10+rng.IntN(200)) * time.Second
+					if rng.IntN(6) == 0 {
+						gap = time.Duration(6+rng.IntN(30)) * time.Minute
+					}
+					at = at.Add(gap)
+					if rng.IntN(7) != 0 || reqFP == 0 {
+						reqFP = rng.Uint64()
+						input += int64(rng.IntN(3000)) - 300
+					}
+					output := int64(rng.IntN(3000))
+					if rng.IntN(10) == 0 {
+						output = int64(rng.IntN(120_000))
+					}
+					maxTokens := int64(8192)
+					if rng.IntN(3) == 0 {
+						maxTokens = 0
+					}
+					status := 200
+					switch rng.IntN(12) {
+					case 0:
+						status = 529
+					case 1:
+						status = allot.StatusClientGone
+					}
+					tok := allot.Tokens{Input: input, CacheRead: input / 3 * int64(rng.IntN(2)), Output: output}
+					if rng.IntN(5) == 0 {
+						tok.CacheWrite5m = input / 4
+					}
+					out = append(out, allot.Event{
+						ID:   fmt.Sprintf("e-%d-%d", seed, len(out)),
+						Time: at,
+						Principal: allot.Principal{Org: "acme", Team: fmt.Sprintf("team%d", u%2), User: fmt.Sprintf("user%d", u),
+							KeyID: fmt.Sprintf("k%d", u), KeyLabel: "laptop", Role: allot.RoleMember},
+						Provider: "openai", RequestedModel: model, ServedModel: model, Route: allot.RouteChat,
+						Task: task, Session: session, App: app, Source: allot.SourceGateway,
+						Status: status, MaxTokens: maxTokens, SystemFP: fp, RequestFP: reqFP,
+						Tokens: tok, Cost: allot.Money(tok.Input*100 + tok.Output*400), CostKnown: true,
+					})
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b allot.Event) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+func keyOf(e *allot.Event) allot.InsightKey {
+	return allot.InsightKey{Team: e.Team, User: e.User, Provider: e.Provider, Model: e.ServedModel, Task: e.Task, App: e.App}
+}
+
+// expectedInsights computes from events, one by one in time order, what
+// the aggregates must hold. A system prompt counts apart from its second
+// call within a day on (the first is kept with its session's calls); a
+// session's parts with different prompts interleave within a day, and a
+// day's calls follow the previous day's.
+func expectedInsights(events []allot.Event) (map[allot.InsightKey]allot.InsightUsage, map[string]allot.PromptUsage, map[string]allot.SessionUsage) {
+	evs := slices.Clone(events)
+	slices.SortStableFunc(evs, func(a, b allot.Event) int { return a.Time.Compare(b.Time) })
+	usage := map[allot.InsightKey]allot.InsightUsage{}
+	prompts := map[string]allot.PromptUsage{}
+	type dk struct {
+		user string
+		fp   uint64
+	}
+	lastReq := map[dk]time.Time{}
+	lastPrompt := map[uint64]time.Time{}
+	// A piece is the calls of one session and (effective) prompt on one day.
+	type piece struct {
+		session               string
+		key                   allot.InsightKey
+		day                   int64
+		first, last           time.Time
+		firstInput, lastInput int64
+		growing, requests     int64
+		tokens                allot.Tokens
+		cost                  allot.Money
+	}
+	pieces := map[string]*piece{}
+	var order []string
+	for i := range evs {
+		e := &evs[i]
+		k := keyOf(e)
+		u := usage[k]
+		u.InsightKey = k
+		u.Requests++
+		u.Tokens = u.Tokens.Add(e.Tokens)
+		u.Cost += e.Cost
+		sum := allot.UsageSum{Requests: 1, Input: e.Tokens.Input, Output: e.Tokens.Output, Cost: e.Cost}
+		if e.Status >= 400 {
+			u.Failed = u.Failed.Add(sum)
+		}
+		if prev, ok := lastReq[dk{e.User, e.RequestFP}]; ok && e.Time.Sub(prev) <= allot.DuplicateWindow {
+			u.Duplicates = u.Duplicates.Add(sum)
+		}
+		lastReq[dk{e.User, e.RequestFP}] = e.Time
+		if e.MaxTokens == 0 {
+			u.NoMaxTokens++
+			u.NoMaxOutput += e.Tokens.Output
+			if c := allot.LongOutputBucket(e.Tokens.Output); c >= 0 {
+				u.LongOutputs[c].Requests++
+				u.LongOutputs[c].Output += e.Tokens.Output
+			}
+		}
+		usage[k] = u
+		fp := e.SystemFP
+		if fp != 0 {
+			prev, seen := lastPrompt[fp]
+			lastPrompt[fp] = e.Time
+			if !seen || e.Time.Sub(prev) > 24*time.Hour {
+				fp = 0
+			}
+		}
+		if e.Session == "" && fp == 0 {
+			continue
+		}
+		day := e.Time.Unix() / 86400
+		pk := fmt.Sprint(k, e.Session, fp, day)
+		p := pieces[pk]
+		if p == nil {
+			p = &piece{session: e.Session, key: k, day: day, first: e.Time, firstInput: e.Tokens.Input}
+			pieces[pk] = p
+			order = append(order, pk)
+		} else if e.Tokens.Input > p.lastInput {
+			p.growing++
+		}
+		miss := p.requests == 0 || e.Time.Sub(p.last) > allot.PromptCacheTTL
+		p.last, p.lastInput = e.Time, e.Tokens.Input
+		p.requests++
+		tok := allot.Tokens{Input: e.Tokens.Input, CacheRead: e.Tokens.CacheRead, CacheWrite5m: e.Tokens.CacheWrite5m, CacheWrite1h: e.Tokens.CacheWrite1h, Output: e.Tokens.Output}
+		p.tokens = p.tokens.Add(tok)
+		p.cost += e.Cost
+		if fp != 0 {
+			pk := fmt.Sprint(k, fp)
+			pu := prompts[pk]
+			if pu.Requests == 0 {
+				pu.MinInput = e.Tokens.Input
+			}
+			pu.InsightKey, pu.SystemFP = k, fp
+			pu.Requests++
+			pu.Tokens = pu.Tokens.Add(tok)
+			pu.Cost += e.Cost
+			pu.MinInput = min(pu.MinInput, e.Tokens.Input)
+			if miss {
+				pu.CacheMisses++
+			}
+			prompts[pk] = pu
+		}
+	}
+	// Sessions: a day's pieces interleave, the next day's follow.
+	type dayKey struct {
+		session string
+		key     allot.InsightKey
+		day     int64
+	}
+	days := map[dayKey]*piece{}
+	var dayOrder []dayKey
+	for _, pk := range order {
+		p := pieces[pk]
+		if p.session == "" {
+			continue
+		}
+		dk := dayKey{p.session, p.key, p.day}
+		d := days[dk]
+		if d == nil {
+			c := *p
+			days[dk] = &c
+			dayOrder = append(dayOrder, dk)
+			continue
+		}
+		d.growing += p.growing
+		d.requests += p.requests
+		d.tokens = d.tokens.Add(p.tokens)
+		d.cost += p.cost
+		if p.first.Before(d.first) {
+			d.first, d.firstInput = p.first, p.firstInput
+		}
+		if !p.last.Before(d.last) {
+			d.last, d.lastInput = p.last, p.lastInput
+		}
+	}
+	slices.SortStableFunc(dayOrder, func(a, b dayKey) int { return int(a.day - b.day) })
+	sessions := map[string]allot.SessionUsage{}
+	for _, dk := range dayOrder {
+		d := days[dk]
+		sk := fmt.Sprint(dk.key, dk.session)
+		s, ok := sessions[sk]
+		if !ok {
+			s = allot.SessionUsage{InsightKey: dk.key, Session: dk.session, Start: d.first, FirstInput: d.firstInput}
+		} else if d.firstInput > s.LastInput {
+			s.Growing++
+		}
+		s.Growing += d.growing
+		s.End, s.LastInput = d.last, d.lastInput
+		s.Requests += d.requests
+		s.Tokens = s.Tokens.Add(d.tokens)
+		s.Cost += d.cost
+		sessions[sk] = s
+	}
+	return usage, prompts, sessions
+}
+
+// checkInsights compares every aggregate db hands out for [from, to) with
+// what events imply. Loosely, it leaves out what depends on the calls one
+// process saw before (duplicates, when a prompt was first seen, and so
+// session growth across prompts): two processes appending to one file, or
+// days rebuilt by a relabel, see different histories.
+func checkInsights(t *testing.T, db *DB, events []allot.Event, from, to time.Time, loose ...bool) {
+	t.Helper()
+	isLoose := len(loose) > 0 && loose[0]
+	ctx := context.Background()
+	wantUsage, wantPrompts, wantSessions := expectedInsights(events)
+	q := allot.InsightQuery{From: from, To: to}
+	usage, err := db.InsightUsage(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(usage) != len(wantUsage) {
+		t.Errorf("InsightUsage: %d keys, want %d", len(usage), len(wantUsage))
+	}
+	for _, u := range usage {
+		w := wantUsage[u.InsightKey]
+		if isLoose {
+			u.Duplicates, w.Duplicates = allot.UsageSum{}, allot.UsageSum{}
+		}
+		if !reflect.DeepEqual(u, w) {
+			t.Errorf("InsightUsage %v:\n got %+v\nwant %+v", u.InsightKey, u, w)
+		}
+	}
+	sessions, err := db.SessionUsage(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions) != len(wantSessions) {
+		t.Errorf("SessionUsage: %d sessions, want %d", len(sessions), len(wantSessions))
+	}
+	for _, s := range sessions {
+		w := wantSessions[fmt.Sprint(s.InsightKey, s.Session)]
+		if isLoose {
+			s.Growing, w.Growing = 0, 0
+		}
+		if !reflect.DeepEqual(s, w) {
+			t.Errorf("SessionUsage %v %s:\n got %+v\nwant %+v", s.InsightKey, s.Session, s, w)
+		}
+	}
+	if isLoose {
+		return
+	}
+	prompts, err := db.PromptUsage(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prompts) != len(wantPrompts) {
+		t.Errorf("PromptUsage: %d prompts, want %d", len(prompts), len(wantPrompts))
+	}
+	for _, p := range prompts {
+		if w := wantPrompts[fmt.Sprint(p.InsightKey, p.SystemFP)]; !reflect.DeepEqual(p, w) {
+			t.Errorf("PromptUsage %v %x:\n got %+v\nwant %+v", p.InsightKey, p.SystemFP, p, w)
+		}
+	}
+}
+
+func TestInsightAggregatesMatchEvents(t *testing.T) {
+	t.Parallel()
+	events := genSessions(1, 12, 3, insightStart)
+	if len(events) < 300 {
+		t.Fatalf("generator made only %d events", len(events))
+	}
+	from, to := insightStart.Truncate(24*time.Hour), insightStart.Add(4*24*time.Hour)
+	tests := []struct {
+		name             string
+		batch            int
+		backlog, catchUp int64
+		twoHandles       bool // append alternately through two handles on one file
+		repeat           bool // append every batch twice
+		overlap          bool // every batch also repeats half the previous one
+	}{
+		{"folded on read", 50, insightBacklog, insightCatchUp, false, false, false},
+		{"folded by append", 37, 10, 10_000, false, false, false},
+		{"append lags behind", 20, 5, 3, false, false, false},
+		{"batches repeated", 25, 10, 10_000, false, true, false},
+		{"batches overlap", 24, 10, 10_000, false, false, true},
+		{"two handles", 30, 7, 1000, true, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "allot.db")
+			var handles []*DB
+			for range 1 + btoi(tt.twoHandles) {
+				db, err := Open(context.Background(), path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				st := db.insights()
+				st.backlog, st.catchUp = tt.backlog, tt.catchUp
+				handles = append(handles, db)
+			}
+			for i := 0; i < len(events); i += tt.batch {
+				db := handles[(i/tt.batch)%len(handles)]
+				b := events[i:min(i+tt.batch, len(events))]
+				if tt.overlap && i > 0 {
+					b = events[i-tt.batch/2 : min(i+tt.batch, len(events))]
+				}
+				mustAppend(t, db, b)
+				if tt.repeat {
+					if n := mustAppend(t, db, b); n != 0 {
+						t.Fatalf("repeat stored %d", n)
+					}
+				}
+			}
+			checkInsights(t, handles[0], events, from, to, tt.twoHandles)
+			// Again from the packed days, which the first read built.
+			checkInsights(t, handles[0], events, from, to, tt.twoHandles)
+			// Every day from the first with data to the end of the range.
+			var packed int
+			if err := handles[0].r.QueryRow(`SELECT count(*) FROM insight_days WHERE part = -1`).Scan(&packed); err != nil || packed != 5 {
+				t.Errorf("insight_days holds %d days (%v), want 5", packed, err)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestInsightQueriesFilterAndTrimDays(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	events := genSessions(2, 4, 3, insightStart)
+	mustAppend(t, db, events)
+	ctx := context.Background()
+	day2 := insightStart.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	var want []allot.Event
+	for _, e := range events {
+		if e.User == "user1" && !e.Time.Before(day2) && e.Time.Before(day2.Add(24*time.Hour)) {
+			want = append(want, e)
+		}
+	}
+	wantUsage, _, wantSessions := expectedInsights(want)
+	// A range inside one day is widened to the whole day.
+	q := allot.InsightQuery{From: day2.Add(3 * time.Hour), To: day2.Add(5 * time.Hour), User: "user1"}
+	usage, err := db.InsightUsage(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(usage) != len(wantUsage) {
+		t.Fatalf("got %d keys, want %d", len(usage), len(wantUsage))
+	}
+	for _, u := range usage {
+		if !reflect.DeepEqual(u, wantUsage[u.InsightKey]) {
+			t.Errorf("%v: got %+v want %+v", u.InsightKey, u, wantUsage[u.InsightKey])
+		}
+	}
+	sessions, err := db.SessionUsage(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions) != len(wantSessions) {
+		t.Errorf("got %d sessions, want %d", len(sessions), len(wantSessions))
+	}
+	// A team's prompts and sessions over whole (packed) days.
+	var team []allot.Event
+	for _, e := range events {
+		if e.Team == "team1" {
+			team = append(team, e)
+		}
+	}
+	_, wantPrompts, wantTeamSessions := expectedInsights(team)
+	tq := allot.InsightQuery{From: insightStart, To: insightStart.Add(72 * time.Hour), Team: "team1"}
+	prompts, err := db.PromptUsage(ctx, tq)
+	if err != nil || len(prompts) != len(wantPrompts) {
+		t.Errorf("team prompts: %d, %v; want %d", len(prompts), err, len(wantPrompts))
+	}
+	for _, p := range prompts {
+		if w := wantPrompts[fmt.Sprint(p.InsightKey, p.SystemFP)]; !reflect.DeepEqual(p, w) {
+			t.Errorf("team prompt %v:\n got %+v\nwant %+v", p.InsightKey, p, w)
+		}
+	}
+	teamSessions, err := db.SessionUsage(ctx, tq)
+	if err != nil || len(teamSessions) != len(wantTeamSessions) {
+		t.Errorf("team sessions: %d, %v; want %d", len(teamSessions), err, len(wantTeamSessions))
+	}
+	for _, s := range teamSessions {
+		if w := wantTeamSessions[fmt.Sprint(s.InsightKey, s.Session)]; !reflect.DeepEqual(s, w) {
+			t.Errorf("team session %v:\n got %+v\nwant %+v", s.InsightKey, s, w)
+		}
+	}
+	for _, tc := range []allot.InsightQuery{{User: "nobody"}, {Team: "nope"}} {
+		tc.From, tc.To = insightStart, insightStart.Add(72*time.Hour)
+		u, err := db.InsightUsage(ctx, tc)
+		if err != nil || len(u) != 0 {
+			t.Errorf("%+v: got %d rows, %v; want none", tc, len(u), err)
+		}
+		p, err := db.PromptUsage(ctx, tc)
+		if err != nil || len(p) != 0 {
+			t.Errorf("%+v: got %d prompts, %v; want none", tc, len(p), err)
+		}
+	}
+	daily, err := db.DailySpend(ctx, allot.InsightQuery{From: insightStart, To: insightStart.Add(72 * time.Hour), Team: "team0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum allot.Money
+	for _, d := range daily {
+		if d.Team != "team0" {
+			t.Errorf("team filter let %+v through", d)
+		}
+		sum += d.Cost
+	}
+	var wantSum allot.Money
+	for _, e := range events {
+		if e.Team == "team0" {
+			wantSum += e.Cost
+		}
+	}
+	if sum != wantSum {
+		t.Errorf("daily spend of team0 sums to %s, want %s", sum, wantSum)
+	}
+}
+
+func TestInsightsOfTodayAreReadFromHours(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	now := time.Now().UTC()
+	events := genSessions(3, 3, 1, now.Truncate(24*time.Hour))
+	for i := range events { // keep them in the past hours of today
+		events[i].Time = now.Truncate(24 * time.Hour).Add(time.Duration(i) * time.Microsecond)
+	}
+	mustAppend(t, db, events)
+	checkInsights(t, db, events, now.Add(-time.Hour), now.Add(time.Hour))
+	var packed int
+	if err := db.r.QueryRow(`SELECT count(*) FROM insight_days WHERE part = -1`).Scan(&packed); err != nil || packed != 0 {
+		t.Errorf("today was packed (%d rows, %v); it must be read from the hourly rows", packed, err)
+	}
+}
+
+func TestRelabelTasksMovesUntaggedCalls(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := context.Background()
+	base := allot.Event{
+		Principal: allot.Principal{Org: "acme", Team: "data", User: "bob", KeyID: "k1", Role: allot.RoleMember},
+		Provider:  "openai", RequestedModel: "gpt-4o", ServedModel: "gpt-4o", Route: allot.RouteChat,
+		App: "codex", Source: allot.SourceGateway, Status: 200, MaxTokens: 100, CostKnown: true,
+	}
+	var events []allot.Event
+	add := func(id string, at time.Time, task string, fp uint64, cost allot.Money) {
+		e := base
+		e.ID, e.Time, e.Task, e.SystemFP, e.Cost = id, at, task, fp, cost
+		e.Session = "s1"
+		e.Tokens = allot.Tokens{Input: 1000, Output: 10}
+		events = append(events, e)
+	}
+	const fp = 0xabc
+	add("a", insightStart, allot.UntaggedTask, fp, 100)
+	add("b", insightStart.Add(time.Hour), allot.UntaggedTask, fp, 200)
+	add("c", insightStart.Add(25*time.Hour), allot.UntaggedTask, fp, 400)
+	add("d", insightStart.Add(2*time.Hour), "declared", fp, 800)             // declared: kept
+	add("e", insightStart.Add(3*time.Hour), allot.UntaggedTask, 0xdef, 1600) // other prompt: kept
+	mustAppend(t, db, events)
+	from, to := insightStart.Add(-24*time.Hour), insightStart.Add(72*time.Hour)
+	// Build the cached totals first, so relabelling must drop them.
+	if _, err := db.Report(ctx, allot.ReportQuery{By: []allot.Dimension{allot.DimTask}, From: from, To: to}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.InsightUsage(ctx, allot.InsightQuery{From: from, To: to}); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := db.RelabelTasks(ctx, allot.TaskLabels{fp: "code-review"}, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("relabelled %d events, want 3", n)
+	}
+	rows, err := db.Report(ctx, allot.ReportQuery{By: []allot.Dimension{allot.DimTask}, From: from, To: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]allot.Money{}
+	for _, r := range rows {
+		got[r.Dims[0]] = r.Cost
+	}
+	want := map[string]allot.Money{"code-review": 700, "declared": 800, allot.UntaggedTask: 1600}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("costs by task after relabel: %v, want %v", got, want)
+	}
+	for i := range events {
+		if events[i].Task == allot.UntaggedTask && events[i].SystemFP == fp {
+			events[i].Task = "code-review"
+		}
+	}
+	checkInsights(t, db, events, from, to, true)
+	prompts, err := db.PromptUsage(ctx, allot.InsightQuery{From: from, To: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range prompts {
+		if p.SystemFP == fp && p.Task == allot.UntaggedTask {
+			t.Errorf("the labelled prompt is still untagged: %+v", p)
+		}
+	}
+	stored, err := db.Events(ctx, from, to, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tasks []string
+	for _, e := range stored {
+		tasks = append(tasks, e.ID+":"+e.Task)
+	}
+	sort.Strings(tasks)
+	if w := []string{"a:code-review", "b:code-review", "c:code-review", "d:declared", "e:untagged"}; !reflect.DeepEqual(tasks, w) {
+		t.Errorf("stored tasks %v, want %v", tasks, w)
+	}
+	// Relabelling again changes nothing.
+	if n, err := db.RelabelTasks(ctx, allot.TaskLabels{fp: "code-review"}, from, to); err != nil || n != 0 {
+		t.Errorf("second relabel: %d, %v; want 0", n, err)
+	}
+}
+
+func TestPackedDayRoundTrip(t *testing.T) {
+	t.Parallel()
+	const day = 20000
+	calls := []dayCall{{attr: 3, session: 0, fp: -5, v: callAgg{1, 2, 3, 4, 5, 6, 7, 8, 9, day*usPerDay + 5, day*usPerDay + 9, 12, 13, 14}}}
+	extras := []dayExtra{{attr: 7, v: extrasAgg{1, -2, 3}}}
+	gotCalls, err := decodeCalls(day, encodeCalls(day, calls), nil)
+	if err != nil || !reflect.DeepEqual(gotCalls, calls) {
+		t.Fatalf("calls round trip: %+v, %v; want %+v", gotCalls, err, calls)
+	}
+	gotExtras, err := decodeExtras(encodeExtras(extras), nil)
+	if err != nil || !reflect.DeepEqual(gotExtras, extras) {
+		t.Fatalf("extras round trip: %+v, %v; want %+v", gotExtras, err, extras)
+	}
+	for _, bad := range [][]byte{{5}, {1, 2}, append(encodeCalls(day, calls), 0), {}} {
+		if _, err := decodeCalls(day, bad, nil); err == nil {
+			t.Errorf("decoded corrupt calls %v", bad)
+		}
+		if _, err := decodeExtras(bad, nil); err == nil {
+			t.Errorf("decoded corrupt extras %v", bad)
+		}
+	}
+}
+
+func FuzzDecodePackedDay(f *testing.F) {
+	f.Add(encodeCalls(1, []dayCall{{attr: 1}}), encodeExtras([]dayExtra{{attr: 2}}))
+	f.Add([]byte{}, []byte{0})
+	f.Fuzz(func(t *testing.T, cb, xb []byte) {
+		if calls, err := decodeCalls(3, cb, nil); err == nil {
+			again, err := decodeCalls(3, encodeCalls(3, calls), nil)
+			if err != nil || !reflect.DeepEqual(again, calls) {
+				t.Fatalf("re-encoding changed %+v into %+v (%v)", calls, again, err)
+			}
+		}
+		if extras, err := decodeExtras(xb, nil); err == nil {
+			again, err := decodeExtras(encodeExtras(extras), nil)
+			if err != nil || !reflect.DeepEqual(again, extras) {
+				t.Fatalf("re-encoding changed %+v into %+v (%v)", extras, again, err)
+			}
+		}
+	})
+}

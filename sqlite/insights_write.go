@@ -1,0 +1,721 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/allot-dev/allot"
+)
+
+// The insight aggregates (migrations/0003_insights.sql) are folded from
+// events behind the ledger rather than event by event: each Append keeps
+// the events it stored in memory (insightState.pending) and, once
+// insightBacklog events are waiting, folds them in its own transaction:
+// grouped in Go per hour, attribution, session and system prompt, then
+// upserted, so each session's row is written once per thousands of events
+// rather than once per batch. Readers fold whatever waits before they read
+// (flushInsights). insight_state holds the seq up to which events are
+// folded, updated in the transaction that folds them, so the aggregates
+// always equal the folded events exactly; events another process appended,
+// or that a restart forgot, are read back from the events table instead.
+
+// insightEvent is what the insight aggregates need of one stored event.
+type insightEvent struct {
+	id        string
+	user      string
+	t         int64 // unix microseconds
+	attr      int64
+	session   int64 // dict id, 0 for none
+	status    int64
+	maxTokens int64
+	systemFP  int64
+	requestFP int64
+	tokens    allot.Tokens
+	cost      int64
+}
+
+// callKey is an insight_calls row key.
+type callKey struct{ hour, attr, session, fp int64 }
+
+// callAgg is an insight_calls row's values, in column order after the key.
+type callAgg [callValues]int64
+
+// Positions in callAgg.
+const (
+	cRequests = iota
+	cInput
+	cCacheRead
+	cCacheWrite5m
+	cCacheWrite1h
+	cOutput
+	cCost
+	cMinInput
+	cMisses
+	cFirstUS
+	cLastUS
+	cFirstInput
+	cLastInput
+	cGrowing
+	callValues
+)
+
+// extrasKey is an insight_extras row key.
+type extrasKey struct{ hour, attr int64 }
+
+// extrasAgg is an insight_extras row's values, in column order after the key.
+type extrasAgg [extrasValues]int64
+
+// Positions in extrasAgg.
+const (
+	xFailedRequests = iota
+	xFailedInput
+	xFailedOutput
+	xFailedCost
+	xDupRequests
+	xDupInput
+	xDupOutput
+	xDupCost
+	xNoMaxRequests
+	xNoMaxOutput
+	xLong        // LongOutputBuckets pairs of (requests, output)
+	extrasValues = xLong + 2*allot.LongOutputBuckets
+)
+
+const (
+	callColumns   = `hour, attr, session, system_fp, requests, input, cache_read, cache_write_5m, cache_write_1h, output, cost_nano, min_input, cache_misses, first_us, last_us, first_input, last_input, growing`
+	extrasColumns = `hour, attr, failed_requests, failed_input, failed_output, failed_cost_nano, dup_requests, dup_input, dup_output, dup_cost_nano, nomax_requests, nomax_output, long0_requests, long0_output, long1_requests, long1_output, long2_requests, long2_output, long3_requests, long3_output`
+)
+
+// insightBatch groups events into insight rows.
+type insightBatch struct {
+	calls      map[callKey]int // index in callKeys and callVals
+	callKeys   []callKey
+	callVals   []callAgg
+	extras     map[extrasKey]int
+	extrasKeys []extrasKey
+	extrasVals []extrasAgg
+	days       []int64
+}
+
+// newInsightBatch sizes a batch for about n events.
+func newInsightBatch(n int) *insightBatch {
+	return &insightBatch{calls: make(map[callKey]int, n/2), callKeys: make([]callKey, 0, n/2), callVals: make([]callAgg, 0, n/2),
+		extras: map[extrasKey]int{}}
+}
+
+// add counts e, which must come no earlier than the events added before it
+// with the same key (callers sort by time); dup says it repeats a recent call.
+func (b *insightBatch) add(e *insightEvent, dup bool) {
+	hour, day := e.t/usPerHour, e.t/usPerDay
+	if n := len(b.days); n == 0 || b.days[n-1] != day {
+		if !slices.Contains(b.days, day) {
+			b.days = append(b.days, day)
+		}
+	}
+	t := &e.tokens
+	if e.session != 0 || e.systemFP != 0 {
+		k := callKey{hour, e.attr, e.session, e.systemFP}
+		i, ok := b.calls[k]
+		if !ok {
+			i = len(b.callVals)
+			b.calls[k] = i
+			b.callKeys = append(b.callKeys, k)
+			b.callVals = append(b.callVals, callAgg{})
+		}
+		c := &b.callVals[i]
+		if !ok {
+			c[cMinInput], c[cMisses] = t.Input, 1
+			c[cFirstUS], c[cFirstInput] = e.t, t.Input
+		} else {
+			if e.t-c[cLastUS] > int64(allot.PromptCacheTTL/1000) {
+				c[cMisses]++
+			}
+			if t.Input > c[cLastInput] {
+				c[cGrowing]++
+			}
+			c[cMinInput] = min(c[cMinInput], t.Input)
+		}
+		c[cRequests]++
+		c[cInput] += t.Input
+		c[cCacheRead] += t.CacheRead
+		c[cCacheWrite5m] += t.CacheWrite5m
+		c[cCacheWrite1h] += t.CacheWrite1h
+		c[cOutput] += t.Output
+		c[cCost] += e.cost
+		c[cLastUS], c[cLastInput] = e.t, t.Input
+	}
+	failed := allot.FailedStatus(int(e.status))
+	if !failed && !dup && e.maxTokens != 0 {
+		return
+	}
+	k := extrasKey{hour, e.attr}
+	i, ok := b.extras[k]
+	if !ok {
+		i = len(b.extrasVals)
+		b.extras[k] = i
+		b.extrasKeys = append(b.extrasKeys, k)
+		b.extrasVals = append(b.extrasVals, extrasAgg{})
+	}
+	x := &b.extrasVals[i]
+	if failed {
+		x[xFailedRequests]++
+		x[xFailedInput] += t.Input
+		x[xFailedOutput] += t.Output
+		x[xFailedCost] += e.cost
+	}
+	if dup {
+		x[xDupRequests]++
+		x[xDupInput] += t.Input
+		x[xDupOutput] += t.Output
+		x[xDupCost] += e.cost
+	}
+	if e.maxTokens == 0 {
+		x[xNoMaxRequests]++
+		x[xNoMaxOutput] += t.Output
+		if c := allot.LongOutputBucket(t.Output); c >= 0 {
+			x[xLong+2*c]++
+			x[xLong+2*c+1] += t.Output
+		}
+	}
+}
+
+// dupKey identifies a request for duplicate detection: the same body from
+// the same user.
+type dupKey struct {
+	user string
+	fp   int64
+}
+
+// dupSeen is the latest call seen with a dupKey.
+type dupSeen struct {
+	t  int64
+	id string
+}
+
+// dupWindow remembers the request fingerprints of the last
+// allot.DuplicateWindow of calls folded by this process, so that a repeat
+// is recognised without an index on events. (Repeats that straddle a
+// restart are not recognised.)
+type dupWindow struct {
+	seen    map[dupKey]dupSeen
+	maxT    int64
+	pruneAt int
+}
+
+// insightState is what one open DB keeps in memory for the insight
+// aggregates; it is used only under DB.wmu.
+type insightState struct {
+	backlog, catchUp int64 // insightBacklog and insightCatchUp, lowered by tests
+	window           dupWindow
+	prompts          promptWindow
+	// pending holds the events with seqs in (from, to], in seq order, when
+	// valid: then they need not be read back to be folded.
+	pending  []insightEvent
+	from, to int64
+	valid    bool
+}
+
+var (
+	insightStatesMu sync.Mutex
+	insightStates   = map[weak.Pointer[DB]]*insightState{}
+)
+
+// insights returns db's in-memory insight state, dropped with db.
+func (db *DB) insights() *insightState {
+	k := weak.Make(db)
+	insightStatesMu.Lock()
+	defer insightStatesMu.Unlock()
+	st := insightStates[k]
+	if st == nil {
+		st = &insightState{backlog: insightBacklog, catchUp: insightCatchUp, window: dupWindow{seen: map[dupKey]dupSeen{}, pruneAt: 4096},
+			prompts: promptWindow{seen: map[int64]int64{}, pruneAt: 4096}}
+		insightStates[k] = st
+		runtime.AddCleanup(db, func(k weak.Pointer[DB]) {
+			insightStatesMu.Lock()
+			delete(insightStates, k)
+			insightStatesMu.Unlock()
+		}, k)
+	}
+	return st
+}
+
+// promptWindow remembers when each system prompt was last folded by this
+// process, over the last promptSeenWindow. A call's system prompt is kept
+// apart (its own insight_calls row) only when the prompt was seen before
+// within that window: a prompt sent once has nothing to cache, and
+// requests that carry a new system prompt every time (retrieved context
+// in the system prompt) would otherwise add a row per call. Keeping the
+// first call of each prompt with the session's other calls costs the
+// prompt caching estimate one call, which the cache would have had to
+// write anyway.
+type promptWindow struct {
+	seen    map[int64]int64 // fingerprint -> unix microseconds
+	maxT    int64
+	pruneAt int
+}
+
+// promptSeenWindow is how long a system prompt is remembered.
+const promptSeenWindow = int64(24 * time.Hour / time.Microsecond)
+
+// dupCheck finds repeats among events (sorted by time) against windows of
+// earlier calls (nil for none: only the events themselves), recording
+// them in pending.
+type dupCheck struct {
+	w       *dupWindow
+	pending map[dupKey]dupSeen
+	pw      *promptWindow
+	prompts map[int64]int64
+}
+
+// knownPrompt reports whether e's system prompt was seen within
+// promptSeenWindow before e, and records it.
+func (d *dupCheck) knownPrompt(e *insightEvent) bool {
+	if e.systemFP == 0 {
+		return false
+	}
+	if d.prompts == nil {
+		d.prompts = map[int64]int64{}
+	}
+	prev, ok := d.prompts[e.systemFP]
+	if !ok && d.pw != nil {
+		prev, ok = d.pw.seen[e.systemFP]
+	}
+	known := ok && e.t >= prev && e.t-prev <= promptSeenWindow
+	if !ok || e.t >= prev {
+		d.prompts[e.systemFP] = e.t
+	}
+	return known
+}
+
+// repeat reports whether e repeats a call within allot.DuplicateWindow
+// and records e.
+func (d *dupCheck) repeat(e *insightEvent) bool {
+	if e.requestFP == 0 {
+		return false
+	}
+	k := dupKey{e.user, e.requestFP}
+	prev, ok := d.pending[k]
+	if !ok && d.w != nil {
+		prev, ok = d.w.seen[k]
+	}
+	const window = int64(allot.DuplicateWindow / 1000)
+	dup := ok && prev.id != e.id && e.t-prev.t <= window && prev.t-e.t <= window
+	if !ok || e.t >= prev.t {
+		d.pending[k] = dupSeen{e.t, e.id}
+	}
+	return dup
+}
+
+// commit adds the pending calls to the windows and forgets calls that
+// fell out of them.
+func (d *dupCheck) commit() {
+	if pw := d.pw; pw != nil {
+		for fp, t := range d.prompts {
+			if cur, ok := pw.seen[fp]; !ok || t >= cur {
+				pw.seen[fp] = t
+			}
+			pw.maxT = max(pw.maxT, t)
+		}
+		if len(pw.seen) >= pw.pruneAt {
+			for fp, t := range pw.seen {
+				if t < pw.maxT-promptSeenWindow {
+					delete(pw.seen, fp)
+				}
+			}
+			if len(pw.seen) > 4_000_000 { // bound the memory come what may
+				clear(pw.seen)
+			}
+			pw.pruneAt = max(4096, 2*len(pw.seen))
+		}
+	}
+	w := d.w
+	if w == nil {
+		return
+	}
+	for k, s := range d.pending {
+		if cur, ok := w.seen[k]; !ok || s.t >= cur.t {
+			w.seen[k] = s
+		}
+		w.maxT = max(w.maxT, s.t)
+	}
+	if len(w.seen) >= w.pruneAt {
+		cutoff := w.maxT - int64(allot.DuplicateWindow/1000)
+		for k, s := range w.seen {
+			if s.t < cutoff {
+				delete(w.seen, k)
+			}
+		}
+		w.pruneAt = max(4096, 2*len(w.seen))
+	}
+}
+
+// insightChunk is the most rows one insight upsert carries (18 or 20
+// parameters a row, well under SQLite's limit).
+const insightChunk = 256
+
+// upsertCallsSQL folds rows rows into insight_calls. Unqualified columns
+// in DO UPDATE are the stored row's values before the update, so a batch
+// that continues a row links to its last call: a first call within the
+// cache TTL of the stored last one is no miss, one larger than it grows.
+func upsertCallsSQL(rows int) string {
+	return `INSERT INTO insight_calls (` + callColumns + `) VALUES ` + valuesSQL(rows, 4+callValues) + `
+	ON CONFLICT (hour, attr, session, system_fp) DO UPDATE SET
+		requests = requests + excluded.requests,
+		input = input + excluded.input,
+		cache_read = cache_read + excluded.cache_read,
+		cache_write_5m = cache_write_5m + excluded.cache_write_5m,
+		cache_write_1h = cache_write_1h + excluded.cache_write_1h,
+		output = output + excluded.output,
+		cost_nano = cost_nano + excluded.cost_nano,
+		min_input = min(min_input, excluded.min_input),
+		cache_misses = cache_misses + excluded.cache_misses - (excluded.first_us >= last_us AND excluded.first_us - last_us <= ` + fmt.Sprint(int64(allot.PromptCacheTTL/1000)) + `),
+		growing = growing + excluded.growing + (excluded.first_us >= last_us AND excluded.first_input > last_input),
+		first_input = iif(excluded.first_us < first_us, excluded.first_input, first_input),
+		first_us = min(first_us, excluded.first_us),
+		last_input = iif(excluded.last_us >= last_us, excluded.last_input, last_input),
+		last_us = max(last_us, excluded.last_us)`
+}
+
+// upsertExtrasSQL folds rows rows into insight_extras.
+func upsertExtrasSQL(rows int) string {
+	var set []string
+	for _, c := range strings.Split(extrasColumns, ",")[2:] {
+		c = strings.TrimSpace(c)
+		set = append(set, c+" = "+c+" + excluded."+c)
+	}
+	return `INSERT INTO insight_extras (` + extrasColumns + `) VALUES ` + valuesSQL(rows, 2+extrasValues) + `
+	ON CONFLICT (hour, attr) DO UPDATE SET ` + strings.Join(set, ", ")
+}
+
+// insightSQL holds, by row count (the chunk sizes insightChunkSize
+// returns), the two upserts: insight_calls and insight_extras.
+var insightSQL = func() map[int][2]string {
+	out := map[int][2]string{}
+	for n := insightChunk; n >= 1; n /= 2 {
+		out[n] = [2]string{upsertCallsSQL(n), upsertExtrasSQL(n)}
+	}
+	return out
+}()
+
+// insightChunkSize is how many of n remaining rows the next upsert takes:
+// the full chunk or the largest power of two, so few statements exist.
+func insightChunkSize(n int) int {
+	if n >= insightChunk {
+		return insightChunk
+	}
+	p := 1
+	for p*2 <= n {
+		p *= 2
+	}
+	return p
+}
+
+// prepareInsights prepares the insight upserts on the writer connection
+// once. Append calls it holding wmu and before it begins its transaction,
+// while the one writer connection is free.
+func (db *DB) prepareInsights(ctx context.Context) error {
+	if _, ok := db.stmts[insightSQL[insightChunk][0]]; ok {
+		return nil
+	}
+	for _, qs := range insightSQL {
+		for _, q := range qs {
+			s, err := db.w.PrepareContext(ctx, q)
+			if err != nil {
+				return fmt.Errorf("prepare insight aggregates: %w", err)
+			}
+			db.stmts[q] = s
+		}
+	}
+	return nil
+}
+
+// Folding thresholds: Append folds once insightBacklog events wait, at most
+// insightCatchUp of them per transaction (a database upgraded from before
+// insights catches up over many Appends, or on its first read).
+const (
+	insightBacklog = 20_000
+	insightCatchUp = 50_000
+)
+
+// addInsights runs in Append's transaction once batch is stored, above
+// seq before, inserted of its events being new. It remembers the new
+// events and folds the waiting ones when insightBacklog have gathered.
+// commit must be called once tx has committed.
+func (db *DB) addInsights(ctx context.Context, tx *sql.Tx, before int64, batch []allot.Event, refs []eventRef, inserted int) (commit func(), err error) {
+	st := db.insights()
+	last := before + int64(inserted)
+	var done int64
+	if err := tx.QueryRowContext(ctx, `SELECT seq FROM insight_state`).Scan(&done); err != nil {
+		return nil, fmt.Errorf("insight aggregates: %w", err)
+	}
+	if !st.valid && done == before { // nothing waits: remember from here on
+		st.pending, st.from, st.to, st.valid = nil, done, done, true
+	}
+	// Memory is usable when it holds every waiting event but this batch's.
+	usable := st.valid && st.from == done && st.to == before
+	var fresh []insightEvent
+	if usable {
+		if fresh, err = newInsightEvents(ctx, tx, before, batch, refs, inserted); err != nil {
+			return nil, err
+		}
+	}
+	to, fold := done, func() {}
+	if last-done >= st.backlog {
+		to = min(last, done+st.catchUp)
+		var evs []insightEvent
+		if usable {
+			// Folded events come first; pending is not changed until commit.
+			evs = make([]insightEvent, 0, to-done)
+			evs = append(evs, st.pending[:min(len(st.pending), int(to-done))]...)
+			evs = append(evs, fresh[:int(to-done)-len(evs)]...)
+		}
+		if fold, err = db.foldInsights(ctx, tx, done, to, evs); err != nil {
+			return nil, err
+		}
+	}
+	return func() {
+		fold()
+		switch {
+		case usable:
+			st.pending = append(st.pending, fresh...)
+			if to > done {
+				st.pending = append([]insightEvent(nil), st.pending[to-done:]...)
+			}
+			st.from, st.to = to, last
+		case to == last:
+			st.pending, st.from, st.to, st.valid = nil, last, last, true
+		default:
+			st.pending, st.valid = nil, false
+		}
+	}, nil
+}
+
+// newInsightEvents returns the events of batch that Append stored (all of
+// them unless inserted < len(batch)), in seq order.
+func newInsightEvents(ctx context.Context, tx *sql.Tx, before int64, batch []allot.Event, refs []eventRef, inserted int) ([]insightEvent, error) {
+	var isNew map[string]bool
+	if inserted < len(batch) {
+		isNew = make(map[string]bool, inserted)
+		err := eachRow(ctx, tx, `SELECT id FROM events WHERE seq > ?`, []any{before}, func(rows *sql.Rows) error {
+			var id any
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			isNew[decodeID(id)] = true
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("insight aggregates: %w", err)
+		}
+	}
+	out := make([]insightEvent, 0, inserted)
+	for i := range batch {
+		e := &batch[i]
+		if isNew != nil && !isNew[e.ID] {
+			continue
+		}
+		out = append(out, insightEvent{
+			id: e.ID, user: e.User, t: e.Time.UnixMicro(), attr: refs[i].attr, session: refs[i].session,
+			status: int64(e.Status), maxTokens: e.MaxTokens, systemFP: int64(e.SystemFP), requestFP: int64(e.RequestFP),
+			tokens: e.Tokens, cost: int64(e.Cost),
+		})
+	}
+	return out, nil
+}
+
+// foldInsights folds the events with from < seq <= to into the insight
+// aggregates and records to as folded, in tx. evs are those events when
+// the caller has them, else nil: they are read back.
+func (db *DB) foldInsights(ctx context.Context, tx *sql.Tx, from, to int64, evs []insightEvent) (commit func(), err error) {
+	if evs == nil {
+		if evs, err = db.readInsightEvents(ctx, tx, `e.seq > ? AND e.seq <= ?`, from, to); err != nil {
+			return nil, err
+		}
+	}
+	st := db.insights()
+	check := &dupCheck{w: &st.window, pending: make(map[dupKey]dupSeen, len(evs)), pw: &st.prompts, prompts: map[int64]int64{}}
+	if err := db.writeInsights(ctx, tx, groupInsights(evs, check)); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE insight_state SET seq = ?`, to); err != nil {
+		return nil, fmt.Errorf("insight aggregates: %w", err)
+	}
+	return check.commit, nil
+}
+
+// readInsightEvents reads back the events matching where (over events e
+// and attrs a) with args, in seq order.
+func (db *DB) readInsightEvents(ctx context.Context, q querier, where string, args ...any) ([]insightEvent, error) {
+	var evs []insightEvent
+	var users []int64
+	err := eachRow(ctx, q, `SELECT e.id, a.usr, e.t, e.attr, e.session, e.status, e.max_tokens, e.system_fp, e.request_fp,
+		e.input, e.cache_read, e.cache_write_5m, e.cache_write_1h, e.output, e.cost_nano
+		FROM events e CROSS JOIN attrs a ON a.id = e.attr WHERE `+where+` ORDER BY e.seq`, args, func(rows *sql.Rows) error {
+		var e insightEvent
+		var id any
+		var usr int64
+		t := &e.tokens
+		if err := rows.Scan(&id, &usr, &e.t, &e.attr, &e.session, &e.status, &e.maxTokens, &e.systemFP, &e.requestFP,
+			&t.Input, &t.CacheRead, &t.CacheWrite5m, &t.CacheWrite1h, &t.Output, &e.cost); err != nil {
+			return err
+		}
+		e.id = decodeID(id)
+		evs = append(evs, e)
+		users = append(users, usr)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insight aggregates: read events: %w", err)
+	}
+	names := map[int64]string{}
+	for i, u := range users {
+		name, ok := names[u]
+		if !ok {
+			s, err := db.dict.names(ctx, q, u)
+			if err != nil {
+				return nil, fmt.Errorf("insight aggregates: %w", err)
+			}
+			name = s[0]
+			names[u] = name
+		}
+		evs[i].user = name
+	}
+	return evs, nil
+}
+
+// flushInsights folds every waiting event into the insight aggregates,
+// insightCatchUp at a time, so that a read sees the whole ledger.
+func (db *DB) flushInsights(ctx context.Context) error {
+	for {
+		var done, last int64
+		if err := db.r.QueryRowContext(ctx, `SELECT (SELECT seq FROM insight_state), (SELECT coalesce(max(seq), 0) FROM events)`).Scan(&done, &last); err != nil {
+			return fmt.Errorf("insight aggregates: %w", err)
+		}
+		if done >= last {
+			return nil
+		}
+		if err := db.flushInsightsOnce(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// flushInsightsOnce folds up to insightCatchUp waiting events in one write
+// transaction.
+func (db *DB) flushInsightsOnce(ctx context.Context) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("insight aggregates: %w", err)
+	}
+	defer tx.Rollback()
+	var done, last int64
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT seq FROM insight_state), (SELECT coalesce(max(seq), 0) FROM events)`).Scan(&done, &last); err != nil {
+		return fmt.Errorf("insight aggregates: %w", err)
+	}
+	if done >= last {
+		return nil
+	}
+	st := db.insights()
+	to := min(last, done+st.catchUp)
+	usable := st.valid && st.from == done && st.to == last
+	var evs []insightEvent
+	if usable {
+		evs = st.pending[:to-done]
+	}
+	fold, err := db.foldInsights(ctx, tx, done, to, evs)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("insight aggregates: %w", err)
+	}
+	fold()
+	if usable {
+		st.pending, st.from = append([]insightEvent(nil), st.pending[to-done:]...), to
+	} else {
+		st.pending, st.from, st.to, st.valid = nil, to, to, to == last
+	}
+	return nil
+}
+
+// groupInsights sorts evs by time and groups them, finding duplicates with check.
+func groupInsights(evs []insightEvent, check *dupCheck) *insightBatch {
+	// Sort positions, not the events: they are large and mostly in order.
+	order := make([]int32, len(evs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(a, b int32) int {
+		switch ta, tb := evs[a].t, evs[b].t; {
+		case ta < tb:
+			return -1
+		case ta > tb:
+			return 1
+		}
+		return 0
+	})
+	b := newInsightBatch(len(evs))
+	for _, i := range order {
+		e := evs[i]
+		if !check.knownPrompt(&e) {
+			e.systemFP = 0 // a first sight: kept with the session's calls
+		}
+		b.add(&e, check.repeat(&e))
+	}
+	return b
+}
+
+// writeInsights upserts b's rows and drops the cached days they touch.
+func (db *DB) writeInsights(ctx context.Context, tx *sql.Tx, b *insightBatch) error {
+	args := make([]any, 0, insightChunk*(4+callValues))
+	for done := 0; done < len(b.callKeys); {
+		n := insightChunkSize(len(b.callKeys) - done)
+		args = args[:0]
+		for i := done; i < done+n; i++ {
+			k := &b.callKeys[i]
+			args = append(args, k.hour, k.attr, k.session, k.fp)
+			for _, v := range b.callVals[i] {
+				args = append(args, v)
+			}
+		}
+		done += n
+		if _, err := db.txExec(ctx, tx, insightSQL[n][0], args...); err != nil {
+			return fmt.Errorf("insight calls: %w", err)
+		}
+	}
+	for done := 0; done < len(b.extrasKeys); {
+		n := insightChunkSize(len(b.extrasKeys) - done)
+		args = args[:0]
+		for i := done; i < done+n; i++ {
+			k := &b.extrasKeys[i]
+			args = append(args, k.hour, k.attr)
+			for _, v := range b.extrasVals[i] {
+				args = append(args, v)
+			}
+		}
+		done += n
+		if _, err := db.txExec(ctx, tx, insightSQL[n][1], args...); err != nil {
+			return fmt.Errorf("insight extras: %w", err)
+		}
+	}
+	if len(b.days) > 0 {
+		args = args[:0]
+		for _, d := range b.days {
+			args = append(args, d)
+		}
+		q := "DELETE FROM insight_days WHERE day IN (" + strings.TrimSuffix(strings.Repeat("?,", len(args)), ",") + ")"
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("invalidate insight days: %w", err)
+		}
+	}
+	return nil
+}

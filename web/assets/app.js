@@ -1,0 +1,686 @@
+// allot dashboard: fetches every number from the JSON API (/api/v1/...)
+// and draws it; charts are inline SVG. No libraries, nothing loaded from
+// elsewhere. Money arrives as exact decimals and is kept as strings: it is
+// only turned into a float to size a bar.
+'use strict';
+(function () {
+  const body = document.body;
+  const page = body.dataset.page;
+  const params = new URLSearchParams(location.search);
+  setupFilters();
+  if (!body.dataset.user) return; // sign-in and error pages
+  const who = { user: body.dataset.user, team: body.dataset.team, role: body.dataset.role };
+  const refreshMS = Number(body.dataset.refresh) || 5000;
+
+  // ---------- DOM
+  const SVG = 'http://www.w3.org/2000/svg';
+  function setAttrs(el, attrs) {
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'text') el.textContent = v;
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  function append(el, kids) {
+    for (const k of kids.flat(3)) {
+      if (k === null || k === undefined || k === false) continue;
+      el.append(k instanceof Node ? k : document.createTextNode(String(k)));
+    }
+  }
+  function h(tag, attrs, ...kids) { const el = document.createElement(tag); setAttrs(el, attrs); append(el, kids); return el; }
+  function s(tag, attrs, ...kids) { const el = document.createElementNS(SVG, tag); setAttrs(el, attrs); append(el, kids); return el; }
+  function fill(id, ...content) {
+    const sec = document.getElementById(id);
+    if (!sec) return;
+    const b = sec.querySelector('.body') || sec;
+    b.replaceChildren(...content.flat(3).filter((c) => c !== null && c !== undefined && c !== false));
+  }
+  const empty = (text) => h('p', { class: 'empty', text });
+  const problem = (e) => h('p', { class: 'problem', role: 'alert', text: (e && e.message) || String(e) });
+
+  // ---------- numbers
+  // exactJSON parses JSON keeping every *_usd number as its exact decimal string.
+  function exactJSON(text) {
+    return JSON.parse(text.replace(/("[A-Za-z0-9_]*_usd"\s*:\s*)(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?=\s*[,}\]])/g, '$1"$2"'));
+  }
+  // fmtUSD shows a decimal string as dollars: cents (truncated, like the
+  // CLI), four places below a cent.
+  function fmtUSD(v) {
+    if (v === null || v === undefined || v === '') return '–';
+    let str = String(v);
+    const neg = str.startsWith('-');
+    if (neg) str = str.slice(1);
+    if (/e/i.test(str)) str = Number(str).toFixed(9);
+    const [w, f0 = ''] = str.split('.');
+    const f = (f0 + '000000000').slice(0, 9);
+    const whole = (w.replace(/^0+(?=\d)/, '') || '0');
+    const tiny = whole === '0' && f.slice(0, 2) === '00' && /[1-9]/.test(f);
+    return (neg ? '−' : '') + '$' + whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + '.' + (tiny ? f.slice(0, 4) : f.slice(0, 2));
+  }
+  const num = (v) => (v === null || v === undefined || v === '' ? 0 : Number(v));
+  function money(v) {
+    return h('span', { class: 'money', 'data-value': v === null || v === undefined ? '' : String(v), title: v === null || v === undefined ? null : '$' + v, text: fmtUSD(v) });
+  }
+  function fmtInt(n) {
+    n = num(n);
+    const a = Math.abs(n);
+    if (a < 10000) return n.toLocaleString('en-US');
+    if (a < 1e6) return (n / 1e3).toFixed(1) + 'k';
+    if (a < 1e9) return (n / 1e6).toFixed(2) + 'M';
+    return (n / 1e9).toFixed(2) + 'G';
+  }
+  function count(n) {
+    return h('span', { class: 'count', 'data-value': String(n === null || n === undefined ? 0 : n), title: num(n).toLocaleString('en-US'), text: fmtInt(n) });
+  }
+  const fmtPct = (x) => (x === null || x === undefined ? '–' : (Math.round(num(x) * 10) / 10).toLocaleString('en-US') + '%');
+  function bar(frac, state) {
+    const inner = h('span');
+    inner.style.setProperty('width', Math.max(0, Math.min(100, frac * 100)).toFixed(1) + '%');
+    return h('span', { class: 'bar' + (state ? ' ' + state : ''), role: 'presentation' }, inner);
+  }
+  const usedState = (pct) => (pct >= 100 ? 'over' : pct >= 80 ? 'warn' : '');
+  const fmtTime = (t) => (t ? new Date(t).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '–');
+  const fmtDay = (t) => (t ? new Date(t).toISOString().slice(0, 10) : '–');
+  const todayUTC = () => new Date().toISOString().slice(0, 10);
+
+  // ---------- API
+  class HTTPError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+  async function api(path, query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== '') q.set(k, v);
+    const qs = q.toString();
+    const res = await fetch(path + (qs ? '?' + qs : ''), { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    if (res.status === 401) {
+      location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+      throw new HTTPError(401, 'Your session ended; signing in again.');
+    }
+    const text = await res.text();
+    let data = null;
+    try { data = text ? exactJSON(text) : null; } catch (e) { data = null; }
+    if (!res.ok) throw new HTTPError(res.status, (data && data.error && data.error.message) || 'HTTP ' + res.status);
+    return data;
+  }
+  // optional is api for endpoints that may not exist on this server yet:
+  // 404 is an empty state, not an error.
+  async function optional(path, query) {
+    try { return await api(path, query); } catch (e) { if (e.status === 404) return null; throw e; }
+  }
+  function pick(...names) {
+    const out = {};
+    for (const n of names) if (params.get(n)) out[n] = params.get(n);
+    return out;
+  }
+  // settle runs the loaders and hands each section its result or error.
+  async function settle(jobs) {
+    const keys = Object.keys(jobs);
+    const results = await Promise.allSettled(keys.map((k) => jobs[k]()));
+    const out = {};
+    keys.forEach((k, i) => { out[k] = results[i].status === 'fulfilled' ? { ok: true, v: results[i].value } : { ok: false, e: results[i].reason }; });
+    return out;
+  }
+  function section(id, r, render) {
+    if (!r.ok) { fill(id, problem(r.e)); return; }
+    try { fill(id, render(r.v)); } catch (e) { fill(id, problem(e)); console.error(e); }
+  }
+
+  // ---------- tables (every table has a CSV download of exactly what it shows)
+  function value(c, r) { return c.get ? c.get(r) : r[c.key]; }
+  function cell(c, r) {
+    const v = value(c, r);
+    const td = h(c.head ? 'th' : 'td', { class: c.kind || null, scope: c.head ? 'row' : null });
+    switch (c.kind) {
+      case 'usd': td.append(money(v)); break;
+      case 'int': td.append(count(v)); break;
+      case 'pct': td.append(fmtPct(v)); break;
+      case 'share': td.append(bar(num(v)), ' ', fmtPct(num(v) * 100)); break;
+      case 'used': td.append(bar(num(v) / 100, usedState(num(v))), ' ', fmtPct(v)); break;
+      case 'time': td.append(fmtTime(v)); break;
+      case 'day': td.append(fmtDay(v)); break;
+      case 'ms': td.append(v === null || v === undefined ? '–' : num(v).toLocaleString('en-US') + ' ms'); break;
+      default:
+        if (c.href && v) td.append(h('a', { href: c.href(r), text: v }));
+        else if (c.render) td.append(c.render(r));
+        else td.textContent = v === null || v === undefined ? '' : String(v);
+    }
+    return td;
+  }
+  function toCSV(cols, rows) {
+    const esc = (v) => {
+      v = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      return /[",\n\r]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
+    };
+    return [cols.map((c) => esc(c.csv || c.key)).join(','), ...rows.map((r) => cols.map((c) => esc(value(c, r))).join(','))].join('\r\n') + '\r\n';
+  }
+  function download(filename, text) {
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+    const a = h('a', { href: url, download: filename, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 2000);
+  }
+  function table(name, cols, rows, opts = {}) {
+    if (!rows || rows.length === 0) return empty(opts.empty || 'Nothing in this range.');
+    const t = h('table', { 'data-table': name },
+      opts.caption ? h('caption', { text: opts.caption }) : null,
+      h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col', class: c.kind || null, text: c.label })))),
+      h('tbody', {}, rows.map((r) => h('tr', { class: r.you ? 'you' : null }, cols.map((c) => cell(c, r))))));
+    const csv = h('button', { type: 'button', class: 'csv', text: 'Download CSV', 'aria-label': 'Download ' + (opts.caption || name) + ' as CSV',
+      onclick: () => download('allot-' + name + '.csv', toCSV(cols, rows)) });
+    return h('div', { class: 'table' }, h('div', { class: 'scroll' }, t), csv);
+  }
+  // autoTable shows an array of objects whose shape this page does not know.
+  function autoTable(name, rows) {
+    if (!Array.isArray(rows) || rows.length === 0) return empty('Nothing here.');
+    const keys = [];
+    rows.forEach((r) => Object.keys(r || {}).forEach((k) => { if (!keys.includes(k)) keys.push(k); }));
+    const cols = keys.map((k) => ({
+      key: k, label: k.replace(/_/g, ' '),
+      kind: /_usd$/.test(k) ? 'usd' : /(tokens|requests|count|calls)$/.test(k) ? 'int' : /^percent|percentile/.test(k) ? 'pct' : null,
+      get: (r) => { const v = r[k]; return v !== null && typeof v === 'object' ? JSON.stringify(v) : v; },
+    }));
+    return table(name, cols, rows);
+  }
+  const shareCols = (dim, link) => [
+    { key: 'name', label: dim, head: true, href: link ? (r) => (r.name === '(other)' ? null : link(r)) : null },
+    { key: 'requests', label: 'Requests', kind: 'int' },
+    { key: 'input_tokens', label: 'Input', kind: 'int' },
+    { key: 'output_tokens', label: 'Output', kind: 'int' },
+    { key: 'cost_usd', label: 'Cost', kind: 'usd' },
+    { key: 'share', label: 'Share', kind: 'share' },
+  ];
+  // withParam returns the current URL with one query value changed.
+  function withParam(name, v) {
+    const q = new URLSearchParams(location.search);
+    if (v === null || v === undefined || v === '') q.delete(name); else q.set(name, v);
+    q.delete('before');
+    const qs = q.toString();
+    return location.pathname + (qs ? '?' + qs : '');
+  }
+
+  // ---------- charts
+  function niceTicks(max) {
+    if (!(max > 0)) return [0, 1];
+    const raw = max / 4;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw) || 10 * p;
+    const out = [];
+    for (let v = 0; v < max + step * 0.999; v += step) out.push(v);
+    return out;
+  }
+  const shortUSD = (v) => (v >= 1000 ? '$' + (v / 1000).toFixed(v >= 10000 ? 0 : 1) + 'k' : v >= 1 ? '$' + v.toFixed(v >= 100 ? 0 : 2).replace(/\.00$/, '') : '$' + v.toPrecision(2));
+  // stackedChart draws one column per day, stacked by the view's stack
+  // dimension, with a legend and the same numbers as a table.
+  function stackedChart(name, days, stackLabel) {
+    if (!days || days.length === 0) return empty('No days in this range.');
+    const totals = new Map();
+    days.forEach((d) => d.parts.forEach((p) => totals.set(p.name, (totals.get(p.name) || 0) + num(p.cost_usd))));
+    const keys = [...totals.keys()].sort((a, b) => (a === '(other)') - (b === '(other)') || totals.get(b) - totals.get(a) || (a < b ? -1 : 1));
+    const color = (k) => 'c' + (k === '(other)' ? 8 : Math.min(keys.indexOf(k), 7));
+    const W = 760, H = 240, L = 54, R = 8, T = 10, B = 26;
+    const max = Math.max(0, ...days.map((d) => num(d.cost_usd)));
+    const ticks = niceTicks(max);
+    const top = ticks[ticks.length - 1] || 1;
+    const y = (v) => T + (H - T - B) * (1 - v / top);
+    const bw = (W - L - R) / days.length;
+    const total = days.reduce((a, d) => a + num(d.cost_usd), 0);
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',
+      'aria-label': `Spend per day by ${stackLabel}, ${days[0].day} to ${days[days.length - 1].day}: ${fmtUSD(total.toFixed(9))} in all; the table below has the numbers.` });
+    ticks.forEach((v) => {
+      svg.append(s('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'grid' }));
+      svg.append(s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', text: shortUSD(v) }));
+    });
+    const every = Math.max(1, Math.ceil(days.length / 8));
+    days.forEach((d, i) => {
+      let acc = 0;
+      const x = L + i * bw + Math.min(2, bw * 0.15);
+      const w = Math.max(1, bw - 2 * Math.min(2, bw * 0.15));
+      d.parts.forEach((p) => {
+        const v = num(p.cost_usd);
+        if (v <= 0) return;
+        const y0 = y(acc), y1 = y(acc + v);
+        acc += v;
+        svg.append(s('rect', { x: x.toFixed(2), y: y1.toFixed(2), width: w.toFixed(2), height: Math.max(0.5, y0 - y1).toFixed(2), class: 'col ' + color(p.name) },
+          s('title', { text: `${d.day} · ${p.name}: ${fmtUSD(p.cost_usd)}` })));
+      });
+      if (i % every === 0) svg.append(s('text', { x: (L + i * bw + bw / 2).toFixed(2), y: H - 8, 'text-anchor': 'middle', text: d.day.slice(5) }));
+    });
+    const legend = h('ul', { class: 'legend', 'aria-label': 'Legend' },
+      keys.map((k) => h('li', {}, h('span', { class: 'sw ' + color(k), 'aria-hidden': 'true' }), k)));
+    const rows = days.map((d) => ({ day: d.day, requests: d.requests, tokens: d.tokens, cost_usd: d.cost_usd }));
+    const details = h('details', {}, h('summary', { text: 'Days as a table' }),
+      table(name + '-daily', [
+        { key: 'day', label: 'Day', head: true },
+        { key: 'requests', label: 'Requests', kind: 'int' },
+        { key: 'tokens', label: 'Tokens', kind: 'int' },
+        { key: 'cost_usd', label: 'Cost', kind: 'usd' },
+      ], rows));
+    return [svg, legend, details];
+  }
+  // gauge draws how much of a budget is used as a half circle.
+  function gauge(title, pct, lines) {
+    const p = Math.max(0, Math.min(100, num(pct)));
+    const R = 80, cx = 100, cy = 96;
+    const arc = (frac) => {
+      const a = Math.PI * (1 - frac);
+      return `M ${cx - R} ${cy} A ${R} ${R} 0 0 1 ${(cx + R * Math.cos(a)).toFixed(2)} ${(cy - R * Math.sin(a)).toFixed(2)}`;
+    };
+    const svg = s('svg', { viewBox: '0 0 200 110', role: 'img', 'aria-label': `${title}: ${fmtPct(pct)} used` },
+      s('path', { d: arc(1), class: 'track' }),
+      p > 0 ? s('path', { d: arc(p / 100), class: 'val ' + usedState(num(pct)) }) : null,
+      s('text', { x: cx, y: cy - 8, text: fmtPct(pct) }));
+    return h('figure', { class: 'gauge', 'data-budget': title }, svg,
+      h('figcaption', {}, h('div', { class: 'name', text: title }), lines.map((l) => h('div', { class: 'sub' }, l))));
+  }
+  // amount shows a budget status amount: dollars or tokens.
+  function amount(b, what) {
+    if (b[what + '_usd'] !== undefined) return money(b[what + '_usd']);
+    if (b[what + '_tokens'] !== undefined) return h('span', {}, count(b[what + '_tokens']), ' tokens');
+    return '–';
+  }
+  function budgetGauge(b) {
+    const lines = [h('span', {}, amount(b, 'spent'), ' of ', amount(b, 'limit'))];
+    if (num(b.reserved_usd) > 0 || num(b.reserved_tokens) > 0) lines.push(h('span', {}, amount(b, 'reserved'), ' reserved'));
+    lines.push(b.runs_out_at ? 'runs out ' + fmtTime(b.runs_out_at) : 'resets ' + fmtDay(b.period_end));
+    return gauge(b.name, b.percent, lines);
+  }
+  // histogram draws a peer group's spend distribution with a "you" marker.
+  function histogram(g, you) {
+    const W = 380, H = 170, L = 8, R = 8, T = 26, B = 30;
+    const bins = g.histogram || [];
+    const max = Math.max(1, ...bins.map((b) => b.count));
+    const bw = (W - L - R) / Math.max(1, bins.length);
+    const label = `${g.group === 'team' ? 'Team ' + g.name : 'Organization'}: ${g.people} people, median ${fmtUSD(g.median_usd)}, p75 ${fmtUSD(g.p75_usd)}, p90 ${fmtUSD(g.p90_usd)}; you (${fmtUSD(you)}) spent more than ${fmtPct(g.percentile)} of the others.`;
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': label });
+    bins.forEach((b, i) => {
+      const hgt = (H - T - B) * (b.count / max);
+      svg.append(s('rect', { x: (L + i * bw + 1).toFixed(2), y: (H - B - hgt).toFixed(2), width: (bw - 2).toFixed(2), height: Math.max(0.5, hgt).toFixed(2), class: 'bin' + (i === g.you_bin ? ' you' : '') },
+        s('title', { text: `${fmtUSD(b.lo_usd)}–${fmtUSD(b.hi_usd)}: ${b.count} ${b.count === 1 ? 'person' : 'people'}` })));
+    });
+    const cx = L + g.you_bin * bw + bw / 2;
+    svg.append(s('path', { d: `M ${cx - 6} ${T - 12} L ${cx + 6} ${T - 12} L ${cx} ${T - 3} Z`, class: 'you-mark' }));
+    svg.append(s('text', { x: cx, y: T - 15, 'text-anchor': 'middle', class: 'you-label', text: 'you' }));
+    svg.append(s('text', { x: L, y: H - 10, text: '$0' }));
+    svg.append(s('text', { x: W - R, y: H - 10, 'text-anchor': 'end', text: fmtUSD(bins.length ? bins[bins.length - 1].hi_usd : 0) }));
+    return h('figure', { class: 'peer', 'data-group': g.group },
+      h('figcaption', {}, h('strong', { text: g.group === 'team' ? 'Team ' + g.name : 'Organization' }),
+        ' · you spent more than ', h('strong', { 'data-testid': 'percentile-' + g.group, text: fmtPct(g.percentile) }), ' of ' + (g.people - 1) + ' others'),
+      svg,
+      h('p', { class: 'hint' }, 'median ', money(g.median_usd), ' · p75 ', money(g.p75_usd), ' · p90 ', money(g.p90_usd)));
+  }
+
+  // ---------- shared sections
+  function kpi(id, label, valueNode, sub) {
+    return h('div', { class: 'kpi', 'data-testid': id }, h('div', { class: 'label', text: label }), h('div', { class: 'value' }, valueNode), sub ? h('div', { class: 'sub' }, sub) : null);
+  }
+  function kpis(ov) {
+    const t = ov.totals;
+    const cached = num(t.input_tokens) > 0 ? (100 * num(t.cache_read_tokens)) / num(t.input_tokens) : 0;
+    const out = [
+      kpi('total-cost', 'Spend', money(t.cost_usd)),
+      kpi('total-requests', 'Requests', count(t.requests), num(t.estimated_requests) > 0 ? fmtInt(t.estimated_requests) + ' estimated' : null),
+      kpi('total-input', 'Input tokens', count(t.input_tokens), fmtPct(cached) + ' from cache'),
+      kpi('total-output', 'Output tokens', count(t.output_tokens), num(t.reasoning_tokens) > 0 ? fmtInt(t.reasoning_tokens) + ' reasoning' : null),
+    ];
+    if (ov.forecast) out.push(kpi('forecast', 'Month forecast', money(ov.forecast.projected_usd), h('span', {}, money(ov.forecast.spent_usd), ' so far this month')));
+    return out;
+  }
+  function rangeText(ov) {
+    const el = document.getElementById('range');
+    if (!el || !ov) return;
+    const to = new Date(ov.to);
+    const toText = Math.abs(to - Date.now()) < 120000 ? 'now' : fmtTime(ov.to);
+    el.replaceChildren(h('span', { 'data-from': ov.from, 'data-to': ov.to, 'data-testid': 'range' }, fmtTime(ov.from) + ' → ' + toText));
+    const lists = { team: 'team', task: 'task', model: 'model', app: 'app' };
+    for (const [dim, list] of Object.entries(lists)) {
+      const dl = document.getElementById('list-' + list);
+      if (dl && ov.by && ov.by[dim]) dl.replaceChildren(...ov.by[dim].filter((r) => r.name !== '(other)').map((r) => h('option', { value: r.name })));
+    }
+  }
+  function recommendations(ins, emptyText) {
+    if (!ins) return empty(emptyText || 'Recommendations appear here once insights are enabled on this allot.');
+    const recs = (ins.recommendations || []).slice().sort((a, b) => num(b.monthly_savings_usd) - num(a.monthly_savings_usd));
+    if (recs.length === 0) return empty('No recommendations: nothing here would save at least the configured minimum.');
+    const total = recs.reduce((a, r) => a + num(r.monthly_savings_usd), 0);
+    return [
+      h('p', {}, 'Together these could save about ', h('strong', {}, fmtUSD(total.toFixed(9))), ' a month.'),
+      h('ol', { class: 'recs' }, recs.map((r) => h('li', { 'data-kind': r.kind },
+        h('span', { class: 'save' }, money(r.monthly_savings_usd), '/month'),
+        h('strong', { text: r.title || r.kind }), ' ', h('span', { class: 'tag', text: r.kind }),
+        r.detail ? h('p', { class: 'detail', text: r.detail }) : null))),
+      h('details', {}, h('summary', { text: 'As a table' }), table('recommendations', [
+        { key: 'kind', label: 'Kind' }, { key: 'title', label: 'Title' }, { key: 'detail', label: 'Detail' },
+        { key: 'monthly_savings_usd', label: 'Savings / month', kind: 'usd' }], recs)),
+    ];
+  }
+  function peopleTable(ov, link) {
+    if (ov.people_note && (!ov.people || ov.people.length === 0)) return empty(ov.people_note);
+    const cols = [
+      { key: 'name', label: 'Person', head: true, href: ov.people_named && link ? (r) => '/?user=' + encodeURIComponent(r.name) : null },
+      ...(ov.scope === 'org' ? [{ key: 'team', label: 'Team' }] : []),
+      { key: 'requests', label: 'Requests', kind: 'int' },
+      { key: 'input_tokens', label: 'Input', kind: 'int' },
+      { key: 'output_tokens', label: 'Output', kind: 'int' },
+      { key: 'cost_usd', label: 'Cost', kind: 'usd' },
+      { key: 'share', label: 'Share', kind: 'share' },
+    ];
+    return [table('people', cols, ov.people, { empty: 'No one used AI in this range.' }), ov.people_note ? h('p', { class: 'hint', text: ov.people_note }) : null];
+  }
+  function budgetsList(data) {
+    if (Array.isArray(data)) return data;
+    if (data && Array.isArray(data.budgets)) return data.budgets;
+    return [];
+  }
+  const budgetCols = [
+    { key: 'name', label: 'Budget', head: true },
+    { key: 'scope', label: 'Scope' },
+    { key: 'period', label: 'Period' },
+    { key: 'on_exceed', label: 'When exceeded' },
+    { key: 'spent', label: 'Spent', render: (b) => amount(b, 'spent'), get: (b) => b.spent_usd ?? b.spent_tokens, csv: 'spent' },
+    { key: 'reserved', label: 'Reserved', render: (b) => amount(b, 'reserved'), get: (b) => b.reserved_usd ?? b.reserved_tokens, csv: 'reserved' },
+    { key: 'limit', label: 'Limit', render: (b) => amount(b, 'limit'), get: (b) => b.limit_usd ?? b.limit_tokens, csv: 'limit' },
+    { key: 'percent', label: 'Used', kind: 'used' },
+    { key: 'projected', label: 'Projected', render: (b) => amount(b, 'projected'), get: (b) => b.projected_usd ?? b.projected_tokens, csv: 'projected' },
+    { key: 'runs_out_at', label: 'Runs out', kind: 'time' },
+    { key: 'period_end', label: 'Resets', kind: 'time' },
+  ];
+  // Columns with render show nodes and export get's value as CSV.
+
+  // ---------- pages
+  let meOnce = null; // what does not change every few seconds: peers, insights, keys
+  async function loadMe() {
+    const user = params.get('user') || who.user;
+    const range = pick('from', 'to');
+    if (!range.from && !range.to) range.from = todayUTC().slice(0, 8) + '01'; // this month
+    const filters = { ...range, ...pick('task', 'model', 'app') };
+    const self = user === who.user;
+    const first = meOnce === null;
+    const r = await settle({
+      ov: () => api('/api/v1/overview', { scope: 'user', user, stack: params.get('stack') || 'model', ...filters }),
+      me: () => (self ? optional('/api/v1/me') : Promise.resolve(undefined)),
+      budgets: () => (self ? Promise.resolve(undefined) : optional('/api/v1/budgets')),
+      ...(first ? {
+        peers: () => api('/api/v1/peers', { user, ...filters }),
+        ins: () => optional('/api/v1/insights', { user, ...range }),
+        keys: () => (self ? optional('/api/v1/keys') : who.role === 'admin' ? optional('/api/v1/keys', { user }) : Promise.resolve(undefined)),
+      } : {}),
+    });
+    meOnce = true;
+    if (r.ov.ok) rangeText(r.ov.v);
+    section('kpis', r.ov, kpis);
+    section('daily', r.ov, (ov) => stackedChart('my', ov.daily, ov.stack));
+    section('tasks', r.ov, (ov) => table('my-tasks', shareCols('Task', (x) => withParam('task', x.name)), ov.by.task));
+    section('models', r.ov, (ov) => table('my-models', shareCols('Model', (x) => withParam('model', x.name)), ov.by.model));
+    if (first) section('peers', r.peers, (p) => {
+      const groups = [p.team_group, p.org_group].filter(Boolean);
+      if (groups.length === 0) return empty(p.note || 'Not enough people to compare with.');
+      return [h('p', {}, 'You spent ', money(p.you_usd), ' in this range.'), groups.map((g) => histogram(g, p.you_usd)), p.note ? h('p', { class: 'hint', text: p.note }) : null];
+    });
+    if (self) {
+      section('budget-gauges', r.me, (me) => {
+        if (!me) return empty('No budget information on this allot yet.');
+        const bs = budgetsList(me.budgets).slice().sort((a, b) => num(b.percent) - num(a.percent));
+        if (bs.length === 0) return empty('No budget applies to you.');
+        return [
+          me.remaining_usd !== undefined && me.remaining_usd !== null ? h('p', { 'data-testid': 'remaining' }, 'You can still spend ', h('strong', {}, money(me.remaining_usd)), ' before the tightest budget stops you.') : null,
+          h('div', { class: 'gauges' }, bs.slice(0, 4).map(budgetGauge)),
+        ];
+      });
+    } else {
+      section('budget-gauges', r.budgets, (all) => {
+        const bs = budgetsList(all).filter((b) => b.scope === 'user:' + user || b.name.endsWith(':' + user));
+        if (bs.length === 0) return empty('No budget of ' + user + ' is visible to you.');
+        return h('div', { class: 'gauges' }, bs.slice(0, 4).map(budgetGauge));
+      });
+    }
+    if (!first) return;
+    section('recs', r.ins, (ins) => recommendations(ins));
+    section('keys', r.keys, (ks) => {
+      if (ks === undefined) return empty('Keys are shown to their owner and to admins.');
+      if (!ks) return empty('Keys are not listed on this allot.');
+      return table('keys', [
+        { key: 'id', label: 'Key id', head: true },
+        { key: 'label', label: 'Label' },
+        { key: 'created_at', label: 'Created', kind: 'time' },
+        { key: 'active', label: 'Status', get: (k) => (k.active ? 'active' : 'revoked') },
+      ], ks, { empty: 'No keys.' });
+    });
+  }
+
+  async function loadOrg() {
+    const filters = pick('from', 'to', 'team', 'task', 'model', 'app');
+    const stack = params.get('stack') || 'team';
+    const tabs = document.getElementById('stack-tabs');
+    if (tabs) tabs.replaceChildren(...['team', 'model', 'task', 'app'].map((d) => h('a', { href: withParam('stack', d), 'aria-current': d === stack ? 'true' : null, text: 'by ' + d })));
+    const r = await settle({
+      ov: () => api('/api/v1/overview', { scope: 'org', stack, ...filters }),
+      budgets: () => optional('/api/v1/budgets'),
+    });
+    if (r.ov.ok) rangeText(r.ov.v);
+    section('kpis', r.ov, kpis);
+    section('daily', r.ov, (ov) => stackedChart('org', ov.daily, ov.stack));
+    for (const dim of ['team', 'model', 'task', 'app']) {
+      section('by-' + dim, r.ov, (ov) => table('org-by-' + dim, shareCols(dim[0].toUpperCase() + dim.slice(1), dim === 'team' ? (x) => '/team?team=' + encodeURIComponent(x.name) : (x) => withParam(dim, x.name)), ov.by[dim]));
+    }
+    section('people', r.ov, (ov) => peopleTable(ov, true));
+    section('forecast', r.ov, (ov) => {
+      const out = [];
+      if (ov.forecast) out.push(h('p', {}, 'This month so far ', money(ov.forecast.spent_usd), '; at this rate the month ends at ', h('strong', { 'data-testid': 'org-forecast' }, money(ov.forecast.projected_usd)), '.'));
+      if (!r.budgets.ok) out.push(problem(r.budgets.e));
+      else if (!r.budgets.v) out.push(empty('Budgets are not available on this allot yet.'));
+      else {
+        const bs = budgetsList(r.budgets.v).slice().sort((a, b) => num(b.percent) - num(a.percent));
+        out.push(table('forecast-vs-budgets', budgetCols, bs, { empty: 'No budgets declared.' }));
+      }
+      return out;
+    });
+    section('unpriced', r.ov, (ov) => table('unpriced', [
+      { key: 'provider', label: 'Provider' }, { key: 'model', label: 'Model', head: true },
+      { key: 'requests', label: 'Requests', kind: 'int' },
+      { key: 'input', label: 'Input', kind: 'int', get: (u) => (u.tokens ? u.tokens.input_tokens : 0) },
+      { key: 'output', label: 'Output', kind: 'int', get: (u) => (u.tokens ? u.tokens.output_tokens : 0) },
+      { key: 'last_seen', label: 'Last seen', kind: 'time' },
+    ], ov.unpriced || [], { empty: 'Every model seen has a price.' }));
+  }
+
+  async function loadTeam() {
+    const team = params.get('team') || who.team;
+    const filters = pick('from', 'to', 'task', 'model', 'app');
+    const r = await settle({
+      ov: () => api('/api/v1/overview', { scope: 'team', team, stack: params.get('stack') || 'task', ...filters }),
+      budgets: () => optional('/api/v1/budgets'),
+    });
+    if (r.ov.ok) rangeText(r.ov.v);
+    section('kpis', r.ov, kpis);
+    section('team-budgets', r.budgets, (all) => {
+      if (!all) return empty('Budgets are not available on this allot yet.');
+      const bs = budgetsList(all).filter((b) => b.scope === 'team:' + team);
+      const out = [];
+      if (r.ov.ok && r.ov.v.forecast) out.push(h('p', {}, 'Burn this month: ', money(r.ov.v.forecast.spent_usd), ' so far, ', h('strong', {}, money(r.ov.v.forecast.projected_usd)), ' projected by month end.'));
+      out.push(bs.length ? h('div', { class: 'gauges' }, bs.map(budgetGauge)) : empty('No budget is declared for team ' + team + '.'));
+      return out;
+    });
+    section('daily', r.ov, (ov) => stackedChart('team', ov.daily, ov.stack));
+    section('people', r.ov, (ov) => peopleTable(ov, true));
+    section('tasks', r.ov, (ov) => table('team-tasks', shareCols('Task', (x) => withParam('task', x.name)), ov.by.task));
+    section('models', r.ov, (ov) => table('team-models', shareCols('Model', (x) => withParam('model', x.name)), ov.by.model));
+  }
+
+  let policy = null;
+  async function loadBudgets() {
+    const admin = who.role === 'admin';
+    const r = await settle({
+      budgets: () => optional('/api/v1/budgets'),
+      alerts: () => optional('/api/v1/alerts'),
+      grants: () => (admin ? optional('/api/v1/grants') : Promise.resolve(undefined)),
+      policy: () => (admin && !policy ? optional('/api/v1/policy') : Promise.resolve(policy)),
+    });
+    section('budgets', r.budgets, (data) => {
+      if (!data) return empty('Budgets are not available on this allot yet.');
+      const bs = budgetsList(data);
+      const cols = admin ? [...budgetCols, { key: 'edit', label: 'Edit', render: (b) => h('button', { type: 'button', class: 'link', text: 'Edit', 'aria-label': 'Edit ' + b.name, onclick: () => editBudget(b) }), get: () => '' }] : budgetCols;
+      return [
+        h('div', { class: 'gauges' }, bs.slice().sort((a, b) => num(b.percent) - num(a.percent)).slice(0, 6).map(budgetGauge)),
+        table('budgets', cols, bs, { empty: 'No budgets declared.' }),
+      ];
+    });
+    section('alerts', r.alerts, (data) => {
+      if (!data) return empty('Alerts are not available on this allot yet.');
+      const list = Array.isArray(data) ? data : data.alerts || data.notices || [];
+      return table('alerts', [
+        { key: 'time', label: 'When', kind: 'time' }, { key: 'kind', label: 'Kind' }, { key: 'budget', label: 'Budget' },
+        { key: 'message', label: 'Message' }], list, { empty: 'No alerts.' });
+    });
+    if (!admin) fill('grants', empty('Grants are listed for admins.'));
+    else section('grants', r.grants, (gs) => {
+      if (!gs) return empty('Grants are not available on this allot yet.');
+      return table('grants', [
+        { key: 'budget', label: 'Budget', head: true }, { key: 'amount_usd', label: 'USD', kind: 'usd' },
+        { key: 'tokens', label: 'Tokens', kind: 'int' }, { key: 'until', label: 'Until', kind: 'time' }, { key: 'reason', label: 'Reason' }], gs, { empty: 'No grants in force.' });
+    });
+    if (admin) {
+      if (r.policy.ok && r.policy.v) policy = r.policy.v;
+      const names = new Set(budgetsList(r.budgets.ok ? r.budgets.v : []).map((b) => b.name));
+      ((policy && policy.budgets) || []).forEach((b) => names.add(b.name));
+      const dl = document.getElementById('list-budgets');
+      if (dl) dl.replaceChildren(...[...names].sort().map((n) => h('option', { value: n })));
+    }
+  }
+  // editBudget fills the editor with a budget's declaration (from the
+  // stored policy when available, else from its status).
+  function editBudget(b) {
+    const form = document.getElementById('budget-form');
+    if (!form) return;
+    const decl = ((policy && policy.budgets) || []).find((x) => x.name === b.name);
+    const set = (n, v) => { const el = form.elements.namedItem(n); if (el) el.value = v === undefined || v === null ? '' : v; };
+    const src = decl || { name: b.name, scope: b.scope, period: b.period, on_exceed: b.on_exceed, limit_usd: b.limit_usd, limit_tokens: b.limit_tokens };
+    set('name', src.name);
+    set('scope', src.scope);
+    set('limit_usd', src.limit_usd);
+    set('limit_tokens', src.limit_tokens || '');
+    set('period', src.period);
+    set('timezone', src.timezone);
+    set('on_exceed', src.on_exceed || 'block');
+    set('models', (src.models || []).join(', '));
+    set('downgrade', Object.entries(src.downgrade || {}).map(([k, v]) => k + '=' + v).join(', '));
+    set('alert_at', (src.alert_at || []).join(', '));
+    const hint = document.getElementById('edit-hint');
+    if (hint) hint.textContent = decl ? 'Loaded ' + b.name + ' as declared.' : 'Loaded ' + b.name + ' from its status: models, downgrade and alerts were not available, so check them before saving.';
+    form.elements.namedItem('name').focus();
+  }
+  function setupBudgetEditor() {
+    const form = document.getElementById('budget-form');
+    if (!form) return;
+    form.elements.namedItem('name').addEventListener('change', (e) => {
+      const decl = ((policy && policy.budgets) || []).find((x) => x.name === e.target.value);
+      if (decl) editBudget(decl);
+    });
+  }
+
+  async function loadRequests() {
+    const q = { limit: 50, ...pick('from', 'to', 'user', 'team', 'model', 'task', 'app', 'provider', 'before') };
+    const r = await settle({ page: () => api('/api/v1/requests', q) });
+    if (r.page.ok) rangeText(r.page.v);
+    section('requests', r.page, (p) => {
+      const cols = [
+        { key: 'time', label: 'Time', kind: 'time', head: true },
+        { key: 'user', label: 'User' }, { key: 'team', label: 'Team' }, { key: 'task', label: 'Task' }, { key: 'app', label: 'App' },
+        { key: 'served_model', label: 'Model', get: (x) => (x.requested_model && x.requested_model !== x.served_model ? x.requested_model + ' → ' + x.served_model : x.served_model) },
+        { key: 'status', label: 'Status', render: (x) => h('span', { class: 'tag' + (x.status >= 400 ? ' bad' : ''), text: String(x.status) }), get: (x) => x.status },
+        { key: 'latency_ms', label: 'Latency', kind: 'ms' },
+        { key: 'input_tokens', label: 'Input', kind: 'int' },
+        { key: 'output_tokens', label: 'Output', kind: 'int' },
+        { key: 'cost_usd', label: 'Cost', kind: 'usd' },
+        { key: 'estimated', label: 'Estimated', get: (x) => (x.estimated ? 'estimated' : '') },
+        { key: 'cost_known', label: 'Priced', get: (x) => (x.cost_known ? '' : 'no price') },
+        { key: 'id', label: 'Id' },
+      ];
+      const csvQ = new URLSearchParams({ ...q, limit: 1000, format: 'csv' });
+      const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' },
+        params.get('before') ? h('a', { href: withParam('before', null), text: '← Newest' }) : null,
+        p.next_before ? h('a', { href: (() => { const x = new URLSearchParams(location.search); x.set('before', p.next_before); return location.pathname + '?' + x; })(), rel: 'next', text: 'Older →' }) : null,
+        h('a', { href: '/api/v1/requests?' + csvQ, download: 'allot-requests.csv', text: 'Download up to 1,000 rows as CSV' }));
+      return [table('requests', cols, p.requests, { empty: 'No calls in this range.' }), pager];
+    });
+  }
+
+  async function loadInsights() {
+    const q = pick('user', 'team', 'from', 'to');
+    const r = await settle({ ins: () => optional('/api/v1/insights', q) });
+    if (!r.ins.ok) { ['kpis', 'recs', 'seat', 'more'].forEach((id) => fill(id, problem(r.ins.e))); return; }
+    const ins = r.ins.v;
+    if (!ins) {
+      ['kpis', 'seat', 'more'].forEach((id) => fill(id, empty('Insights are not available on this allot yet.')));
+      fill('recs', recommendations(null));
+      return;
+    }
+    fill('kpis', [
+      ins.spend_usd !== undefined ? kpi('insights-spend', 'Spend' + (ins.period ? ' (' + (typeof ins.period === 'string' ? ins.period : JSON.stringify(ins.period)) + ')' : ''), money(ins.spend_usd)) : null,
+      ins.percentile_team !== undefined && ins.percentile_team !== null ? kpi('insights-pteam', 'Percentile in team', fmtPct(ins.percentile_team)) : null,
+      ins.percentile_org !== undefined && ins.percentile_org !== null ? kpi('insights-porg', 'Percentile in org', fmtPct(ins.percentile_org)) : null,
+      ins.forecast && ins.forecast.projected_usd !== undefined ? kpi('insights-forecast', 'Forecast', money(ins.forecast.projected_usd)) : null,
+    ]);
+    fill('recs', recommendations(ins));
+    const seatKey = Object.keys(ins).find((k) => /seat|plan/i.test(k));
+    fill('seat', seatKey ? (Array.isArray(ins[seatKey]) ? autoTable('seat-vs-consumption', ins[seatKey]) : autoTable('seat-vs-consumption', [ins[seatKey]]))
+      : empty('Compare seat plans with `allot pricing-plans compare --seat-usd 30` once it is enabled.'));
+    const rest = Object.entries(ins).filter(([k, v]) => k !== seatKey && k !== 'recommendations' && v && typeof v === 'object');
+    fill('more', rest.length ? rest.map(([k, v]) => h('div', {}, h('h3', { text: k.replace(/_/g, ' ') }), autoTable('insights-' + k, Array.isArray(v) ? v : [v]))) : empty('Nothing more.'));
+  }
+
+  // ---------- live refresh
+  const loaders = { me: loadMe, org: loadOrg, team: loadTeam, budgets: loadBudgets, requests: loadRequests, insights: loadInsights };
+  const live = { me: true, org: true, team: true, budgets: true };
+  const load = loaders[page];
+  if (!load) return;
+  if (page === 'budgets') setupBudgetEditor();
+  let busy = false;
+  async function run() {
+    if (busy) return;
+    busy = true;
+    try { await load(); } finally { busy = false; }
+    const el = document.getElementById('live');
+    if (el && live[page] && isLive()) el.textContent = 'Live · updated ' + new Date().toLocaleTimeString();
+    body.dataset.loaded = String(Number(body.dataset.loaded || 0) + 1);
+  }
+  function isLive() {
+    const to = params.get('to');
+    return !to || to >= todayUTC();
+  }
+  run();
+  if (live[page] && isLive()) {
+    setInterval(() => { if (document.visibilityState === 'visible') run(); }, refreshMS);
+  }
+
+  // ---------- filters (also on pages without data)
+  function setupFilters() {
+    const form = document.querySelector('form.filters');
+    if (!form) return;
+    form.addEventListener('submit', () => {
+      for (const el of form.elements) if (el.name && el.value === '') el.disabled = true;
+    });
+    window.addEventListener('pageshow', () => { for (const el of form.elements) el.disabled = false; });
+    const presets = form.querySelector('.presets');
+    if (!presets) return;
+    const day = (d) => d.toISOString().slice(0, 10);
+    const now = new Date();
+    const ago = (n) => { const d = new Date(now); d.setUTCDate(d.getUTCDate() - n); return day(d); };
+    const first = day(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)));
+    const lastFirst = day(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)));
+    const lastEnd = day(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 0)));
+    const link = (label, from, to) => {
+      const q = new URLSearchParams(location.search);
+      q.set('from', from);
+      if (to) q.set('to', to); else q.delete('to');
+      q.delete('before');
+      const a = document.createElement('a');
+      a.href = location.pathname + '?' + q;
+      a.textContent = label;
+      return a;
+    };
+    presets.append(link('7 days', ago(6)), link('30 days', ago(29)), link('This month', first), link('Last month', lastFirst, lastEnd));
+  }
+})();

@@ -1,0 +1,245 @@
+package web
+
+import (
+	"context"
+	"html/template"
+	"net/http"
+	"net/url"
+
+	"github.com/allot-dev/allot"
+)
+
+// The dashboard's pages; each is served at "/"+name, My usage at "/".
+const (
+	pageMe       = "me"
+	pageOrg      = "org"
+	pageTeam     = "team"
+	pageBudgets  = "budgets"
+	pageRequests = "requests"
+	pageInsights = "insights"
+	pageLogin    = "login"
+	pageError    = "error"
+)
+
+var pageTitles = map[string]string{
+	pageMe: "My usage", pageOrg: "Organization", pageTeam: "Team", pageBudgets: "Budgets",
+	pageRequests: "Requests", pageInsights: "Insights", pageLogin: "Sign in", pageError: "Not allowed",
+}
+
+// parsePages parses each page's template together with the layout.
+func parsePages() map[string]*template.Template {
+	out := map[string]*template.Template{}
+	for name := range pageTitles {
+		out[name] = template.Must(template.New("layout.html").ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return out
+}
+
+// navItem is one link of the navigation bar.
+type navItem struct {
+	Href, Label string
+	Current     bool
+}
+
+// filterField is one input of a page's filter form.
+type filterField struct {
+	Name, Label, Value string
+	Fixed              bool // shown but not editable (a lead's own team)
+}
+
+// pageData is what a page template renders.
+type pageData struct {
+	Page, Title string
+	P           allot.Principal
+	Signed      bool
+	CSRF        string
+	Nav         []navItem
+	Query       url.Values
+	Filters     []filterField
+	Hidden      map[string]string // query values carried by the filter form unchanged
+	RefreshMS   int64
+	Message     string // sign-in and error pages
+	Status      int
+	Next        string // where sign-in leads
+	Admin       bool
+}
+
+func (d *Dashboard) render(w http.ResponseWriter, status int, data pageData) {
+	if data.Title == "" {
+		data.Title = pageTitles[data.Page]
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := d.pages[data.Page].Execute(w, data); err != nil {
+		d.opts.Logger.Error("render dashboard page", "page", data.Page, "err", err)
+	}
+}
+
+// page serves one of the signed-in pages: sign-in first when there is no
+// session, 403 when the person may not see what the URL asks for.
+func (d *Dashboard) page(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ss, p, err := d.current(r)
+		if err != nil {
+			d.opts.Logger.Error("dashboard session", "err", err)
+			http.Error(w, "the dashboard cannot check your session right now; retry in a moment", http.StatusServiceUnavailable)
+			return
+		}
+		if ss == nil {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		data := d.base(name, p, ss)
+		data.Query = r.URL.Query()
+		if err := d.allowed(r.Context(), p, name, data.Query); err != nil {
+			data.Page, data.Title, data.Status, data.Message = pageError, pageTitles[pageError], allot.ErrorOf(err).Code.Info().Status, allot.ErrorOf(err).Message
+			d.render(w, data.Status, data)
+			return
+		}
+		data.Filters, data.Hidden = filtersFor(name, p, data.Query)
+		d.render(w, http.StatusOK, data)
+	})
+}
+
+// base fills what every signed-in page shows.
+func (d *Dashboard) base(name string, p allot.Principal, ss *session) pageData {
+	data := pageData{Page: name, P: p, Signed: true, CSRF: ss.csrf, RefreshMS: d.opts.RefreshEvery.Milliseconds(), Admin: p.Role == allot.RoleAdmin}
+	add := func(page, href string) {
+		data.Nav = append(data.Nav, navItem{Href: href, Label: pageTitles[page], Current: page == name})
+	}
+	add(pageMe, "/")
+	if p.Role == allot.RoleLead || p.Role == allot.RoleAdmin {
+		add(pageTeam, "/team")
+	}
+	if p.Role == allot.RoleAdmin {
+		add(pageOrg, "/org")
+	}
+	add(pageBudgets, "/budgets")
+	add(pageRequests, "/requests")
+	add(pageInsights, "/insights")
+	return data
+}
+
+// canSeeUser and canSeeTeam are the API's access rules (package api):
+// members see themselves, leads their team, admins everyone.
+func canSeeUser(p allot.Principal, user, team string) bool {
+	switch {
+	case user == p.User, p.Role == allot.RoleAdmin:
+		return true
+	case p.Role == allot.RoleLead:
+		return team != "" && team == p.Team
+	}
+	return false
+}
+
+func canSeeTeam(p allot.Principal, team string) bool {
+	return p.Role == allot.RoleAdmin || p.Role == allot.RoleLead && team == p.Team
+}
+
+// teamOf returns an active user's team, "" if unknown.
+func (d *Dashboard) teamOf(ctx context.Context, user string) (string, error) {
+	if d.opts.Users == nil {
+		return "", nil
+	}
+	users, err := d.opts.Users.Users(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, u := range users {
+		if u.Name == user {
+			return u.Team, nil
+		}
+	}
+	return "", nil
+}
+
+// allowed applies the access rules to a page and its query; the API
+// applies the same rules to the data, so this only spares people a page
+// of errors.
+func (d *Dashboard) allowed(ctx context.Context, p allot.Principal, page string, q url.Values) error {
+	user, team := q.Get("user"), q.Get("team")
+	forbid := func(format string, args ...any) error { return allot.Errorf(allot.EForbidden, format, args...) }
+	checkUser := func() error {
+		if user == "" || user == p.User {
+			return nil
+		}
+		t, err := d.teamOf(ctx, user)
+		if err != nil {
+			return err
+		}
+		if !canSeeUser(p, user, t) {
+			return forbid("%s may not see %s's usage: members see their own, leads their team's, admins everyone's.", p.User, user)
+		}
+		return nil
+	}
+	switch page {
+	case pageOrg:
+		if p.Role != allot.RoleAdmin {
+			return forbid("The organization page is for admins; %s is a %s.", p.User, p.Role)
+		}
+	case pageTeam:
+		if team == "" {
+			team = p.Team
+		}
+		if !canSeeTeam(p, team) {
+			return forbid("%s (%s) may not see team %s: leads see their own team, admins every team.", p.User, p.Role, team)
+		}
+	case pageMe, pageInsights:
+		if team != "" && !canSeeTeam(p, team) {
+			return forbid("%s (%s) may not see team %s.", p.User, p.Role, team)
+		}
+		return checkUser()
+	case pageRequests:
+		switch p.Role {
+		case allot.RoleMember:
+			if user != "" && user != p.User || team != "" && team != p.Team {
+				return forbid("%s may see only their own requests.", p.User)
+			}
+		case allot.RoleLead:
+			if team != "" && team != p.Team {
+				return forbid("%s may see the requests of team %s only.", p.User, p.Team)
+			}
+			return checkUser()
+		}
+	}
+	return nil
+}
+
+// filtersFor lists a page's filter inputs with their current values, and
+// the query values the form keeps as they are.
+func filtersFor(page string, p allot.Principal, q url.Values) ([]filterField, map[string]string) {
+	var names []string
+	switch page {
+	case pageMe, pageInsights:
+		names = []string{"task", "model", "app"}
+	case pageOrg:
+		names = []string{"team", "task", "model", "app"}
+	case pageTeam:
+		names = []string{"team", "task", "model", "app"}
+	case pageRequests:
+		names = []string{"user", "team", "task", "model", "app", "provider"}
+	default:
+		return nil, nil
+	}
+	fields := []filterField{{Name: "from", Label: "From", Value: q.Get("from")}, {Name: "to", Label: "To", Value: q.Get("to")}}
+	hidden := map[string]string{}
+	for _, n := range names {
+		f := filterField{Name: n, Label: n, Value: q.Get(n)}
+		switch {
+		case n == "team" && p.Role != allot.RoleAdmin && page == pageTeam:
+			f.Value, f.Fixed = p.Team, true
+		case n == "team" && p.Role != allot.RoleAdmin:
+			continue
+		case n == "user" && p.Role == allot.RoleMember:
+			continue
+		}
+		fields = append(fields, f)
+	}
+	for _, keep := range []string{"user", "stack", "scope"} {
+		if v := q.Get(keep); v != "" && !(keep == "user" && page == pageRequests) {
+			hidden[keep] = v
+		}
+	}
+	return fields, hidden
+}

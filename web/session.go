@@ -1,0 +1,162 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/allot-dev/allot"
+)
+
+// Cookie names. The session cookie is HttpOnly and SameSite=Strict; the
+// login cookie carries the CSRF token of the sign-in form, before there is
+// a session (double submit).
+const (
+	sessionCookie = "allot_session"
+	loginCookie   = "allot_login"
+)
+
+// recheckEvery is how often a session's key is resolved again, so a
+// revoked key or a removed user loses the dashboard as fast as the gateway
+// (whose key cache also lives 10 s).
+const recheckEvery = 10 * time.Second
+
+// session is one signed-in browser. Only the hash of the key it signed in
+// with is kept, to check that the key still works.
+type session struct {
+	csrf    string
+	keyHash []byte
+	p       allot.Principal
+	created time.Time
+	seen    time.Time
+	checked time.Time
+}
+
+// sessions is the in-memory session store, keyed by the SHA-256 of the
+// session id so a lookup never compares secrets byte by byte.
+type sessions struct {
+	mu        sync.Mutex
+	m         map[[32]byte]*session
+	ttl, idle time.Duration
+	lastPurge time.Time
+	keys      KeyResolver
+	now       func() time.Time
+}
+
+func newSessions(keys KeyResolver, ttl, idle time.Duration, now func() time.Time) *sessions {
+	return &sessions{m: map[[32]byte]*session{}, ttl: ttl, idle: idle, keys: keys, now: now}
+}
+
+// randomToken returns 32 random bytes, base64url.
+func randomToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // never happens on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// create starts a session for p, signed in with the key of hash keyHash,
+// and returns its id.
+func (s *sessions) create(p allot.Principal, keyHash []byte) (string, *session) {
+	id := randomToken()
+	now := s.now()
+	ss := &session{csrf: randomToken(), keyHash: keyHash, p: p, created: now, seen: now, checked: now}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.lastPurge) > time.Minute {
+		for k, v := range s.m {
+			if s.expired(v, now) {
+				delete(s.m, k)
+			}
+		}
+		s.lastPurge = now
+	}
+	s.m[sha256.Sum256([]byte(id))] = ss
+	return id, ss
+}
+
+func (s *sessions) expired(ss *session, now time.Time) bool {
+	return now.Sub(ss.created) >= s.ttl || now.Sub(ss.seen) >= s.idle
+}
+
+// get returns the live session of id, resolving its key again when the
+// last check is older than recheckEvery; nil if there is none (expired,
+// signed out, or its key was revoked).
+func (s *sessions) get(ctx context.Context, id string) (*session, error) {
+	if id == "" {
+		return nil, nil
+	}
+	k := sha256.Sum256([]byte(id))
+	now := s.now()
+	s.mu.Lock()
+	ss := s.m[k]
+	if ss != nil && s.expired(ss, now) {
+		delete(s.m, k)
+		ss = nil
+	}
+	if ss == nil {
+		s.mu.Unlock()
+		return nil, nil
+	}
+	ss.seen = now
+	stale := now.Sub(ss.checked) >= recheckEvery
+	hash := ss.keyHash
+	s.mu.Unlock()
+	if !stale {
+		return ss, nil
+	}
+	p, err := s.keys.PrincipalByKeyHash(ctx, hash)
+	if allot.CodeOf(err) == allot.EUnauthorized {
+		s.delete(id)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	ss.p, ss.checked = p, now
+	s.mu.Unlock()
+	return ss, nil
+}
+
+// principal returns a copy of the session's principal.
+func (s *sessions) principal(ss *session) allot.Principal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ss.p
+}
+
+// delete ends the session of id.
+func (s *sessions) delete(id string) {
+	k := sha256.Sum256([]byte(id))
+	s.mu.Lock()
+	delete(s.m, k)
+	s.mu.Unlock()
+}
+
+// tokenEqual compares a presented CSRF token with the expected one in
+// constant time; an empty token never matches.
+func tokenEqual(got, want string) bool {
+	return got != "" && want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// setCookie sets an HttpOnly, SameSite=Strict cookie on the whole site,
+// Secure when the request came over TLS or secure is forced; maxAge < 0
+// deletes it.
+func setCookie(w http.ResponseWriter, r *http.Request, secure bool, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: secure || r.TLS != nil}
+	switch {
+	case maxAge < 0:
+		c.MaxAge = -1
+	case maxAge > 0:
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	http.SetCookie(w, c)
+}
