@@ -30,7 +30,7 @@ func TestReplicasShareOneBudget(t *testing.T) {
 	ctx := context.Background()
 	prefix := fmt.Sprintf("allot-test-%d:", time.Now().UnixNano())
 	open := func() *redis.Counters {
-		c, err := redis.New(ctx, "redis://"+addr+"/0", redis.Options{Prefix: prefix})
+		c, err := redis.New(ctx, "redis://"+addr+"/0", redis.Options{Prefix: prefix, Timeout: 15 * time.Second, PoolSize: 128}) // -race and 500 calls at once on 2 cores
 		if err != nil {
 			t.Fatalf("redis at %s: %v", addr, err)
 		}
