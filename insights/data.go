@@ -79,9 +79,10 @@ type Data struct {
 	Daily    []allot.DailySpend   // ForecastDays before today to today, the scope
 }
 
-// ForecastDays is how far back forecasts look: four weeks of weekdays
-// plus the two weeks an anomaly is compared with.
-const ForecastDays = 42
+// ForecastDays is how far back forecasts look: four weeks of weekdays,
+// which also hold the two weeks before each of the last two weeks that
+// anomalies are judged against.
+const ForecastDays = 28
 
 // Load reads the aggregates for scope over period from src.
 func Load(ctx context.Context, src allot.InsightSource, users []allot.User, scope Scope, period Period, now time.Time) (*Data, error) {

@@ -770,14 +770,27 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 	if err != nil {
 		return nil, fmt.Errorf("insight usage: %w", err)
 	}
-	sums := map[int64]*extrasAgg{}
+	var sums []*extrasAgg // by attribution id (small and dense)
+	over := map[int64]*extrasAgg{}
 	err = db.eachInsightDay(ctx, from, to, f, false, true, func(d *insightDay) error {
 		for i := range d.extras {
 			x := &d.extras[i]
-			s := sums[x.attr]
+			var s *extrasAgg
+			switch {
+			case x.attr > 0 && x.attr < int64(len(sums)):
+				s = sums[x.attr]
+			case x.attr > 0 && x.attr < 1<<24:
+				sums = slices.Grow(sums, int(x.attr)+1-len(sums))[:x.attr+1]
+			default:
+				s = over[x.attr]
+			}
 			if s == nil {
 				s = &extrasAgg{}
-				sums[x.attr] = s
+				if x.attr > 0 && x.attr < int64(len(sums)) {
+					sums[x.attr] = s
+				} else {
+					over[x.attr] = s
+				}
 			}
 			for j := range x.v {
 				s[j] += x.v[j]
@@ -788,7 +801,12 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 	if err != nil {
 		return nil, fmt.Errorf("insight usage: %w", err)
 	}
-	for _, attr := range slices.Sorted(maps.Keys(sums)) {
+	for attr, s := range sums {
+		if s != nil {
+			over[int64(attr)] = s
+		}
+	}
+	for _, attr := range slices.Sorted(maps.Keys(over)) {
 		k, err := names.key(attr)
 		if err != nil {
 			return nil, fmt.Errorf("insight usage: %w", err)
@@ -802,7 +820,7 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 			index[*k] = i
 			out = append(out, allot.InsightUsage{InsightKey: *k})
 		}
-		u, v := &out[i], sums[attr]
+		u, v := &out[i], over[attr]
 		u.Failed = u.Failed.Add(allot.UsageSum{Requests: v[xFailedRequests], Input: v[xFailedInput], Output: v[xFailedOutput], Cost: allot.Money(v[xFailedCost])})
 		u.Duplicates = u.Duplicates.Add(allot.UsageSum{Requests: v[xDupRequests], Input: v[xDupInput], Output: v[xDupOutput], Cost: allot.Money(v[xDupCost])})
 		u.NoMaxTokens += v[xNoMaxRequests]
@@ -969,30 +987,47 @@ func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.Dai
 	type dayPerson struct{ day, canon int64 } // canon: an attribution of the person's team and user
 	totals := map[dayPerson]*[3]int64{}       // requests, tokens, cost
 	persons := map[[2]int64]int64{}           // team, user -> canon
+	var canons []int64                        // by attribution: its person's canon, -1 filtered out, 0 not yet known
 	var lookupErr error
-	add := func(day, attr int64, s *sums) {
+	canonOf := func(attr int64) int64 {
+		if attr > 0 && attr < int64(len(canons)) && canons[attr] != 0 {
+			return canons[attr]
+		}
 		db.attrs.mu.RLock()
 		a, ok := db.attrs.attrs[attr]
 		db.attrs.mu.RUnlock()
 		if !ok {
 			if lookupErr = db.attrs.refresh(ctx, db.r); lookupErr != nil {
-				return
+				return -1
 			}
 			db.attrs.mu.RLock()
 			a, ok = db.attrs.attrs[attr]
 			db.attrs.mu.RUnlock()
 			if !ok {
 				lookupErr = fmt.Errorf("rollups refer to unknown attribution %d", attr)
-				return
+				return -1
 			}
 		}
-		if names.none || names.user >= 0 && a[2] != names.user || names.team >= 0 && a[1] != names.team {
-			return
+		c := int64(-1)
+		if !(names.none || names.user >= 0 && a[2] != names.user || names.team >= 0 && a[1] != names.team) {
+			var ok bool
+			if c, ok = persons[[2]int64{a[1], a[2]}]; !ok {
+				c = attr
+				persons[[2]int64{a[1], a[2]}] = c
+			}
 		}
-		c, ok := persons[[2]int64{a[1], a[2]}]
-		if !ok {
-			c = attr
-			persons[[2]int64{a[1], a[2]}] = c
+		if attr > 0 && attr < 1<<24 {
+			for int64(len(canons)) <= attr {
+				canons = append(canons, 0)
+			}
+			canons[attr] = c
+		}
+		return c
+	}
+	add := func(day, attr int64, s *sums) {
+		c := canonOf(attr)
+		if c < 0 {
+			return
 		}
 		v := totals[dayPerson{day, c}]
 		if v == nil {

@@ -610,3 +610,24 @@ func FuzzDecodePackedDay(f *testing.F) {
 		}
 	})
 }
+
+func TestWarmInsightsPacksPastDays(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	events := genSessions(5, 3, 3, today.AddDate(0, 0, -3))
+	mustAppend(t, db, events)
+	if err := db.WarmInsights(context.Background(), 10); err != nil {
+		t.Fatal(err)
+	}
+	var packed, folded, last int64
+	if err := db.r.QueryRow(`SELECT count(*) FROM insight_days WHERE part = -1`).Scan(&packed); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.r.QueryRow(`SELECT (SELECT seq FROM insight_state), (SELECT max(seq) FROM events)`).Scan(&folded, &last); err != nil {
+		t.Fatal(err)
+	}
+	if packed != 10 || folded != last {
+		t.Errorf("warmed %d days (want the 10 before today), folded up to %d of %d events", packed, folded, last)
+	}
+}
