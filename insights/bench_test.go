@@ -131,6 +131,10 @@ func benchLedger(b *testing.B) (*sqlite.DB, []allot.User) {
 				return
 			}
 			path = filepath.Join(dir, "allot.db")
+			b.Cleanup(func() { // after the sub-benchmarks
+				benchDB.Close()
+				os.RemoveAll(dir)
+			})
 		} else if _, err := os.Stat(path); err == nil {
 			reuse = true
 		}
@@ -149,7 +153,7 @@ func benchLedger(b *testing.B) (*sqlite.DB, []allot.User) {
 		// The first reads fold what waits and pack the past days.
 		t0 := time.Now()
 		_, benchErr = Build(ctx, benchDB, benchUsers, benchPrices, allot.Principal{User: "root", Role: allot.RoleAdmin}, Request{}, DefaultOptions(), time.Now())
-		b.Logf("first org insights (folds the backlog, packs 60 days of rollups and insight aggregates): %s", time.Since(t0).Round(time.Millisecond))
+		b.Logf("first org insights (folds what waits, packs the daily totals and insight days it reads): %s", time.Since(t0).Round(time.Millisecond))
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
