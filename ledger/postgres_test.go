@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/internal/tcpproxy"
 	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/postgres"
 )
@@ -48,9 +47,9 @@ func TestSpoolWithPostgresCutUnderLoad(t *testing.T) {
 		direct.Close()
 	})
 
-	p := newPGProxy(t, u.Host)
+	p := tcpproxy.New(t, u.Host)
 	viaProxy := *u
-	viaProxy.Host = p.addr
+	viaProxy.Host = p.Addr
 	store, err := postgres.Open(ctx, viaProxy.String(), postgres.Options{Schema: schema, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -98,9 +97,9 @@ func TestSpoolWithPostgresCutUnderLoad(t *testing.T) {
 		})
 	}
 	time.Sleep(150 * time.Millisecond)
-	p.cut()
+	p.Cut()
 	time.Sleep(600 * time.Millisecond)
-	p.restore()
+	p.Restore()
 	wg.Wait()
 	fctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -121,73 +120,4 @@ func TestSpoolWithPostgresCutUnderLoad(t *testing.T) {
 	if total != n || distinct != n {
 		t.Fatalf("PostgreSQL holds %d events (%d distinct), want each of the %d exactly once", total, distinct, n)
 	}
-}
-
-// pgProxy is a TCP proxy that the test can cut and restore.
-type pgProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
-}
-
-func newPGProxy(t *testing.T, target string) *pgProxy {
-	p := &pgProxy{t: t, target: target, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *pgProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = true, true
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-// cut closes the listener and every connection.
-func (p *pgProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// restore listens again on the same address.
-func (p *pgProxy) restore() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("reopen proxy on %s: %v", p.addr, err)
-	}
-	p.serve(ln)
 }

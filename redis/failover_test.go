@@ -9,6 +9,7 @@ import (
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/budget"
+	"github.com/allot-dev/allot/internal/tcpproxy"
 	"github.com/allot-dev/allot/redis"
 )
 
@@ -27,12 +28,12 @@ var (
 
 // failoverSetup is a Rationer over Failover over Redis reached through a
 // proxy, and a second Counters straight to Redis to look at the truth.
-func failoverSetup(t *testing.T, policy budget.FailurePolicy) (*budget.Rationer, *budget.Failover, *proxy, *redis.Counters) {
+func failoverSetup(t *testing.T, policy budget.FailurePolicy) (*budget.Rationer, *budget.Failover, *tcpproxy.Proxy, *redis.Counters) {
 	t.Helper()
 	addr := redisAddr(t)
 	prefix := testPrefix(t, addr)
-	p := newProxy(t, addr)
-	viaProxy, err := redis.New(context.Background(), "redis://"+p.addr+"/0", redis.Options{Prefix: prefix, Timeout: 300 * time.Millisecond})
+	p := tcpproxy.New(t, addr)
+	viaProxy, err := redis.New(context.Background(), "redis://"+p.Addr+"/0", redis.Options{Prefix: prefix, Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
