@@ -121,6 +121,12 @@ INSERT INTO rollups_days (day) VALUES ($1)`
 func (db *DB) closeDay(ctx context.Context, d int64) (bool, error) {
 	done := false
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// Retention (DropBefore) holds this lock exclusively: a day is
+		// closed wholly before a drop or after it, never across one,
+		// which would leave daily rows of a dropped month behind.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, db.lockID("retention")); err != nil {
+			return err
+		}
 		// Appends to the day hold this lock shared: wait for them, and
 		// keep new ones out until the day is closed.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, db.dayLock(d)); err != nil {

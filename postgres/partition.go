@@ -62,6 +62,11 @@ func (db *DB) ensurePartitions(ctx context.Context, months []int) error {
 	}
 	slices.Sort(missing)
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// Wait for days being closed, and keep new closings out until
+		// the drop committed (see closeDay).
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, db.lockID("retention")); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, db.lockID("partitions")); err != nil {
 			return err
 		}
@@ -128,6 +133,11 @@ func (db *DB) partitions(ctx context.Context, q querier) (map[int]bool, error) {
 func (db *DB) DropBefore(ctx context.Context, t time.Time) (int, error) {
 	dropped := 0
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// Wait for days being closed, and keep new closings out until
+		// the drop committed (see closeDay).
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, db.lockID("retention")); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, db.lockID("partitions")); err != nil {
 			return err
 		}
