@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/pricing"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	SpoolDir        string                      `yaml:"spool_dir"`         // where events wait on disk while the ledger store is unreachable; default <database>.spool (./allot-spool for Postgres)
 	LedgerRetention Duration                    `yaml:"ledger_retention"`  // drop ledger events older than this (Postgres: whole monthly partitions); 0 keeps all
 	Webhooks        []Webhook                   `yaml:"webhooks"`          // where budget alerts are delivered
+	LeaseTTL        Duration                    `yaml:"lease_ttl"`         // how long a replica's budget reservations outlive it if it dies; longer than upstream_timeout; default upstream_timeout + 5m
+	Insights        allot.InsightPolicy         `yaml:"insights"`          // recommendation floor, anomaly factor, model equivalents
+	Tasks           allot.TaskRules             `yaml:"tasks"`             // rules naming the task of calls that declare none
 }
 
 // Webhook is one alert destination.
@@ -72,6 +76,16 @@ func (p Provider) APIKey() (string, error) {
 		return os.Getenv(p.APIKeyEnv), nil
 	}
 	return "", nil
+}
+
+// ReservationLease is how long a replica's budget reservations live
+// unless settled or released: lease_ttl, or upstream_timeout plus five
+// minutes. A replica that dies frees its share of a budget after it.
+func (c Config) ReservationLease() time.Duration {
+	if c.LeaseTTL > 0 {
+		return time.Duration(c.LeaseTTL)
+	}
+	return time.Duration(c.UpstreamTimeout) + 5*time.Minute
 }
 
 // Duration is a time.Duration written as "30s" or "10m" in YAML.
@@ -154,7 +168,7 @@ func Parse(b []byte, c *Config) error {
 // ApplyEnv overrides settings from ALLOT_* variables: ALLOT_LISTEN,
 // ALLOT_DATABASE, ALLOT_MAX_BODY_BYTES, ALLOT_UPSTREAM_TIMEOUT,
 // ALLOT_SHUTDOWN_TIMEOUT, ALLOT_LOG_FORMAT, ALLOT_LOG_LEVEL, ALLOT_ORG,
-// ALLOT_COUNTERS, ALLOT_FAILURE_POLICY, ALLOT_SPOOL_DIR, ALLOT_LEDGER_RETENTION, and
+// ALLOT_COUNTERS, ALLOT_FAILURE_POLICY, ALLOT_SPOOL_DIR, ALLOT_LEDGER_RETENTION, ALLOT_LEASE_TTL, and
 // per provider ALLOT_PROVIDER_<NAME>_BASE_URL and ..._API_KEY_ENV.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str := map[string]*string{
@@ -174,7 +188,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		c.MaxBodyBytes = n
 	}
-	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "ALLOT_LEDGER_RETENTION": &c.LedgerRetention} {
+	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "ALLOT_LEDGER_RETENTION": &c.LedgerRetention, "ALLOT_LEASE_TTL": &c.LeaseTTL} {
 		if v, ok := lookup(name); ok {
 			d, err := ParseDuration(v)
 			if err != nil {
@@ -248,6 +262,15 @@ func (c Config) Validate() error {
 		if h.Format != "" && h.Format != "json" && h.Format != "slack" {
 			return fmt.Errorf("config: webhooks[%d] format %q must be json or slack", i, h.Format)
 		}
+	}
+	if c.LeaseTTL != 0 && c.LeaseTTL <= c.UpstreamTimeout {
+		return fmt.Errorf("config: lease_ttl %s must be longer than upstream_timeout %s, or reservations of slow calls would lapse", time.Duration(c.LeaseTTL), time.Duration(c.UpstreamTimeout))
+	}
+	if err := c.Insights.Validate(); err != nil {
+		return fmt.Errorf("config: insights: %w", err)
+	}
+	if err := c.Tasks.Validate(); err != nil {
+		return fmt.Errorf("config: tasks: %w", err)
 	}
 	for model, prov := range c.Models {
 		if !names[prov] {

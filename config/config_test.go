@@ -32,6 +32,12 @@ func TestLoadFileThenEnv(t *testing.T) {
 	if o := c.Prices["my-finetune"]; o.OutputMTok.String() != "12.5" {
 		t.Errorf("price override = %+v", o)
 	}
+	if len(c.Tasks) != 1 || c.Tasks[0].When.App != "claude-cli" || c.Insights.SavingsFloorUSD != "5" || c.Insights.ModelEquivalents["gpt-4o"] != "gpt-4o-mini" {
+		t.Errorf("tasks %+v insights %+v", c.Tasks, c.Insights)
+	}
+	if c.ReservationLease() != 90*time.Second+5*time.Minute {
+		t.Errorf("default reservation lease %s, want upstream_timeout + 5m", c.ReservationLease())
+	}
 }
 
 // loadWith is Load with a fake environment.
@@ -60,6 +66,10 @@ func TestConfigErrorsSayWhatToFix(t *testing.T) {
 		{"bad url", "providers: [{name: x, type: openai, base_url: api.openai.com}]\n", "must start with http"},
 		{"unknown provider in models", "models: {\"gpt-\": nope}\n", "not declared"},
 		{"bad duration", "upstream_timeout: soon\n", "duration"},
+		{"lease shorter than calls", "upstream_timeout: 1m\nlease_ttl: 30s\n", "lease_ttl 30s must be longer than upstream_timeout 1m0s"},
+		{"task rule without condition", "tasks: [{name: review}]\n", "task rule 1 (review): set at least one condition"},
+		{"task rule with bad regexp", "tasks: [{name: review, when: {text_matches: \"(\"}}]\n", "not a valid (RE2) regular expression"},
+		{"bad savings floor", "insights: {savings_floor_usd: lots}\n", "savings_floor_usd"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
