@@ -17,30 +17,33 @@ import (
 const Encoding = "o200k_base"
 
 // BPE counts tokens with an embedded vocabulary, loaded on first use.
-type BPE struct {
-	once sync.Once
-	enc  *tiktoken.Tiktoken
-	err  error
-}
+type BPE struct{}
 
 // New returns an estimator; the vocabulary is loaded lazily so a gateway
 // that never needs an estimate never pays for it.
 func New() *BPE { return &BPE{} }
 
-var loaderOnce sync.Once
+// vocab is the vocabulary, loaded once per process: loading takes a large
+// share of a second, and every estimator shares the same read-only tables.
+var vocab struct {
+	once sync.Once
+	enc  *tiktoken.Tiktoken
+	err  error
+}
 
-func (b *BPE) load() {
-	loaderOnce.Do(func() { tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader()) })
-	b.enc, b.err = tiktoken.GetEncoding(Encoding)
-	if b.err != nil {
-		b.err = fmt.Errorf("load tokenizer %s: %w", Encoding, b.err)
+func loadVocab() {
+	tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
+	vocab.enc, vocab.err = tiktoken.GetEncoding(Encoding)
+	if vocab.err != nil {
+		vocab.err = fmt.Errorf("load tokenizer %s: %w", Encoding, vocab.err)
 	}
 }
 
-// Load loads the vocabulary now, e.g. at start-up, and reports a failure.
+// Load loads the vocabulary now, e.g. at start-up so the first cut-short
+// call does not wait for it, and reports a failure.
 func (b *BPE) Load() error {
-	b.once.Do(b.load)
-	return b.err
+	vocab.once.Do(loadVocab)
+	return vocab.err
 }
 
 // CountTokens returns the number of tokens in text. If the vocabulary
@@ -52,5 +55,5 @@ func (b *BPE) CountTokens(text string) int64 {
 	if b.Load() != nil {
 		return int64((len(text) + 3) / 4)
 	}
-	return int64(len(b.enc.Encode(text, nil, nil)))
+	return int64(len(vocab.enc.Encode(text, nil, nil)))
 }
