@@ -47,6 +47,7 @@ type Options struct {
 	Rationer        Admitter          // budgets, rate limits and model access; nil admits every call
 	RationObserver  RationObserver    // hears refusals, downgrades and alerts; optional
 	MaxOutputTokens map[string]int64  // model prefix -> output limit assumed when a request sets none (worst-case reservations)
+	Tasks           func() *TaskRules // the current task rules and labels for calls that declare no task; nil names none
 	Now             func() time.Time  // clock, for tests; default time.Now
 }
 

@@ -50,6 +50,7 @@ type harnessOptions struct {
 	observer        gateway.RationObserver
 	wrapSim         func(http.Handler) http.Handler // e.g. a gate holding calls upstream
 	counters        budget.Counters                 // shared counters (another replica's); default in memory
+	tasks           func() *gateway.TaskRules       // task rules for untagged calls
 }
 
 var testOrg = allot.Org{
@@ -119,6 +120,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		UpstreamTimeout: o.upstreamTimeout,
 		Rationer:        admitter,
 		RationObserver:  o.observer,
+		Tasks:           o.tasks,
 		Now:             o.now,
 	})
 	mux := http.NewServeMux()

@@ -92,6 +92,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 		SystemFP:       c.info.SystemFP,
 		RequestFP:      c.info.RequestFP,
 	}
+	if c.event.Task == allot.UntaggedTask && g.opts.Tasks != nil {
+		// Before rationing, so task budgets see the named task.
+		if name, ok := g.opts.Tasks().Match(c.event.App, c.body, c.info.SystemFP); ok {
+			c.event.Task = name
+		}
+	}
 	billable := route != allot.RouteModels && route != allot.RouteCountTokens
 	if billable && g.opts.Rationer != nil && !g.admit(w, r, c) {
 		return

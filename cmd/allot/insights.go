@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -24,12 +25,13 @@ type insightsEnv struct {
 	viewer  allot.Principal
 }
 
-// insightOptions returns the insight options of cfg.
-// TODO(lead): apply the configured allot.InsightPolicy here once config
-// carries it, e.g. insights.OptionsFrom(cfg.Insights).
+// insightOptions returns the insight options of cfg (its `insights:`).
 func insightOptions(cfg config.Config) (insights.Options, error) {
-	_ = cfg
-	return insights.DefaultOptions(), nil
+	o, err := insights.OptionsFrom(cfg.Insights)
+	if err != nil {
+		return o, fmt.Errorf("config insights: %w", err)
+	}
+	return o, nil
 }
 
 // openInsights opens the database and resolves the viewer: the person

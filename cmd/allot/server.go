@@ -153,7 +153,7 @@ func (s *server) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.ration, err = newLiveRationer(ctx, s.db, counters, cat, s.writer.Flush, s.logger, time.Duration(cfg.UpstreamTimeout)+5*time.Minute); err != nil {
+	if s.ration, err = newLiveRationer(ctx, s.db, counters, cat, s.writer.Flush, s.logger, cfg.ReservationLease()); err != nil {
 		return err
 	}
 	if err := s.startNotices(); err != nil {
@@ -163,13 +163,25 @@ func (s *server) init(ctx context.Context) error {
 	s.stop = stop
 	go s.ration.run(bg, 2*time.Second)
 	s.startRetention(bg)
+	tasks, err := newLiveTasks(ctx, cfg.Tasks, s.db, s.logger)
+	if err != nil {
+		return err
+	}
+	go tasks.run(bg, 2*time.Second)
+	// Load the tokenizer now, so the first cut-short call does not wait.
+	est := tokenizer.New()
+	go func() {
+		if err := est.Load(); err != nil {
+			s.logger.Warn("tokenizer unavailable: estimates count four bytes a token", "err", err)
+		}
+	}()
 	s.gw = gateway.New(gateway.Options{
 		Upstreams:       ups,
 		Models:          cfg.Models,
 		Keys:            s.db,
 		Pricer:          cat,
 		Recorder:        s.writer,
-		Estimator:       tokenizer.New(),
+		Estimator:       est,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout),
 		Logger:          s.logger,
@@ -177,6 +189,7 @@ func (s *server) init(ctx context.Context) error {
 		Rationer:        s.ration,
 		RationObserver:  &notify.Observer{Sink: s.sink, Rationer: s.ration.current},
 		MaxOutputTokens: cfg.MaxOutputTokens,
+		Tasks:           tasks.current,
 	})
 	mux := http.NewServeMux()
 	s.gw.Routes(mux)
