@@ -169,6 +169,9 @@ func (b *tab) noProblems(page string) {
 	}
 }
 
+// alertRows reads the Budgets page's alerts table as budget|kind|what|who rows.
+const alertRows = `[...document.querySelectorAll('#alerts table[data-table="alerts"] tbody tr')].map(tr => [...tr.cells].slice(1).map(c => c.textContent).join('|')).join(',')`
+
 func TestBrowser(t *testing.T) {
 	browser := startChromium(t)
 	w := newWorld(t)
@@ -267,6 +270,10 @@ func TestBrowser(t *testing.T) {
 		b.noProblems("requests")
 		b.shot("requests")
 		b.open("/budgets")
+		// Alerts of the budgets that cover grace, without naming the people who raised them.
+		if got := js[string](b, alertRows); got != "platform-monthly|threshold|80%: $720.50 of $900.00|someone else,org-monthly|threshold|50%: $720.50 of $900.00|someone else" {
+			t.Errorf("budgets: alerts shown to a member: %q", got)
+		}
 		b.noProblems("budgets")
 		b.shot("budgets")
 		b.open("/insights")
@@ -364,6 +371,9 @@ func TestBrowser(t *testing.T) {
 
 		// Edit a budget with the form: its declaration loads, one field changes.
 		b.open("/budgets")
+		if got := js[string](b, alertRows); got != "data-premium|downgrade|gpt-4o → gpt-4o-mini|edsger,platform-monthly|threshold|80%: $720.50 of $900.00|ken,org-monthly|threshold|50%: $720.50 of $900.00|edsger" {
+			t.Errorf("budgets: alerts shown to an admin: %q", got)
+		}
 		ctx, cancel = b.timeout()
 		resp, err := chromedp.RunResponse(ctx, chromedp.Steps(
 			chromedp.Click(`button[aria-label="Edit platform-monthly"]`),

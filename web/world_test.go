@@ -53,6 +53,25 @@ var worldPolicy = allot.Policy{
 	Defaults: allot.Defaults{UserBudget: &allot.Budget{LimitUSD: "400", Period: "month"}},
 }
 
+// worldNotices are the budget alerts the world raised, newest first: a
+// downgrade of data's premium budget, platform's 80% and the org's 50%.
+func worldNotices(now time.Time) []allot.Notice {
+	th := func(budget, scope, user string, pct int, ago time.Duration) allot.Notice {
+		start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		return allot.Notice{ID: fmt.Sprintf("threshold|%s|%d|%s", budget, pct, start.Format(time.RFC3339)), Time: now.Add(-ago),
+			Kind: allot.NoticeThreshold, Budget: budget, Scope: scope, User: user,
+			Message: fmt.Sprintf("budget %q (%s) reached %d%% of its limit.", budget, scope, pct),
+			Detail:  map[string]any{"threshold": pct, "spent_usd": "720.5", "limit_usd": "900"}}
+	}
+	return []allot.Notice{
+		{ID: "downgrade|data-premium|w", Time: now.Add(-time.Hour), Kind: allot.NoticeDowngrade, Budget: "data-premium", Scope: "team:data", User: "edsger",
+			Message: `budget "data-premium" (team:data) is full and started downgrading calls. The first downgraded was edsger's call.`,
+			Detail:  map[string]any{"requested_model": "gpt-4o", "served_model": "gpt-4o-mini"}},
+		th("platform-monthly", "team:platform", "ken", 80, 3*time.Hour),
+		th("org-monthly", "org", "edsger", 50, 5*time.Hour),
+	}
+}
+
 var worldCalls = []struct{ task, app, provider, model string }{
 	{"code-review", "claude-cli", "anthropic", "claude-sonnet-4-5"},
 	{"code-review", "claude-cli", "anthropic", "claude-opus-4-1"},
@@ -165,6 +184,11 @@ func newWorld(tb testing.TB) *world {
 			tb.Fatal(err)
 		}
 	}
+	for _, n := range worldNotices(now) {
+		if _, err := db.AddNotice(ctx, n); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	raw, _ := json.Marshal(worldPolicy)
 	if err := db.SetSetting(ctx, api.PolicySetting, raw); err != nil {
 		tb.Fatal(err)
@@ -202,6 +226,7 @@ func newWorld(tb testing.TB) *world {
 	(&api.Server{Authenticate: auth, Reports: db}).Routes(mux)
 	(&api.Budgets{Authenticate: auth, Rationer: rt.Load, Reports: db, Policy: db, Refresh: rebuild}).Routes(mux)
 	(&api.Usage{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db}).Routes(mux)
+	(&api.Alerts{Authenticate: auth, Notices: db, Rationer: rt.Load, People: db}).Routes(mux)
 	dash.Routes(mux)
 	w.srv = httptest.NewServer(mux)
 	tb.Cleanup(w.srv.Close)

@@ -203,6 +203,7 @@ func (s *server) init(ctx context.Context) error {
 		Refresh: func(ctx context.Context) error { _, err := s.ration.refresh(ctx); return err },
 	}
 	budgets.Routes(mux)
+	(&api.Alerts{Authenticate: auth, Notices: s.db, Rationer: s.ration.current, People: s.db, Logger: s.logger}).Routes(mux)
 	vis, err := s.db.Setting(ctx, peerVisibilitySetting)
 	if err != nil {
 		return fmt.Errorf("read peer visibility: %w", err)

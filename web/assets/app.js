@@ -162,12 +162,14 @@
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 2000);
   }
+  // Columns with csvOnly are in the CSV download but not on the page.
   function table(name, cols, rows, opts = {}) {
     if (!rows || rows.length === 0) return empty(opts.empty || 'Nothing in this range.');
+    const shown = cols.filter((c) => !c.csvOnly);
     const t = h('table', { 'data-table': name },
       opts.caption ? h('caption', { text: opts.caption }) : null,
-      h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col', class: c.kind || null, text: c.label })))),
-      h('tbody', {}, rows.map((r) => h('tr', { class: r.you ? 'you' : null }, cols.map((c) => cell(c, r))))));
+      h('thead', {}, h('tr', {}, shown.map((c) => h('th', { scope: 'col', class: c.kind || null, text: c.label })))),
+      h('tbody', {}, rows.map((r) => h('tr', { class: r.you ? 'you' : null }, shown.map((c) => cell(c, r))))));
     const csv = h('button', { type: 'button', class: 'csv', text: 'Download CSV', 'aria-label': 'Download ' + (opts.caption || name) + ' as CSV',
       onclick: () => download('allot-' + name + '.csv', toCSV(cols, rows)) });
     return h('div', { class: 'table' }, h('div', { class: 'scroll' }, t), csv);
@@ -514,7 +516,7 @@
     const admin = who.role === 'admin';
     const r = await settle({
       budgets: () => optional('/api/v1/budgets'),
-      alerts: () => optional('/api/v1/alerts'),
+      alerts: () => optional('/api/v1/alerts', { limit: 100, ...pick('from', 'to', 'kind', 'budget', 'before') }),
       grants: () => (admin ? optional('/api/v1/grants') : Promise.resolve(undefined)),
       policy: () => (admin && !policy ? optional('/api/v1/policy') : Promise.resolve(policy)),
     });
@@ -527,13 +529,7 @@
         table('budgets', cols, bs, { empty: 'No budgets declared.' }),
       ];
     });
-    section('alerts', r.alerts, (data) => {
-      if (!data) return empty('Alerts are not available on this allot yet.');
-      const list = Array.isArray(data) ? data : data.alerts || data.notices || [];
-      return table('alerts', [
-        { key: 'time', label: 'When', kind: 'time' }, { key: 'kind', label: 'Kind' }, { key: 'budget', label: 'Budget' },
-        { key: 'message', label: 'Message' }], list, { empty: 'No alerts.' });
-    });
+    section('alerts', r.alerts, (data) => alertsTable(data));
     if (!admin) fill('grants', empty('Grants are listed for admins.'));
     else section('grants', r.grants, (gs) => {
       if (!gs) return empty('Grants are not available on this allot yet.');
@@ -548,6 +544,28 @@
       const dl = document.getElementById('list-budgets');
       if (dl) dl.replaceChildren(...[...names].sort().map((n) => h('option', { value: n })));
     }
+  }
+  // alertsTable shows GET /api/v1/alerts: when, which budget, what
+  // happened and whose call it was, with links to older pages.
+  function alertsTable(data) {
+    if (!data) return empty('Alerts are not available on this allot yet.');
+    const list = Array.isArray(data) ? data : data.alerts || [];
+    const kindTag = { refusal: ' bad', downgrade: ' warn' };
+    const cols = [
+      { key: 'time', label: 'Time', kind: 'time', head: true },
+      { key: 'budget', label: 'Budget' },
+      { key: 'kind', label: 'Kind', render: (a) => h('span', { class: 'tag' + (kindTag[a.kind] || ''), text: a.kind }), get: (a) => a.kind },
+      { key: 'summary', label: 'What happened', render: (a) => h('span', { title: a.message || null, text: a.summary || a.message || '' }), get: (a) => a.summary || a.message },
+      { key: 'user', label: 'Who', get: (a) => (a.user_hidden ? 'someone else' : a.user || '–') },
+      { key: 'scope', label: 'Scope', csvOnly: true },
+      { key: 'threshold', label: 'Threshold', csvOnly: true },
+      { key: 'message', label: 'Message', csvOnly: true },
+    ];
+    const older = () => { const x = new URLSearchParams(location.search); x.set('before', data.next_before); return location.pathname + '?' + x; };
+    const pager = params.get('before') || data.next_before ? h('nav', { class: 'pager', 'aria-label': 'Alert pages' },
+      params.get('before') ? h('a', { href: withParam('before', null), text: '← Newest' }) : null,
+      data.next_before ? h('a', { href: older(), rel: 'next', text: 'Older alerts →' }) : null) : null;
+    return [table('alerts', cols, list, { empty: 'No alerts in this range: no budget crossed a threshold, downgraded or refused a call.' }), pager];
   }
   // editBudget fills the editor with a budget's declaration (from the
   // stored policy when available, else from its status).
