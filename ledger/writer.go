@@ -6,8 +6,11 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +33,11 @@ type Options struct {
 	SpoolDir string
 	// AppendTimeout bounds one Append; default 30s.
 	AppendTimeout time.Duration
+	// JournalDir, if set, is a local directory where Record writes each
+	// event before it returns (see journal), so events recorded and not
+	// yet stored survive the process being killed: the next writer on
+	// the directory stores them. One writer per directory.
+	JournalDir string
 }
 
 // Writer batches events into a Ledger off the hot path.
@@ -40,6 +48,7 @@ type Writer struct {
 
 	mu      sync.Mutex
 	pending []allot.Event // events recorded but not yet taken by the loop
+	journal *journal      // nil without Options.JournalDir
 	wake    chan struct{}
 	depth   atomic.Int64 // recorded and not yet stored (spooled ones included)
 	mem     atomic.Int64 // recorded and neither stored nor spooled
@@ -70,7 +79,28 @@ func OpenWriter(store allot.Ledger, opts Options) (*Writer, error) {
 			return nil, err
 		}
 	}
-	return start(store, opts, sp), nil
+	var j *journal
+	var left []allot.Event
+	if opts.JournalDir != "" {
+		logger := opts.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		var err error
+		j, left, err = openJournal(opts.JournalDir, func(path string, line []byte, err error) {
+			logger.Error("ledger journal: skipping a line that is not an event", "path", path, "line", string(line[:min(len(line), 200)]), "err", err)
+		})
+		if err != nil {
+			if sp != nil {
+				sp.close()
+			}
+			return nil, err
+		}
+		if len(left) > 0 {
+			logger.Info("ledger journal holds events recorded by an earlier run; storing them", "events", len(left), "dir", opts.JournalDir)
+		}
+	}
+	return start(store, opts, sp, j, left), nil
 }
 
 // NewWriter is OpenWriter for callers that cannot handle an error: a spool
@@ -83,14 +113,14 @@ func NewWriter(store allot.Ledger, opts Options) *Writer {
 			opts.Logger = slog.Default()
 		}
 		opts.Logger.Error("ledger spool unavailable; failed batches wait in memory", "err", err)
-		opts.SpoolDir = ""
+		opts.SpoolDir, opts.JournalDir = "", ""
 		w, _ = OpenWriter(store, opts)
 	}
 	return w
 }
 
 // start fills defaults and starts the loop.
-func start(store allot.Ledger, opts Options, sp *spool) *Writer {
+func start(store allot.Ledger, opts Options, sp *spool, j *journal, left []allot.Event) *Writer {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
 	}
@@ -103,8 +133,10 @@ func start(store allot.Ledger, opts Options, sp *spool) *Writer {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	w := &Writer{store: store, opts: opts, spool: sp, backoff: minBackoff,
+	w := &Writer{store: store, opts: opts, spool: sp, journal: j, pending: left, backoff: minBackoff,
 		wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
+	w.depth.Add(int64(len(left)))
+	w.mem.Add(int64(len(left)))
 	if sp != nil && sp.events > 0 {
 		w.depth.Add(sp.events)
 		w.spooled.Add(sp.events)
@@ -114,11 +146,23 @@ func start(store allot.Ledger, opts Options, sp *spool) *Writer {
 	return w
 }
 
-// Record queues e for storage. It never blocks on disk and never drops an
-// event: the queue grows in memory if the store is slow (and the spool,
-// if any, takes what the store refuses).
+// Record queues e for storage. It never waits for the disk and never
+// drops an event: the queue grows in memory if the store is slow (and the
+// spool, if any, takes what the store refuses). With a journal, e is in
+// the journal when Record returns.
 func (w *Writer) Record(e allot.Event) {
+	var line *bytes.Buffer
+	if w.journal != nil {
+		var err error
+		if line, err = encodeLine(&e); err != nil {
+			w.opts.Logger.Error("ledger journal: event kept in memory only", "err", err)
+		}
+	}
 	w.mu.Lock()
+	if line != nil {
+		w.journalWrite(line.Bytes())
+		lineBuffers.Put(line)
+	}
 	w.pending = append(w.pending, e)
 	n := len(w.pending)
 	w.mu.Unlock()
@@ -178,6 +222,11 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 	select {
 	case <-w.done:
+		if w.journal != nil {
+			w.mu.Lock()
+			w.journal.close()
+			w.mu.Unlock()
+		}
 		if w.spool != nil {
 			if n := w.spooled.Load(); n > 0 {
 				w.opts.Logger.Warn("ledger writer stopped with events in the spool; the next start replays them", "events", n, "path", w.spool.path)
@@ -189,19 +238,54 @@ func (w *Writer) Close(ctx context.Context) error {
 	return nil
 }
 
-func (w *Writer) take() []allot.Event {
+// journalWrite writes one line to the journal; a failure is logged once
+// until a write succeeds again, and the event stays in memory. Callers
+// hold w.mu.
+func (w *Writer) journalWrite(line []byte) {
+	j := w.journal
+	if err := j.write(line); err != nil {
+		if !j.failed {
+			w.opts.Logger.Error("ledger journal write failed; events wait in memory only until it works again", "err", err)
+		}
+		j.failed = true
+		return
+	}
+	j.failed = false
+}
+
+// take hands the loop the next batch of pending events. When it takes the
+// last one it starts a new journal segment; when none are pending it
+// returns the closed segments, whose events the loop has all made safe.
+func (w *Writer) take() (batch []allot.Event, safe []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := min(len(w.pending), w.opts.BatchSize)
 	if n == 0 {
-		return nil
+		if w.journal != nil {
+			safe = w.journal.takeClosed()
+		}
+		return nil, safe
 	}
-	batch := make([]allot.Event, n)
+	batch = make([]allot.Event, n)
 	copy(batch, w.pending)
 	rest := copy(w.pending, w.pending[n:])
 	clear(w.pending[rest:])
 	w.pending = w.pending[:rest]
-	return batch
+	if rest == 0 && w.journal != nil {
+		if err := w.journal.rotate(); err != nil {
+			w.opts.Logger.Error("ledger journal: could not start a new segment", "err", err)
+		}
+	}
+	return batch, nil
+}
+
+// forget deletes journal segments whose events are stored or spooled.
+func (w *Writer) forget(segments []string) {
+	for _, path := range segments {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			w.opts.Logger.Error("ledger journal: could not delete a stored segment; its events will be stored again at the next start (harmless)", "path", path, "err", err)
+		}
+	}
 }
 
 // spooling reports whether events wait in the spool (new batches then
@@ -219,8 +303,9 @@ func (w *Writer) loop() {
 			more = w.replay(10)
 		}
 		for {
-			batch := w.take()
+			batch, safe := w.take()
 			if batch == nil {
+				w.forget(safe)
 				break
 			}
 			w.persist(batch)
