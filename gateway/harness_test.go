@@ -51,6 +51,7 @@ type harnessOptions struct {
 	wrapSim         func(http.Handler) http.Handler // e.g. a gate holding calls upstream
 	counters        budget.Counters                 // shared counters (another replica's); default in memory
 	tasks           func() *gateway.TaskRules       // task rules for untagged calls
+	wrapRecorder    func(allot.Recorder) allot.Recorder
 }
 
 var testOrg = allot.Org{
@@ -106,6 +107,10 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		}
 		admitter = rationer
 	}
+	var rec allot.Recorder = writer
+	if o.wrapRecorder != nil {
+		rec = o.wrapRecorder(writer)
+	}
 	gw := gateway.New(gateway.Options{
 		Upstreams: []gateway.Upstream{
 			{Name: "openai", Protocol: openai.Protocol{}, BaseURL: oaURL, APIKey: providerKey},
@@ -114,7 +119,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		Models:          o.models,
 		Keys:            db,
 		Pricer:          cat,
-		Recorder:        writer,
+		Recorder:        rec,
 		Estimator:       tokenizer.New(),
 		MaxBodyBytes:    o.maxBody,
 		UpstreamTimeout: o.upstreamTimeout,

@@ -34,7 +34,14 @@ type call struct {
 	gotResp  bool              // the upstream answered with headers
 	adm      *budget.Admission // the call's budget reservation, nil without rationing
 	complete bool              // the whole response reached the client
+	billable bool              // the call is metered: it gets one event
+	settled  bool              // the call's event is recorded
 }
+
+// maxHeld bounds the events a stream holds back after its usage arrived
+// (see relayStream): providers send one or two; a provider that reports
+// usage on every chunk is then relayed without holding.
+const maxHeld = 8
 
 func (g *Gateway) proxy(route allot.Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,13 +105,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 			c.event.Task = name
 		}
 	}
-	billable := route != allot.RouteModels && route != allot.RouteCountTokens
-	if billable && g.opts.Rationer != nil && !g.admit(w, r, c) {
+	c.billable = route != allot.RouteModels && route != allot.RouteCountTokens
+	if c.billable && g.opts.Rationer != nil && !g.admit(w, r, c) {
 		return
 	}
-	if billable {
-		defer g.settle(c)
-	}
+	defer g.settle(c)
 	g.forward(w, r, c)
 }
 
@@ -211,12 +216,28 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
 	rd := sse.NewReader(resp.Body)
+	// Once the provider's usage is complete, the events after it (the
+	// stream's end: [DONE], message_stop, response.completed) are held
+	// until the stream ends and the call's event is recorded, so a client
+	// that saw the whole answer is always in the ledger, even if allot is
+	// killed right after.
+	var held [][]byte
 	for {
 		ev, err := rd.Next()
 		if len(ev.Raw) > 0 {
 			if c.tap.Event(ev.Name, ev.Data) {
 				if c.firstAt.IsZero() {
 					c.firstAt = g.opts.Now()
+				}
+				if held != nil || usageComplete(c.tap) {
+					if len(held) < maxHeld {
+						held = append(held, bytes.Clone(ev.Raw))
+						continue
+					}
+					if !g.writeHeld(w, rc, c, held, cancel) {
+						return
+					}
+					held = held[:0]
 				}
 				if _, werr := w.Write(ev.Raw); werr != nil {
 					cancel() // stop paying for tokens nobody reads
@@ -241,6 +262,8 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 			if c.adm != nil && c.adm.HasUSDBudget {
 				w.Header().Set("X-Allot-Budget-Remaining-Usd", remainingAfter(c.adm, c.event.Cost).String())
 			}
+			g.settle(c)
+			g.writeHeld(w, rc, c, held, cancel)
 			return
 		}
 		if err != nil {
@@ -248,10 +271,43 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 				c.status = allot.StatusClientGone
 			} else {
 				g.opts.Logger.Warn("upstream stream broke", "provider", c.up.Name, "err", err)
+				g.writeHeld(w, rc, c, held, cancel)
 			}
 			return
 		}
 	}
+}
+
+// usageComplete reports whether the provider's input and output counts
+// have both arrived.
+func usageComplete(t allot.Tap) bool {
+	_, in, out := t.Usage()
+	return in && out
+}
+
+// writeHeld sends held events and flushes; it reports false, with the
+// call marked client-gone and the upstream cancelled, when the client left.
+func (g *Gateway) writeHeld(w http.ResponseWriter, rc *http.ResponseController, c *call, held [][]byte, cancel context.CancelFunc) bool {
+	if len(held) == 0 {
+		return true
+	}
+	for _, raw := range held {
+		if _, err := w.Write(raw); err != nil {
+			cancel()
+			if !c.settled {
+				c.status = allot.StatusClientGone
+			}
+			return false
+		}
+	}
+	if err := rc.Flush(); err != nil {
+		cancel()
+		if !c.settled {
+			c.status = allot.StatusClientGone
+		}
+		return false
+	}
+	return true
 }
 
 // relayBody forwards a whole (non-streamed) response after tapping it, so
@@ -283,16 +339,22 @@ func (g *Gateway) relayBody(w http.ResponseWriter, r *http.Request, c *call, res
 		}
 	}
 	w.Header().Set("Content-Length", itoa(len(body)))
-	w.WriteHeader(resp.StatusCode)
-	if _, err := w.Write(body); err != nil {
-		c.status = allot.StatusClientGone
-		return
-	}
+	// Recorded before the client gets the answer, so a client that got it
+	// is always in the ledger, even if allot is killed right after.
 	c.complete = true
+	g.settle(c)
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
 }
 
-// settle fills in usage, price and timing and records the call's one event.
+// settle fills in usage, price and timing and records the call's one
+// event; it runs once, where the call ends or just before its answer's
+// last bytes go out, and later calls do nothing.
 func (g *Gateway) settle(c *call) {
+	if c.settled || !c.billable {
+		return
+	}
+	c.settled = true
 	g.price(c)
 	ev := &c.event
 	ev.Status = c.status
