@@ -143,7 +143,7 @@ func (s *server) init(ctx context.Context) error {
 	if spool == "" {
 		spool = cfg.Database + ".spool"
 	}
-	if s.writer, err = ledger.OpenWriter(s.db, ledger.Options{Logger: s.logger, SpoolDir: spool}); err != nil {
+	if s.writer, err = ledger.OpenWriter(s.db, ledger.Options{Logger: s.logger, SpoolDir: spool, JournalDir: spool}); err != nil {
 		return fmt.Errorf("open the ledger writer: %w", err)
 	}
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
