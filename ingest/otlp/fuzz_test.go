@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sync"
 	"testing"
@@ -32,7 +33,9 @@ var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // FuzzJSONMapping feeds arbitrary OTLP/JSON to each endpoint: the receiver
 // never panics, answers 200 or 400, and every event it records is
 // normalized (parts within their wholes, no negative counts), attributed
-// and has a stable id.
+// and has a stable id. Its JSON decoder agrees with protojson's on every
+// input, read as each signal, and a receiver decoding with protojson
+// answers and records the same.
 func FuzzJSONMapping(f *testing.F) {
 	paths := []string{"/v1/metrics", "/v1/logs", "/v1/traces"}
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
@@ -45,20 +48,43 @@ func FuzzJSONMapping(f *testing.F) {
 	}
 	f.Add(uint8(1), []byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"codex.sse_event","attributes":[{"key":"input_token_count","value":{"doubleValue":-1}}]}]}]}]}`))
 	f.Add(uint8(0), []byte(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"gen_ai.client.token.usage","histogram":{"aggregationTemporality":2,"dataPoints":[{"sum":1e300,"attributes":[{"key":"gen_ai.token.type","value":{"stringValue":"input"}}]}]}}]}]}]}`))
+	for _, seed := range []string{
+		`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"claude_code.token.usage","sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_DELTA","dataPoints":[{"asInt":1e3,"timeUnixNano":1793700000000000000,"attributes":[{"key":"type","value":{"stringValue":"input"}},{"key":"model","value":{"string_value":"claude-sonnet-4-5"}}]}]}}]}]}]}`,
+		`{"resource_logs":[{"scope_logs":[{"log_records":[{"trace_id":"5b8efff798038103d269b633813fc60c","span_id":"eee19b7ec3c1b174","time_unix_nano":"1.7937e18","event_name":"gemini_cli.api_response","attributes":[{"key":"input_token_count","value":{"intValue":"10"}}]}]}]}]}`,
+		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SPAN_KIND_CLIENT","status":{"code":2},"traceId":"AAECAwQFBgcICQoLDA0ODw==","attributes":[{"key":"gen_ai.usage.input_tokens","value":{"doubleValue":"12"}}]}]}]}]}`,
+		`{"resourceMetrics":[{"x":1e,"y":[{"z":null}],"scopeMetrics":null}],"[a.b]":{}}`,
+		`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"\ud83d\ude00\u00e9\n","intValue":null},"severityNumber":"UNKNOWN"}]}]}]}`,
+	} {
+		f.Add(uint8(indexOf(paths, pathOf(seed))), []byte(seed))
+	}
 	now := t0.Add(time.Hour)
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
-		rec := &memRecorder{}
+		for _, m := range roots() {
+			sameDecoding(t, body, m)
+		}
+		rec, ref := &memRecorder{}, &memRecorder{}
 		r := &Receiver{
 			Authenticate: authenticate, Recorder: rec, Pricer: pricing.Default(), MetricsHold: -1,
 			Now: func() time.Time { return now },
 		}
-		req := httptest.NewRequest(http.MethodPost, paths[int(which)%len(paths)], bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer ak-bob")
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
+		oracle := &Receiver{
+			Authenticate: authenticate, Recorder: ref, Pricer: pricing.Default(), MetricsHold: -1,
+			Now: func() time.Time { return now }, jsonDecoder: protojsonDecode,
+		}
+		post := func(r *Receiver) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(http.MethodPost, paths[int(which)%len(paths)], bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer ak-bob")
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			return w
+		}
+		w, want := post(r), post(oracle)
 		if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
 			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		if w.Code != want.Code || w.Code == http.StatusOK && w.Body.String() != want.Body.String() || !reflect.DeepEqual(rec.events, ref.events) {
+			t.Fatalf("with protojson: %d %s, %d events; without: %d %s, %d events", want.Code, want.Body, len(ref.events), w.Code, w.Body, len(rec.events))
 		}
 		for _, e := range rec.events {
 			tk := e.Tokens
@@ -96,6 +122,20 @@ func FuzzSniffProto(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if s, ok := sniffProto(body); ok && s > sigTraces {
 			t.Fatalf("signal %d", s)
+		}
+	})
+}
+
+// FuzzJSONDecode: unmarshalJSON accepts and refuses what protojson does,
+// and decodes what it accepts to the same messages, read as each signal.
+// Its seeds are small, so the fuzzer explores the grammar quickly.
+func FuzzJSONDecode(f *testing.F) {
+	for _, tc := range jsonCases {
+		f.Add([]byte(tc.body))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, m := range roots() {
+			sameDecoding(t, body, m)
 		}
 	})
 }

@@ -148,9 +148,11 @@ func (b *batch) claudeRequest(lr *logspb.LogRecord, a attrs) {
 		return
 	}
 	t := allot.Tokens{Input: in + read + write, CacheRead: read, CacheWrite5m: write, Output: out}
-	key := logKey(evClaudeRequest, lr)
+	var key string
 	if id := a.str("request_id"); id != "" {
 		key = "claude-code-request:" + id
+	} else {
+		key = logKey(evClaudeRequest, lr)
 	}
 	e := b.event(claudeCode, a, b.logTime(lr, a), key, t)
 	e.Latency = duration(a)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -50,18 +49,27 @@ func (e encoding) contentType() string {
 // decode reads an OTLP payload. The *Data messages (MetricsData, LogsData,
 // TracesData) have the wire format of the Export*ServiceRequest messages.
 // OTLP/JSON is protobuf's JSON mapping with lowerCamelCase names, integers
-// as numbers or strings and enums as integers, which protojson reads;
-// unknown fields are ignored as the OTLP spec asks. Its hex trace and span
-// ids are fixed afterwards (fixLogIDs, fixSpanIDs).
+// as numbers or strings and enums as integers; unmarshalJSON reads it as
+// protojson would, several times faster, ignoring unknown fields as the
+// OTLP spec asks. Its hex trace and span ids are fixed afterwards
+// (fixLogIDs, fixSpanIDs).
 func decode(body []byte, enc encoding, m proto.Message) error {
 	if enc == encJSON {
-		return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, m)
+		return unmarshalJSON(body, m)
 	}
 	return proto.Unmarshal(body, m)
 }
 
-// jsonID recovers an id that OTLP/JSON sent as hex, which protojson read
-// as base64: 32 hex characters decode to 24 bytes, 16 to 12, and encoding
+// decode is decode with the receiver's JSON decoder.
+func (r *Receiver) decode(body []byte, enc encoding, m proto.Message) error {
+	if enc == encJSON && r.jsonDecoder != nil {
+		return r.jsonDecoder(body, m)
+	}
+	return decode(body, enc, m)
+}
+
+// jsonID recovers an id that OTLP/JSON sent as hex, which protojson's
+// mapping reads as base64: 32 hex characters decode to 24 bytes, 16 to 12, and encoding
 // those bytes again gives back the hex text exactly. An id already of the
 // right length (a sender that used base64) is left alone.
 func jsonID(b []byte, size int) []byte {
