@@ -34,7 +34,7 @@ SubAccount, the model the SkuId, the rest in Tags). Dates are UTC days and
 				return err
 			}
 			ctx := cmd.Context()
-			_, db, err := g.open(ctx)
+			_, db, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ import (
 // and the people events are attributed to.
 type importEnv struct {
 	cfg     config.Config
-	db      *sqlite.DB
+	db      store
 	catalog *pricing.Catalog
 	people  *ingest.People
 	org     orgFile // the org file, if one was found
@@ -37,7 +37,7 @@ type importEnv struct {
 // ids from the org file (--org, else the config's org, else ./org.yaml when
 // present), its users from the database.
 func openImport(ctx context.Context, g *globals, orgPath string) (*importEnv, error) {
-	cfg, db, err := g.open(ctx)
+	cfg, db, err := g.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -12,13 +12,12 @@ import (
 	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/pricing"
-	"github.com/allot-dev/allot/sqlite"
 )
 
 // insightsEnv is what the insight commands work with: the database, the
 // directory's users, the price catalog, the options and who is asking.
 type insightsEnv struct {
-	db      *sqlite.DB
+	db      insightStore
 	users   []allot.User
 	catalog *pricing.Catalog
 	opts    insights.Options
@@ -38,7 +37,7 @@ func insightOptions(cfg config.Config) (insights.Options, error) {
 // whose key is given (their view is then limited as in the API), or the
 // operator, who reads the database directly and sees everything.
 func openInsights(ctx context.Context, g *globals, key string) (*insightsEnv, error) {
-	cfg, db, err := g.open(ctx)
+	cfg, db, err := g.openInsightStore(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -15,17 +15,17 @@ import (
 	"github.com/allot-dev/allot/upstreamsim"
 )
 
-// TestServeOnPostgres: with database: postgres://… allot serves, rations
-// with counters in PostgreSQL, and the CLI reports from the same ledger.
-func TestServeOnPostgres(t *testing.T) {
-	t.Parallel()
+// postgresTestDatabase returns a database URL of ALLOT_TEST_POSTGRES_DSN
+// with a schema of its own, dropped when the test ends; it skips the test
+// when the variable is unset.
+func postgresTestDatabase(t *testing.T, prefix string) string {
+	t.Helper()
 	dsn := os.Getenv("ALLOT_TEST_POSTGRES_DSN")
 	if dsn == "" {
-		t.Skip("ALLOT_TEST_POSTGRES_DSN is not set: skipping serve on PostgreSQL")
+		t.Skip("ALLOT_TEST_POSTGRES_DSN is not set: skipping the PostgreSQL store")
 	}
-	ctx := context.Background()
-	schema := fmt.Sprintf("allot_cmd_%d", time.Now().UnixNano())
-	conn, err := pgx.Connect(ctx, dsn)
+	schema := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
+	conn, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
 		t.Fatalf("PostgreSQL at %s: %v", dsn, err)
 	}
@@ -37,7 +37,15 @@ func TestServeOnPostgres(t *testing.T) {
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	database := dsn + sep + "search_path=" + schema
+	return dsn + sep + "search_path=" + schema
+}
+
+// TestServeOnPostgres: with database: postgres://… allot serves, rations
+// with counters in PostgreSQL, and the CLI reports from the same ledger.
+func TestServeOnPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	database := postgresTestDatabase(t, "allot_cmd")
 
 	sim := httptest.NewServer(upstreamsim.New(upstreamsim.Options{}))
 	defer sim.Close()

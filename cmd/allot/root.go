@@ -29,7 +29,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default ./allot.yaml when present)")
-	root.PersistentFlags().StringVar(&g.database, "database", "", "SQLite database file (overrides the config's database)")
+	root.PersistentFlags().StringVar(&g.database, "database", "", "SQLite database file or postgres:// URL (overrides the config's database)")
 	root.AddCommand(
 		newServeCmd(g), newDemoCmd(g), newApplyCmd(g), newKeysCmd(g),
 		newReportCmd(g), newPricesCmd(g), newBudgetsCmd(g), newMeCmd(g),
@@ -92,19 +92,28 @@ func (g *globals) openStore(ctx context.Context) (config.Config, store, error) {
 	return cfg, db, err
 }
 
-// open loads the config and opens its SQLite database, for the commands
-// that read SQLite's own insight tables.
-func (g *globals) open(ctx context.Context) (config.Config, *sqlite.DB, error) {
-	cfg, err := g.load()
+// insightStore is a store that also keeps the aggregates insights are
+// computed from.
+type insightStore interface {
+	store
+	allot.InsightSource
+	// PromptUsage sums the calls per system prompt fingerprint.
+	PromptUsage(ctx context.Context, q allot.InsightQuery) ([]allot.PromptUsage, error)
+	// RelabelTasks moves past untagged calls with a labelled prompt to their task.
+	RelabelTasks(ctx context.Context, labels allot.TaskLabels, from, to time.Time) (int64, error)
+}
+
+// openInsightStore loads the config and opens its database for the commands
+// that read insight aggregates.
+func (g *globals) openInsightStore(ctx context.Context) (config.Config, insightStore, error) {
+	cfg, db, err := g.openStore(ctx)
 	if err != nil {
 		return cfg, nil, err
 	}
-	if isPostgres(cfg.Database) {
-		return cfg, nil, allot.Errorf(allot.EInvalid, "this command reads the SQLite store only for now; run it on a SQLite copy (allot migrate --from postgres is not supported) or use the API of a running allot")
+	is, ok := db.(insightStore)
+	if !ok {
+		db.Close()
+		return cfg, nil, allot.Errorf(allot.EInvalid, "this database keeps no insight aggregates; insights need the SQLite or PostgreSQL store of this version")
 	}
-	db, err := sqlite.Open(ctx, cfg.Database)
-	if err != nil {
-		return cfg, nil, fmt.Errorf("open database %s: %w", cfg.Database, err)
-	}
-	return cfg, db, nil
+	return cfg, is, nil
 }
