@@ -13,7 +13,9 @@
 // row holds one attrs id; ids of 32 hex characters are stored as 16 bytes,
 // times and durations as microseconds. rollups_hourly sums events per hour
 // and attrs id in the same transaction; daily_totals caches whole past days
-// of it, packed, for month-long reports. Reports group in Go over those.
+// of it, packed, for month-long reports. Reports group in Go over those,
+// and keep the days and hours they read in memory while their versions
+// (rollup_hour_versions, rollup_day_versions) say they are unchanged.
 package sqlite
 
 import (
@@ -36,8 +38,9 @@ type DB struct {
 	w    *sql.DB // the one writer connection
 	r    *sql.DB // readers
 
-	dict  *dict
-	attrs *attrCache
+	dict   *dict
+	attrs  *attrCache
+	rcache *rollupCache // reports' blocks of rollups (rollupcache.go)
 
 	wmu   sync.Mutex           // held by every write: one transaction at a time on w
 	stmts map[string]*sql.Stmt // Append's statements, prepared on w at Open, by SQL
@@ -67,7 +70,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 
-	db := &DB{path: path, w: w, stmts: map[string]*sql.Stmt{}}
+	db := &DB{path: path, w: w, stmts: map[string]*sql.Stmt{}, rcache: newRollupCache(reportCacheBytes)}
 	err = migrate(ctx, w)
 	if err == nil {
 		err = db.prepare(ctx)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -25,18 +24,37 @@ var dimAttr = map[allot.Dimension]int{
 type groupKey [8]int64
 
 // report accumulates one query's groups. Each attribution is resolved
-// once to a group number (its non-time dimensions, or filtered out); a
-// group is then the group number and the time bucket in one int64.
+// once to a group number (its non-time dimensions, or filtered out). Units
+// are added in time order, so a time bucket's units come one after the
+// other: they are summed per group number in a dense slice, and the
+// bucket's groups are written out when the next bucket starts.
 type report struct {
 	q        allot.ReportQuery
 	filter   []filterTerm
-	attrs    map[int64]attr // the attrs cache, read under its lock
-	byAttr   map[int64]int64
-	keys     []groupKey // by group number
-	keyIndex map[groupKey]int64
-	bucket   func(hour int64) int64
-	groups   map[int64]*sums
+	timeOnly bool // no filter and no non-time dimension: one group
+	hourDim  bool
+	dayDim   bool
+
+	attrs    map[int64]attr  // the attrs cache, read under its lock
+	groupOf  []int32         // by attrs id: 0 not resolved yet, -1 filtered out, else group number + 1
+	groupBig map[int32]int32 // the same for ids too large for groupOf
+	keys     []groupKey      // by group number
+	keyIndex map[groupKey]int32
 	unknown  []int64 // attrs ids the cache lacked
+
+	bucket int64  // the time bucket being summed
+	cur    []sums // its sums by group number
+	hit    []bool // its groups that have entries
+	gi     []int32
+	out    []groupSums // the finished groups
+}
+
+// groupSums is one finished group: a group number and a time bucket (0,
+// the unix day or the unix hour) with their sums.
+type groupSums struct {
+	group  int32
+	bucket int64
+	sums   sums
 }
 
 type filterTerm struct {
@@ -44,40 +62,47 @@ type filterTerm struct {
 	id  int64 // dict id to match
 }
 
-const filteredOut = -1
+// maxDenseAttr bounds groupOf: attrs ids are dense from 1, so it is never
+// reached in practice.
+const maxDenseAttr = 1 << 24
 
 func newReport(q allot.ReportQuery) *report {
-	r := &report{q: q}
-	r.bucket = func(int64) int64 { return 0 }
-	switch {
-	case slices.Contains(q.By, allot.DimHour):
-		r.bucket = func(h int64) int64 { return h }
-	case slices.Contains(q.By, allot.DimDay):
-		r.bucket = func(h int64) int64 { return h / 24 }
+	r := &report{q: q, hourDim: slices.Contains(q.By, allot.DimHour), dayDim: slices.Contains(q.By, allot.DimDay)}
+	r.timeOnly = true
+	for _, d := range q.By {
+		if _, ok := dimAttr[d]; ok {
+			r.timeOnly = false
+		}
 	}
 	r.reset()
 	return r
 }
 
+// reset forgets every group, to add the units again.
 func (r *report) reset() {
-	r.byAttr = map[int64]int64{}
-	r.keys = nil
-	r.keyIndex = map[groupKey]int64{}
-	r.groups = map[int64]*sums{}
+	clear(r.groupOf)
+	r.groupBig = nil
+	r.keys = r.keys[:0]
+	r.keyIndex = map[groupKey]int32{}
 	r.unknown = nil
+	r.bucket = 0
+	r.cur, r.hit, r.out = r.cur[:0], r.hit[:0], r.out[:0]
 }
 
-// group returns the group number of an attribution, or filteredOut.
-func (r *report) group(attrID int64) (int64, bool) {
-	if g, ok := r.byAttr[attrID]; ok {
-		return g, true
+// resolve returns the group number of an attribution, -1 if it is
+// filtered out or unknown (noted in r.unknown), and remembers it.
+func (r *report) resolve(attrID int32) int32 {
+	if r.groupBig != nil {
+		if g, ok := r.groupBig[attrID]; ok {
+			return g - 1
+		}
 	}
-	a, ok := r.attrs[attrID]
+	a, ok := r.attrs[int64(attrID)]
 	if !ok {
-		r.unknown = append(r.unknown, attrID)
-		return 0, false
+		r.unknown = append(r.unknown, int64(attrID))
+		return -1
 	}
-	g := int64(filteredOut)
+	g := int32(-1)
 	match := true
 	for _, f := range r.filter {
 		match = match && a[f.pos] == f.id
@@ -91,41 +116,118 @@ func (r *report) group(attrID int64) (int64, bool) {
 		}
 		var seen bool
 		if g, seen = r.keyIndex[k]; !seen {
-			g = int64(len(r.keys))
+			g = int32(len(r.keys))
 			r.keys = append(r.keys, k)
 			r.keyIndex[k] = g
 		}
 	}
-	r.byAttr[attrID] = g
-	return g, true
+	switch {
+	case attrID >= 0 && attrID < maxDenseAttr:
+		if int(attrID) >= len(r.groupOf) {
+			n := min(max(int(attrID)+1, 2*len(r.groupOf), 1024), maxDenseAttr)
+			r.groupOf = append(r.groupOf, make([]int32, n-len(r.groupOf))...)
+		}
+		r.groupOf[attrID] = g + 1
+	default:
+		if r.groupBig == nil {
+			r.groupBig = map[int32]int32{}
+		}
+		r.groupBig[attrID] = g + 1
+	}
+	return g
 }
 
-// add counts s for attribution attrID in the given unix hour.
-func (r *report) add(hour, attrID int64, s *sums) {
-	g, ok := r.group(attrID)
-	if !ok || g == filteredOut {
+// bucketOf is the time bucket of a unit.
+func (r *report) bucketOf(u *unitRef) int64 {
+	if u.key.kind == unitDay {
+		if r.dayDim {
+			return u.key.n
+		}
+		return 0
+	}
+	switch {
+	case r.hourDim:
+		return u.key.n
+	case r.dayDim:
+		return u.key.n / 24
+	}
+	return 0
+}
+
+// addBlock adds a unit's block to the time bucket given.
+func (r *report) addBlock(b *rollupBlock, bucket int64) {
+	if bucket != r.bucket {
+		r.flush()
+		r.bucket = bucket
+	}
+	n := len(b.attrs)
+	if n == 0 {
 		return
 	}
-	k := g<<32 | r.bucket(hour)
-	t := r.groups[k]
-	if t == nil {
-		t = &sums{}
-		r.groups[k] = t
+	if cap(r.gi) < n {
+		r.gi = make([]int32, n)
 	}
-	t.add(s)
-}
-
-// timeOnly reports whether r groups only by time, without filters.
-func (r *report) timeOnly() bool {
-	if len(r.filter) > 0 {
-		return false
-	}
-	for _, d := range r.q.By {
-		if _, ok := dimAttr[d]; ok {
-			return false
+	gi := r.gi[:n]
+	if r.timeOnly {
+		if len(r.keys) == 0 {
+			r.keys = append(r.keys, groupKey{})
+		}
+		clear(gi) // everything lands in group 0
+	} else {
+		groupOf := r.groupOf
+		for i, a := range b.attrs {
+			if int(a) < len(groupOf) && groupOf[a] != 0 {
+				gi[i] = groupOf[a] - 1
+			} else {
+				gi[i] = r.resolve(a)
+				groupOf = r.groupOf
+			}
 		}
 	}
-	return true
+	if n := len(r.keys); len(r.cur) < n {
+		r.cur = slices.Grow(r.cur, n-len(r.cur))[:n]
+		r.hit = slices.Grow(r.hit, n-len(r.hit))[:n]
+	}
+	hit := r.hit
+	for _, g := range gi {
+		if g >= 0 {
+			hit[g] = true
+		}
+	}
+	for c := range b.cols {
+		if col := b.cols[c].i32; col != nil {
+			addColumn(r.cur, gi, col, c)
+		} else if col := b.cols[c].i64; col != nil {
+			addColumn(r.cur, gi, col, c)
+		}
+	}
+}
+
+// addColumn adds column c of a block to the sums of its entries' groups.
+func addColumn[T int32 | int64](cur []sums, gi []int32, col []T, c int) {
+	gi = gi[:len(col)]
+	for i, v := range col {
+		if g := gi[i]; g >= 0 {
+			cur[g][c] += int64(v)
+		}
+	}
+}
+
+// flush writes out the current bucket's groups.
+func (r *report) flush() {
+	n := 0
+	for _, ok := range r.hit {
+		if ok {
+			n++
+		}
+	}
+	r.out = slices.Grow(r.out, n)
+	for g, ok := range r.hit {
+		if ok {
+			r.out = append(r.out, groupSums{int32(g), r.bucket, r.cur[g]})
+			r.cur[g], r.hit[g] = sums{}, false
+		}
+	}
 }
 
 // Report answers q from the rollups: totals grouped by q.By, in that order,
@@ -139,9 +241,9 @@ func (r *report) timeOnly() bool {
 //
 // Whole past days are read from daily_totals (built on first use) unless
 // the report groups by hour; the hours at the ends of the range and today's
-// come from rollups_hourly. Grouping happens in Go over the cached
-// attributions, which is several times faster than SQL aggregation in the
-// pure-Go SQLite.
+// come from rollups_hourly. Both stay in memory while unchanged
+// (rollupcache.go), so a report reads from the database only what changed
+// since the last one, and groups in Go over the cached attributions.
 func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRow, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -175,6 +277,7 @@ func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRo
 			}
 		}
 		r.filter = append(r.filter, filterTerm{pos, id})
+		r.timeOnly = false
 	}
 
 	from := unixHour(q.From.UnixMicro())
@@ -184,35 +287,17 @@ func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRo
 	}
 	to := unixHour(toHour.UnixMicro())
 
-	// Whole days before today come from daily_totals.
-	needHours := slices.Contains(q.By, allot.DimHour)
-	var first sql.NullInt64
-	if err := db.r.QueryRowContext(ctx, `SELECT min(hour) FROM rollups_hourly`).Scan(&first); err != nil {
+	units, err := db.reportUnits(ctx, r, from, to)
+	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	if !first.Valid {
-		return []allot.ReportRow{}, nil
-	}
-	from = max(from, first.Int64)
-	fromDay, toDay := (from+23)/24, min(to/24, time.Now().UnixMicro()/usPerDay)
-	useDaily := !needHours && fromDay < toDay
-	if useDaily {
-		if err := db.ensureDaily(ctx, fromDay, toDay); err != nil {
-			return nil, fmt.Errorf("report: %w", err)
-		}
-	}
-
-	if err := db.collect(ctx, r, from, to, fromDay, toDay, useDaily); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
+	db.sumUnits(r, units)
 	if len(r.unknown) > 0 { // attributions another process added since the cache was read
 		if err := db.attrs.refresh(ctx, db.r); err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
 		r.reset()
-		if err := db.collect(ctx, r, from, to, fromDay, toDay, useDaily); err != nil {
-			return nil, fmt.Errorf("report: %w", err)
-		}
+		db.sumUnits(r, units)
 		if len(r.unknown) > 0 {
 			return nil, fmt.Errorf("report: rollups refer to unknown attribution %d", r.unknown[0])
 		}
@@ -220,83 +305,19 @@ func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRo
 	return db.rows(ctx, r)
 }
 
-// collect reads the rollups covering the hours [from, to) into r, in one
-// read transaction: daily_totals for the days [fromDay, toDay) when
-// useDaily, rollups_hourly for everything else.
-func (db *DB) collect(ctx context.Context, r *report, from, to, fromDay, toDay int64, useDaily bool) error {
+// sumUnits adds the units, in time order, to r.
+func (db *DB) sumUnits(r *report, units []unitRef) {
 	db.attrs.mu.RLock()
-	r.attrs = db.attrs.attrs // append-only map; read under the lock below
 	defer db.attrs.mu.RUnlock()
-
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return err
+	r.attrs = db.attrs.attrs // append-only map; read under the lock
+	defer func() { r.attrs = nil }()
+	if n := int(min(db.attrs.max+1, maxDenseAttr)); len(r.groupOf) < n {
+		r.groupOf = append(r.groupOf, make([]int32, n-len(r.groupOf))...)
 	}
-	defer tx.Rollback()
-
-	type span struct{ from, to int64 } // hours
-	hourly := []span{{from, to}}
-	if useDaily {
-		hourly = []span{{from, fromDay * 24}, {toDay * 24, to}}
-		have := map[int64]bool{}
-		var decodeErr error
-		err := eachRow(ctx, tx, `SELECT day, data FROM daily_totals WHERE day >= ? AND day < ?`, []any{fromDay, toDay}, func(rows *sql.Rows) error {
-			var day int64
-			var data sql.RawBytes
-			if err := rows.Scan(&day, &data); err != nil {
-				return err
-			}
-			have[day] = true
-			decodeErr = decodeDaily(data, func(attr int64, s *sums) { r.add(day*24, attr, s) })
-			return decodeErr
-		})
-		if err != nil {
-			return err
-		}
-		for d := fromDay; d < toDay; d++ {
-			if !have[d] { // changed since ensureDaily: read its hours
-				hourly = append(hourly, span{d * 24, d*24 + 24})
-			}
-		}
+	for i := range units {
+		r.addBlock(units[i].block, r.bucketOf(&units[i]))
 	}
-
-	bucket := "hour"
-	switch {
-	case slices.Contains(r.q.By, allot.DimHour):
-	case slices.Contains(r.q.By, allot.DimDay):
-		bucket = "hour / 24 * 24"
-	default:
-		bucket = "0"
-	}
-	attrCol := "attr"
-	if r.timeOnly() {
-		// Every attribution lands in the one group: let SQL sum across them
-		// (min(attr) names one that exists, for the lookup in add).
-		attrCol = "min(attr)"
-	}
-	for _, sp := range hourly {
-		if sp.from >= sp.to {
-			continue
-		}
-		group := "1, 2"
-		if attrCol != "attr" {
-			group = "1"
-		}
-		err := eachRow(ctx, tx, `SELECT `+bucket+`, `+attrCol+`, `+sumOfSumColumns+` FROM rollups_hourly
-			WHERE hour >= ? AND hour < ? GROUP BY `+group, []any{sp.from, sp.to}, func(rows *sql.Rows) error {
-			var hour, attr int64
-			var s sums
-			if err := rows.Scan(&hour, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {
-				return err
-			}
-			r.add(hour, attr, &s)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	r.flush()
 }
 
 // rows turns r's groups into sorted report rows.
@@ -331,11 +352,14 @@ func (db *DB) rows(ctx context.Context, r *report) ([]allot.ReportRow, error) {
 		times[k] = s
 		return s
 	}
-	out := make([]allot.ReportRow, 0, len(r.groups))
-	for k, s := range r.groups {
-		key, bucket := r.keys[k>>32], k&(1<<32-1)
+	out := make([]allot.ReportRow, 0, len(r.out))
+	nd := len(r.q.By)
+	dims := make([]string, len(r.out)*nd) // every row's, in one allocation
+	for i := range r.out {
+		g := &r.out[i]
+		key, bucket, s := r.keys[g.group], g.bucket, &g.sums
 		row := allot.ReportRow{
-			Dims:     make([]string, len(r.q.By)),
+			Dims:     dims[i*nd : (i+1)*nd : (i+1)*nd],
 			Requests: s[sRequests],
 			Tokens: allot.Tokens{Input: s[sInput], CacheRead: s[sCacheRead], CacheWrite5m: s[sCacheWrite5m],
 				CacheWrite1h: s[sCacheWrite1h], Output: s[sOutput], Reasoning: s[sReasoning]},
@@ -346,7 +370,7 @@ func (db *DB) rows(ctx context.Context, r *report) ([]allot.ReportRow, error) {
 			switch d {
 			case allot.DimDay:
 				day := bucket
-				if slices.Contains(r.q.By, allot.DimHour) {
+				if r.hourDim {
 					day = bucket / 24 // the bucket is the hour
 				}
 				row.Dims[i] = format(day, true)

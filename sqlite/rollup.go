@@ -37,12 +37,6 @@ const (
 	sUnknownCost
 )
 
-func (s *sums) add(o *sums) {
-	for i := range s {
-		s[i] += o[i]
-	}
-}
-
 // sumColumns are the rollups_hourly sums, in sums order.
 const sumColumns = `requests, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
 	estimated_requests, cost_nano, unknown_cost_requests`
@@ -70,23 +64,64 @@ var addHourlySQL = fmt.Sprintf(`INSERT INTO rollups_hourly (hour, attr, %s)
 		unknown_cost_requests = unknown_cost_requests + excluded.unknown_cost_requests`, sumColumns, usPerHour)
 
 // addRollups adds the events above seq before, from batch, to the hourly
-// rollups and drops the cached daily totals of the days they fall on.
+// rollups, bumps the versions of the hours and days they fall on (so the
+// reports' in-memory copies of those are read again) and drops the cached
+// daily totals of those days.
 func (db *DB) addRollups(ctx context.Context, tx *sql.Tx, before int64, batch []allot.Event) error {
 	if _, err := db.txExec(ctx, tx, addHourlySQL, before); err != nil {
 		return fmt.Errorf("hourly rollups: %w", err)
 	}
-	days := map[int64]bool{}
-	var args []any
+	var hours, days []int64
+	seenHour, seenDay := map[int64]bool{}, map[int64]bool{}
 	for i := range batch {
-		d := batch[i].Time.UnixMicro() / usPerDay
-		if !days[d] {
-			days[d] = true
-			args = append(args, d)
+		h := unixHour(batch[i].Time.UnixMicro())
+		if len(hours) > 0 && hours[len(hours)-1] == h || seenHour[h] {
+			continue
+		}
+		seenHour[h] = true
+		hours = append(hours, h)
+		if d := h / 24; !seenDay[d] {
+			seenDay[d] = true
+			days = append(days, d)
 		}
 	}
-	q := "DELETE FROM daily_totals WHERE day IN (" + strings.TrimSuffix(strings.Repeat("?,", len(args)), ",") + ")"
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("invalidate daily totals: %w", err)
+	if err := bumpVersions(ctx, tx, "rollup_hour_versions", "hour", hours); err != nil {
+		return err
+	}
+	if err := bumpVersions(ctx, tx, "rollup_day_versions", "day", days); err != nil {
+		return err
+	}
+	for len(days) > 0 {
+		chunk := days[:min(len(days), maxChunk)]
+		days = days[len(chunk):]
+		q := "DELETE FROM daily_totals WHERE day IN (" + strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")"
+		if _, err := tx.ExecContext(ctx, q, int64Args(chunk)...); err != nil {
+			return fmt.Errorf("invalidate daily totals: %w", err)
+		}
 	}
 	return nil
+}
+
+// bumpVersions adds one to the version of each of keys in table
+// (migrations/0005_rollup_versions.sql).
+func bumpVersions(ctx context.Context, tx *sql.Tx, table, col string, keys []int64) error {
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), maxChunk)]
+		keys = keys[len(chunk):]
+		q := "INSERT INTO " + table + " (" + col + ", v) VALUES " + strings.TrimSuffix(strings.Repeat("(?, 1),", len(chunk)), ",") +
+			" ON CONFLICT (" + col + ") DO UPDATE SET v = v + 1"
+		if _, err := tx.ExecContext(ctx, q, int64Args(chunk)...); err != nil {
+			return fmt.Errorf("bump %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// int64Args converts ids to query arguments.
+func int64Args(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }

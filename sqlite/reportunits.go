@@ -1,0 +1,330 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// unitRef is one unit of a report's range (a past day or an hour) with its
+// version and, once found, its block.
+type unitRef struct {
+	key     unitKey
+	version int64
+	block   *rollupBlock
+}
+
+// reportUnits returns the units covering the hours [from, to), in time
+// order, each with its block, all as of one read transaction: whole days
+// before today when r does not group by hour, single hours for the rest.
+// Blocks come from db.rcache when their version is current, else from the
+// database, and go into the cache.
+func (db *DB) reportUnits(ctx context.Context, r *report, from, to int64) ([]unitRef, error) {
+	today := time.Now().UnixMicro() / usPerDay
+	if !r.hourDim {
+		// Sum the past days daily_totals lacks first: that writes, so it
+		// cannot happen inside the read transaction. A day changed after
+		// this is read from its hours below.
+		first, last, ok, err := rollupSpan(ctx, db.r)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			f, t := max(from, first), min(to, last+1)
+			if fromDay, toDay := ceilDiv(f, 24), min(t/24, today); fromDay < toDay {
+				if err := db.ensureDaily(ctx, fromDay, toDay); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	first, last, ok, err := rollupSpan(ctx, tx)
+	if err != nil || !ok {
+		return nil, err
+	}
+	from, to = max(from, first), min(to, last+1) // no units before the first rollup or after the last
+	if from >= to {
+		return nil, nil
+	}
+	fromDay, toDay := ceilDiv(from, 24), min(to/24, today)
+	if r.hourDim || fromDay >= toDay {
+		fromDay, toDay = from/24, from/24 // no days
+	}
+	hourKind := unitHour
+	if r.timeOnly {
+		hourKind = unitHourTotal
+	}
+	var units []unitRef
+	addHours := func(lo, hi int64) error {
+		vs, err := versions(ctx, tx, "rollup_hour_versions", "hour", lo, hi)
+		if err != nil {
+			return err
+		}
+		for h := lo; h < hi; h++ {
+			units = append(units, unitRef{key: unitKey{hourKind, h}, version: vs[h-lo]})
+		}
+		return nil
+	}
+	if toDay > fromDay {
+		if err := addHours(from, fromDay*24); err != nil {
+			return nil, err
+		}
+		vs, err := versions(ctx, tx, "rollup_day_versions", "day", fromDay, toDay)
+		if err != nil {
+			return nil, err
+		}
+		for d := fromDay; d < toDay; d++ {
+			units = append(units, unitRef{key: unitKey{unitDay, d}, version: vs[d-fromDay]})
+		}
+		if err := addHours(toDay*24, to); err != nil {
+			return nil, err
+		}
+	} else if err := addHours(from, to); err != nil {
+		return nil, err
+	}
+
+	if db.cachedUnits(units, r.timeOnly) {
+		return units, nil
+	}
+	// Read what is missing, except what another report is reading: wait
+	// for that, then read whatever is still missing (another version).
+	var keys []unitKey
+	for _, u := range units {
+		if u.block == nil {
+			keys = append(keys, u.key)
+		}
+	}
+	mine, others := db.rcache.claim(keys)
+	units, err = db.loadUnits(ctx, tx, units, r.timeOnly, others)
+	db.rcache.release(mine)
+	if err != nil || len(others) == 0 {
+		return units, err
+	}
+	for _, ch := range others {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if db.cachedUnits(units, r.timeOnly) {
+		return units, nil
+	}
+	return db.loadUnits(ctx, tx, units, r.timeOnly, nil)
+}
+
+// loadUnits reads the blocks of the units without one, but for those in
+// skip, from the database in tx, and caches them. A day that daily_totals
+// lacks (changed since it was summed) is replaced by its hours.
+func (db *DB) loadUnits(ctx context.Context, tx *sql.Tx, units []unitRef, timeOnly bool, skip map[unitKey]chan struct{}) ([]unitRef, error) {
+	hourKind := unitHour
+	if timeOnly {
+		hourKind = unitHourTotal
+	}
+	units, err := db.loadDays(ctx, tx, units, hourKind, skip)
+	if err != nil {
+		return nil, err
+	}
+	db.cachedUnits(units, timeOnly)
+	if err := db.loadHours(ctx, tx, units, skip); err != nil {
+		return nil, err
+	}
+	return units, nil
+}
+
+// cachedUnits fills in the blocks the cache holds at the units' versions
+// and reports whether every unit has its block. A report that sums hours
+// over every attribution can use an hour's full block as well as its total.
+func (db *DB) cachedUnits(units []unitRef, timeOnly bool) bool {
+	all := true
+	for i := range units {
+		u := &units[i]
+		if u.block != nil {
+			continue
+		}
+		u.block = db.rcache.get(u.key, u.version)
+		if u.block == nil && timeOnly && u.key.kind == unitHourTotal {
+			u.block = db.rcache.get(unitKey{unitHour, u.key.n}, u.version)
+		}
+		all = all && u.block != nil
+	}
+	return all
+}
+
+// loadDays reads the day units without a block from daily_totals, and
+// replaces each day it lacks (changed since it was summed) by its hours.
+func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []unitRef, hourKind unitKind, skip map[unitKey]chan struct{}) ([]unitRef, error) {
+	var days []int64
+	at := map[int64]int{}
+	for i, u := range units {
+		if _, ok := skip[u.key]; u.key.kind == unitDay && u.block == nil && !ok {
+			days = append(days, u.key.n)
+			at[u.key.n] = i
+		}
+	}
+	if len(days) == 0 {
+		return units, nil
+	}
+	var bb blockBuilder
+	for len(days) > 0 {
+		chunk := days[:min(len(days), maxChunk)]
+		days = days[len(chunk):]
+		q := `SELECT day, data FROM daily_totals WHERE day IN (` + strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + `)`
+		err := eachRow(ctx, tx, q, int64Args(chunk), func(rows *sql.Rows) error {
+			var day int64
+			var data sql.RawBytes
+			if err := rows.Scan(&day, &data); err != nil {
+				return err
+			}
+			i, ok := at[day]
+			if !ok {
+				return fmt.Errorf("daily totals: unexpected day %d", day)
+			}
+			if err := decodeDaily(data, bb.add); err != nil {
+				return fmt.Errorf("daily totals of day %d: %w", day, err)
+			}
+			b, err := bb.build()
+			if err != nil {
+				return fmt.Errorf("daily totals of day %d: %w", day, err)
+			}
+			units[i].block = b
+			db.rcache.put(units[i].key, units[i].version, b)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	missing := false
+	for _, u := range units {
+		_, ok := at[u.key.n]
+		missing = missing || u.key.kind == unitDay && u.block == nil && ok
+	}
+	if !missing {
+		return units, nil
+	}
+	out := make([]unitRef, 0, len(units)+24)
+	for _, u := range units {
+		if _, ok := at[u.key.n]; u.key.kind != unitDay || u.block != nil || !ok {
+			out = append(out, u)
+			continue
+		}
+		lo := u.key.n * 24
+		vs, err := versions(ctx, tx, "rollup_hour_versions", "hour", lo, lo+24)
+		if err != nil {
+			return nil, err
+		}
+		for h := lo; h < lo+24; h++ {
+			out = append(out, unitRef{key: unitKey{hourKind, h}, version: vs[h-lo]})
+		}
+	}
+	return out, nil
+}
+
+// loadHours reads the hour units without a block from rollups_hourly, a
+// run of consecutive hours per query, in key order: an hour's rows as they
+// are, or their sum for unitHourTotal.
+func (db *DB) loadHours(ctx context.Context, tx *sql.Tx, units []unitRef, skip map[unitKey]chan struct{}) error {
+	load := func(u *unitRef) bool {
+		_, ok := skip[u.key]
+		return u.block == nil && u.key.kind != unitDay && !ok
+	}
+	for i := 0; i < len(units); {
+		if !load(&units[i]) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(units) && load(&units[j]) && units[j].key.kind == units[i].key.kind && units[j].key.n == units[j-1].key.n+1 {
+			j++
+		}
+		if err := db.loadHourRun(ctx, tx, units[i:j]); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// loadHourRun reads the blocks of consecutive hour units of one kind.
+func (db *DB) loadHourRun(ctx context.Context, tx *sql.Tx, run []unitRef) error {
+	lo, hi := run[0].key.n, run[len(run)-1].key.n+1
+	q := `SELECT hour, attr, ` + sumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? ORDER BY hour, attr`
+	if run[0].key.kind == unitHourTotal {
+		q = `SELECT hour, 0, ` + sumOfSumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY hour ORDER BY hour`
+	}
+	var bb blockBuilder
+	next := 0 // the unit the rows are for
+	finish := func(upTo int64) error {
+		for ; next < len(run) && run[next].key.n < upTo; next++ {
+			b, err := bb.build()
+			if err != nil {
+				return fmt.Errorf("hourly rollups of hour %d: %w", run[next].key.n, err)
+			}
+			run[next].block = b
+			db.rcache.put(run[next].key, run[next].version, b)
+		}
+		return nil
+	}
+	err := eachRow(ctx, tx, q, []any{lo, hi}, func(rows *sql.Rows) error {
+		var hour, attr int64
+		var s sums
+		if err := rows.Scan(&hour, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {
+			return err
+		}
+		if err := finish(hour); err != nil { // the hours before this one are complete
+			return err
+		}
+		bb.add(attr, &s)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("hourly rollups: %w", err)
+	}
+	return finish(hi)
+}
+
+// rollupSpan returns the first and last hour with rollups; ok is false
+// when there are none.
+func rollupSpan(ctx context.Context, q querier) (first, last int64, ok bool, err error) {
+	var f, l sql.NullInt64
+	err = eachRow(ctx, q, `SELECT (SELECT min(hour) FROM rollups_hourly), (SELECT max(hour) FROM rollups_hourly)`, nil, func(rows *sql.Rows) error {
+		return rows.Scan(&f, &l)
+	})
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("rollup span: %w", err)
+	}
+	return f.Int64, l.Int64, f.Valid && l.Valid, nil
+}
+
+// versions returns the versions of the keys [lo, hi) of a versions table
+// (rollup_hour_versions or rollup_day_versions), 0 for those without a row.
+func versions(ctx context.Context, q querier, table, col string, lo, hi int64) ([]int64, error) {
+	out := make([]int64, max(hi-lo, 0))
+	if hi <= lo {
+		return out, nil
+	}
+	err := eachRow(ctx, q, `SELECT `+col+`, v FROM `+table+` WHERE `+col+` >= ? AND `+col+` < ?`, []any{lo, hi}, func(rows *sql.Rows) error {
+		var k, v int64
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		out[k-lo] = v
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	return out, nil
+}
+
+// ceilDiv is a/b rounded up, for a >= 0 and b > 0.
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
