@@ -126,8 +126,9 @@ func (db *DB) RelabelTasks(ctx context.Context, labels allot.TaskLabels, from, t
 	touched := map[int64][]int64{} // day -> attrs whose rows change
 	for _, s := range sites {
 		newAttr := ain.id(target(s))
+		// Only [from, to) moves, also on the range's first and last days.
 		res, err := tx.ExecContext(ctx, `UPDATE events SET attr = ? WHERE t >= ? AND t < ? AND attr = ? AND system_fp = ?`,
-			newAttr, s.day*usPerDay, (s.day+1)*usPerDay, s.attr, s.fp)
+			newAttr, max(s.day*usPerDay, from.UnixMicro()), min((s.day+1)*usPerDay, to.UnixMicro()), s.attr, s.fp)
 		if err != nil {
 			return 0, fmt.Errorf("relabel tasks: %w", err)
 		}

@@ -631,3 +631,37 @@ func TestWarmInsightsPacksPastDays(t *testing.T) {
 		t.Errorf("warmed %d days (want the 10 before today), folded up to %d of %d events", packed, folded, last)
 	}
 }
+
+// TestRelabelTasksKeepsToItsRange: a range that starts or ends inside a
+// day moves only the calls inside it.
+func TestRelabelTasksKeepsToItsRange(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := context.Background()
+	const fp = 0xabc
+	var events []allot.Event
+	for i, h := range []int{1, 11, 13, 23, 25} {
+		events = append(events, allot.Event{
+			ID: fmt.Sprintf("r%d", i), Time: insightStart.Add(time.Duration(h) * time.Hour), Task: allot.UntaggedTask, SystemFP: fp,
+			Principal: allot.Principal{Org: "acme", Team: "data", User: "bob", KeyID: "k1", Role: allot.RoleMember},
+			Provider:  "openai", RequestedModel: "gpt-4o", ServedModel: "gpt-4o", Route: allot.RouteChat, Status: 200,
+			Tokens: allot.Tokens{Input: 100, Output: 10}, Cost: allot.Money(1 << i), CostKnown: true,
+		})
+	}
+	mustAppend(t, db, events)
+	n, err := db.RelabelTasks(ctx, allot.TaskLabels{fp: "review"}, insightStart.Add(12*time.Hour), insightStart.Add(24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("relabelled %d, %v; want the 2 calls at 13:00 and 23:00", n, err)
+	}
+	rows, err := db.Report(ctx, allot.ReportQuery{By: []allot.Dimension{allot.DimTask}, From: insightStart, To: insightStart.Add(48 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]allot.Money{}
+	for _, r := range rows {
+		got[r.Dims[0]] = r.Cost
+	}
+	if want := (map[string]allot.Money{"review": 4 + 8, allot.UntaggedTask: 1 + 2 + 16}); !reflect.DeepEqual(got, want) {
+		t.Errorf("costs by task: %v, want %v", got, want)
+	}
+}
