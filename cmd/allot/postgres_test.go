@@ -89,4 +89,11 @@ func TestServeOnPostgres(t *testing.T) {
 	if !strings.Contains(status, `"data-monthly"`) {
 		t.Fatalf("budgets status on PostgreSQL: %s", status)
 	}
+	// Insights read the same ledger.
+	if top := mustRun(t, "top", "--by", "user", "--format", "json", "--database", database); !strings.Contains(top, `"bob"`) {
+		t.Errorf("top on PostgreSQL: %s", top)
+	}
+	if ins := mustRun(t, "insights", "--user", "bob", "--format", "json", "--database", database); !strings.Contains(ins, `"spend_usd"`) {
+		t.Errorf("insights on PostgreSQL: %s", ins)
+	}
 }

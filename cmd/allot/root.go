@@ -103,6 +103,12 @@ type insightStore interface {
 	RelabelTasks(ctx context.Context, labels allot.TaskLabels, from, to time.Time) (int64, error)
 }
 
+// Both stores keep insight aggregates.
+var (
+	_ insightStore = (*sqlite.DB)(nil)
+	_ insightStore = (*postgres.DB)(nil)
+)
+
 // openInsightStore loads the config and opens its database for the commands
 // that read insight aggregates.
 func (g *globals) openInsightStore(ctx context.Context) (config.Config, insightStore, error) {

@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/allot-dev/allot"
+)
+
+// Insights on PostgreSQL are answered from the rollups (plain usage and
+// daily spend) and, for what the rollups do not keep (failed, duplicate
+// and unlimited calls, system prompts and sessions), from the events of
+// the query's whole UTC days, read in time order and folded here: nothing
+// is written while appending, so every replica answers at once and
+// exactly. The results equal the SQLite store's for the same events
+// (sqlite/insights_write.go and insights_read.go define them):
+//
+//   - a call duplicates the previous call of its user with the same
+//     request fingerprint if that came at most allot.DuplicateWindow
+//     before it (calls before the range count);
+//   - a system prompt counts apart (PromptUsage, and its own part of a
+//     session) from its second call on: a call whose prompt nobody sent
+//     in the promptSeenWindow before it is kept with its session's calls
+//     under no prompt;
+//   - calls form chains per UTC day, attribution, session and counted
+//     prompt: a chain's first call and each call more than
+//     allot.PromptCacheTTL after the previous one is a cache miss, each
+//     call whose input exceeds the previous one's a growing turn;
+//   - a prompt sums its chains of every day and session; a session sums
+//     its chains of a day as interleaved, and a day's calls follow the
+//     session's previous day: one more growing turn when the day's first
+//     input exceeds the previous day's last.
+//
+// Calls at the same microsecond are taken in id order (SQLite takes them
+// in the order it stored them).
+
+// promptSeenWindow is how long a system prompt is remembered: a call
+// counts apart under its prompt only if the prompt was sent within this
+// long before it (as sqlite's promptSeenWindow).
+const promptSeenWindow = 24 * time.Hour
+
+// dayBounds widens [from, to) to whole UTC days.
+func dayBounds(from, to time.Time) (time.Time, time.Time) {
+	d0 := floorDiv(from.UnixMicro(), usPerDay)
+	d1 := floorDiv(to.UnixMicro()-1, usPerDay) + 1
+	return time.UnixMicro(d0 * usPerDay).UTC(), time.UnixMicro(d1 * usPerDay).UTC()
+}
+
+// insightScope is whose events an insight query reads.
+type insightScope struct {
+	none  bool    // the query names a user or team never recorded, or one without calls
+	attrs []int32 // the attributions of the query's people; nil for everyone
+	users []int32 // every attribution of the same users, in any team (duplicates are per user)
+}
+
+// insightScope resolves q's user and team filters.
+func (db *DB) insightScope(ctx context.Context, q allot.InsightQuery) (insightScope, error) {
+	var s insightScope
+	if q.User == "" && q.Team == "" {
+		return s, nil
+	}
+	var ids [2]*int32 // user, team
+	for i, name := range []string{q.User, q.Team} {
+		if name == "" {
+			continue
+		}
+		id, ok, err := db.dict.lookup(ctx, db.pool, name)
+		if err != nil {
+			return s, err
+		}
+		if !ok {
+			s.none = true
+			return s, nil
+		}
+		ids[i] = &id
+	}
+	rows, _ := db.pool.Query(ctx, `SELECT id, usr FROM attrs WHERE ($1::int4 IS NULL OR usr = $1) AND ($2::int4 IS NULL OR team = $2) ORDER BY id`, ids[0], ids[1])
+	var id, usr int32
+	var users []int32
+	s.attrs = []int32{}
+	if _, err := pgx.ForEachRow(rows, []any{&id, &usr}, func() error {
+		s.attrs = append(s.attrs, id)
+		if !slices.Contains(users, usr) {
+			users = append(users, usr)
+		}
+		return nil
+	}); err != nil {
+		return s, fmt.Errorf("read attributions: %w", err)
+	}
+	if len(s.attrs) == 0 {
+		s.none = true
+		return s, nil
+	}
+	if q.Team == "" {
+		s.users = s.attrs
+		return s, nil
+	}
+	rows, _ = db.pool.Query(ctx, `SELECT id FROM attrs WHERE usr = ANY ($1::int4[]) ORDER BY id`, users)
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+		s.users = append(s.users, id)
+		return nil
+	}); err != nil {
+		return s, fmt.Errorf("read attributions: %w", err)
+	}
+	return s, nil
+}
+
+// attrKeys are the InsightKeys and users of attributions.
+type attrKeys struct {
+	keys  map[int32]allot.InsightKey
+	users map[int32]int32 // dict id of the user
+}
+
+// readAttrKeys reads, through q, the InsightKeys and users of the
+// attributions ids, or of every attribution if ids is nil.
+func (db *DB) readAttrKeys(ctx context.Context, q querier, ids []int32) (attrKeys, error) {
+	out := attrKeys{keys: map[int32]allot.InsightKey{}, users: map[int32]int32{}}
+	if ids != nil && len(ids) == 0 {
+		return out, nil
+	}
+	query, args := `SELECT id, team, usr, provider, served_model, task, app FROM attrs`, []any{}
+	if ids != nil {
+		query, args = query+` WHERE id = ANY ($1::int4[])`, append(args, ids)
+	}
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return out, fmt.Errorf("read attributions: %w", err)
+	}
+	var id int32
+	var a [6]int32
+	raw := map[int32][6]int32{}
+	seen := map[int32]bool{}
+	var strs []int32
+	if _, err := pgx.ForEachRow(rows, []any{&id, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]}, func() error {
+		raw[id] = a
+		for _, s := range a {
+			if !seen[s] {
+				seen[s] = true
+				strs = append(strs, s)
+			}
+		}
+		return nil
+	}); err != nil {
+		return out, fmt.Errorf("read attributions: %w", err)
+	}
+	names, err := db.dict.names(ctx, q, strs)
+	if err != nil {
+		return out, err
+	}
+	for id, a := range raw {
+		out.keys[id] = allot.InsightKey{Team: names[a[0]], User: names[a[1]], Provider: names[a[2]], Model: names[a[3]], Task: names[a[4]], App: names[a[5]]}
+		out.users[id] = a[1]
+	}
+	for _, id := range ids {
+		if _, ok := raw[id]; !ok {
+			return out, fmt.Errorf("events refer to unknown attribution %d", id)
+		}
+	}
+	return out, nil
+}
+
+// cmpInsightKey orders keys by team, user, provider, model, task and app.
+func cmpInsightKey(a, b *allot.InsightKey) int {
+	return cmp.Or(strings.Compare(a.Team, b.Team), strings.Compare(a.User, b.User), strings.Compare(a.Provider, b.Provider),
+		strings.Compare(a.Model, b.Model), strings.Compare(a.Task, b.Task), strings.Compare(a.App, b.App))
+}
+
+// InsightUsage sums usage per InsightKey over the days overlapping
+// [q.From, q.To): the report totals from the rollups, in the report's
+// order, plus failed, duplicate and unlimited calls from the events
+// (unless q.Totals asks for the totals only).
+func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.InsightUsage, error) {
+	from, to := dayBounds(q.From, q.To)
+	rq := allot.ReportQuery{
+		By:   []allot.Dimension{allot.DimTeam, allot.DimUser, allot.DimProvider, allot.DimModel, allot.DimTask, allot.DimApp},
+		From: from, To: to, Filter: map[allot.Dimension]string{},
+	}
+	if q.User != "" {
+		rq.Filter[allot.DimUser] = q.User
+	}
+	if q.Team != "" {
+		rq.Filter[allot.DimTeam] = q.Team
+	}
+	rows, err := db.Report(ctx, rq)
+	if err != nil {
+		return nil, fmt.Errorf("insight usage: %w", err)
+	}
+	index := make(map[allot.InsightKey]int, len(rows))
+	out := make([]allot.InsightUsage, 0, len(rows))
+	for _, r := range rows {
+		k := allot.InsightKey{Team: r.Dims[0], User: r.Dims[1], Provider: r.Dims[2], Model: r.Dims[3], Task: r.Dims[4], App: r.Dims[5]}
+		index[k] = len(out)
+		out = append(out, allot.InsightUsage{InsightKey: k, Requests: r.Requests, Tokens: r.Tokens, Cost: r.Cost})
+	}
+	if q.Totals {
+		return out, nil
+	}
+	s, err := db.insightScope(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("insight usage: %w", err)
+	}
+	if s.none {
+		return out, nil
+	}
+	extras, keys, err := db.insightExtras(ctx, from, to, s)
+	if err != nil {
+		return nil, fmt.Errorf("insight usage: %w", err)
+	}
+	for _, x := range extras { // in attribution order
+		k := keys.keys[x.attr]
+		i, ok := index[k]
+		if !ok { // only if rollups were removed under the events
+			i = len(out)
+			index[k] = i
+			out = append(out, allot.InsightUsage{InsightKey: k})
+		}
+		u, v := &out[i], &x.v
+		u.Failed = u.Failed.Add(allot.UsageSum{Requests: v[0], Input: v[1], Output: v[2], Cost: allot.Money(v[3])})
+		u.Duplicates = u.Duplicates.Add(allot.UsageSum{Requests: v[4], Input: v[5], Output: v[6], Cost: allot.Money(v[7])})
+		u.NoMaxTokens += v[8]
+		u.NoMaxOutput += v[9]
+		for c := range u.LongOutputs {
+			u.LongOutputs[c].Requests += v[10+2*c]
+			u.LongOutputs[c].Output += v[11+2*c]
+		}
+	}
+	return out, nil
+}
+
+// wrapErr wraps a non-nil err with what failed.
+func wrapErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// PromptUsage is InsightCalls' prompts.
+func (db *DB) PromptUsage(ctx context.Context, q allot.InsightQuery) ([]allot.PromptUsage, error) {
+	c, err := db.InsightCalls(ctx, q)
+	return c.Prompts, err
+}
+
+// SessionUsage is InsightCalls' sessions.
+func (db *DB) SessionUsage(ctx context.Context, q allot.InsightQuery) ([]allot.SessionUsage, error) {
+	c, err := db.InsightCalls(ctx, q)
+	return c.Sessions, err
+}
+
+// DailySpend returns each person's usage per UTC day over the days
+// overlapping [q.From, q.To), from the rollups, sorted by day, team and
+// user.
+func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.DailySpend, error) {
+	from, to := dayBounds(q.From, q.To)
+	out := []allot.DailySpend{}
+	if !from.Before(to) {
+		return out, nil
+	}
+	rq := allot.ReportQuery{By: []allot.Dimension{allot.DimDay, allot.DimTeam, allot.DimUser}, From: from, To: to, Filter: map[allot.Dimension]string{}}
+	if q.User != "" {
+		rq.Filter[allot.DimUser] = q.User
+	}
+	if q.Team != "" {
+		rq.Filter[allot.DimTeam] = q.Team
+	}
+	rows, err := db.Report(ctx, rq)
+	if err != nil {
+		return nil, fmt.Errorf("daily spend: %w", err)
+	}
+	for _, r := range rows {
+		day, err := time.Parse(time.DateOnly, r.Dims[0])
+		if err != nil {
+			return nil, fmt.Errorf("daily spend: %w", err)
+		}
+		out = append(out, allot.DailySpend{Day: day, Team: r.Dims[1], User: r.Dims[2], Requests: r.Requests,
+			Tokens: r.Tokens.Input + r.Tokens.Output, Cost: r.Cost})
+	}
+	slices.SortFunc(out, func(a, b allot.DailySpend) int {
+		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.Team, b.Team), strings.Compare(a.User, b.User))
+	})
+	return out, nil
+}
+
+// DB answers insights from its rollups and events.
+var _ allot.InsightSource = (*DB)(nil)
