@@ -445,14 +445,15 @@ const (
 )
 
 // addInsights runs in Append's transaction once batch is stored, above
-// seq before, inserted of its events being new. It remembers the new
-// events and folds the waiting ones when insightBacklog have gathered.
-// commit must be called once tx has committed.
-func (db *DB) addInsights(ctx context.Context, tx *sql.Tx, before int64, batch []allot.Event, refs []eventRef, inserted int) (commit func(), err error) {
+// seq before, inserted of its events being new (stored[i] says which when
+// some were not: see storedEvents). It remembers the new events and folds
+// the waiting ones when insightBacklog have gathered. commit must be called
+// once tx has committed.
+func (db *DB) addInsights(ctx context.Context, tx *sql.Tx, before int64, batch []allot.Event, refs []eventRef, stored []bool, inserted int) (commit func(), err error) {
 	st := db.insights()
 	last := before + int64(inserted)
 	var done int64
-	if err := tx.QueryRowContext(ctx, `SELECT seq FROM insight_state`).Scan(&done); err != nil {
+	if err := db.txQueryRow(ctx, tx, insightStateSQL).Scan(&done); err != nil {
 		return nil, fmt.Errorf("insight aggregates: %w", err)
 	}
 	if !st.valid && done == before { // nothing waits: remember from here on
@@ -460,21 +461,26 @@ func (db *DB) addInsights(ctx context.Context, tx *sql.Tx, before int64, batch [
 	}
 	// Memory is usable when it holds every waiting event but this batch's.
 	usable := st.valid && st.from == done && st.to == before
-	var fresh []insightEvent
+	// buf is pending followed by this batch's new events, written past
+	// pending's length (in its spare capacity, which nothing else refers
+	// to, or in a larger copy): pending itself is not changed until commit,
+	// and the buffer is reused from one backlog to the next.
+	var buf []insightEvent
 	if usable {
-		if fresh, err = newInsightEvents(ctx, tx, before, batch, refs, inserted); err != nil {
-			return nil, err
+		buf = st.pending
+		if cap(buf)-len(buf) < inserted {
+			nb := make([]insightEvent, len(buf), max(len(buf)+inserted, 2*len(buf), int(st.backlog)+inserted))
+			copy(nb, buf)
+			buf = nb
 		}
+		buf = appendInsightEvents(buf, batch, refs, stored)
 	}
 	to, fold := done, func() {}
 	if last-done >= st.backlog {
 		to = min(last, done+st.catchUp)
 		var evs []insightEvent
 		if usable {
-			// Folded events come first; pending is not changed until commit.
-			evs = make([]insightEvent, 0, to-done)
-			evs = append(evs, st.pending[:min(len(st.pending), int(to-done))]...)
-			evs = append(evs, fresh[:int(to-done)-len(evs)]...)
+			evs = buf[:to-done] // folded events come first
 		}
 		if fold, err = db.foldInsights(ctx, tx, done, to, evs); err != nil {
 			return nil, err
@@ -484,11 +490,12 @@ func (db *DB) addInsights(ctx context.Context, tx *sql.Tx, before int64, batch [
 		fold()
 		switch {
 		case usable:
-			st.pending = append(st.pending, fresh...)
 			if to > done {
-				st.pending = append([]insightEvent(nil), st.pending[to-done:]...)
+				n := copy(buf, buf[to-done:])
+				clear(buf[n:]) // let the folded events' strings go
+				buf = buf[:n]
 			}
-			st.from, st.to = to, last
+			st.pending, st.from, st.to = buf, to, last
 		case to == last:
 			st.pending, st.from, st.to, st.valid = nil, last, last, true
 		default:
@@ -497,28 +504,40 @@ func (db *DB) addInsights(ctx context.Context, tx *sql.Tx, before int64, batch [
 	}, nil
 }
 
-// newInsightEvents returns the events of batch that Append stored (all of
-// them unless inserted < len(batch)), in seq order.
-func newInsightEvents(ctx context.Context, tx *sql.Tx, before int64, batch []allot.Event, refs []eventRef, inserted int) ([]insightEvent, error) {
-	var isNew map[string]bool
-	if inserted < len(batch) {
-		isNew = make(map[string]bool, inserted)
-		err := eachRow(ctx, tx, `SELECT id FROM events WHERE seq > ?`, []any{before}, func(rows *sql.Rows) error {
-			var id any
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			isNew[decodeID(id)] = true
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("insight aggregates: %w", err)
-		}
+// insightStateSQL reads the seq of the newest event folded.
+const insightStateSQL = `SELECT seq FROM insight_state`
+
+// storedEvents reports which events of batch Append stored, above seq
+// before, when only inserted of them were new; nil when all were.
+func storedEvents(ctx context.Context, tx *sql.Tx, before int64, batch []allot.Event, inserted int) ([]bool, error) {
+	if inserted == len(batch) {
+		return nil, nil
 	}
-	out := make([]insightEvent, 0, inserted)
+	isNew := make(map[string]bool, inserted)
+	err := eachRow(ctx, tx, `SELECT id FROM events WHERE seq > ?`, []any{before}, func(rows *sql.Rows) error {
+		var id any
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		isNew[decodeID(id)] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find stored events: %w", err)
+	}
+	stored := make([]bool, len(batch))
+	for i := range batch {
+		stored[i] = isNew[batch[i].ID]
+	}
+	return stored, nil
+}
+
+// appendInsightEvents appends the events of batch that Append stored (all
+// when stored is nil), in seq order.
+func appendInsightEvents(out []insightEvent, batch []allot.Event, refs []eventRef, stored []bool) []insightEvent {
 	for i := range batch {
 		e := &batch[i]
-		if isNew != nil && !isNew[e.ID] {
+		if stored != nil && !stored[i] {
 			continue
 		}
 		out = append(out, insightEvent{
@@ -527,7 +546,7 @@ func newInsightEvents(ctx context.Context, tx *sql.Tx, before int64, batch []all
 			tokens: e.Tokens, cost: int64(e.Cost),
 		})
 	}
-	return out, nil
+	return out
 }
 
 // foldInsights folds the events with from < seq <= to into the insight

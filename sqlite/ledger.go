@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/allot-dev/allot"
@@ -12,7 +14,7 @@ import (
 // maxChunk is the most rows one multi-row INSERT carries: large enough that
 // statement overhead vanishes, small enough to stay under SQLite's bound
 // parameter limit (32766) for every table here.
-const maxChunk = 512
+const maxChunk = 1024
 
 // Append stores events in one transaction and returns how many were new.
 // An id already stored, or repeated within the batch, is skipped and not
@@ -54,6 +56,16 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 	if err := db.prepareInsights(ctx); err != nil { // insights_write.go
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 	}
+	// The inserts are prepared once per row count on the writer connection,
+	// which the transaction will hold: prepare any this batch lacks now,
+	// with the small statements every batch runs.
+	queries := append([]string{insightStateSQL}, rollupSQL...)
+	for done := 0; done < len(batch); done += chunkSize(len(batch) - done) {
+		queries = append(queries, insertEventsSQL(chunkSize(len(batch)-done)))
+	}
+	if err := db.prepareAll(ctx, db.unprepared(queries)); err != nil {
+		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
@@ -64,25 +76,46 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 	}
+	// The batch's rollups, should every event be new (the usual case), are
+	// summed in Go. The upserts writing them are prepared only outside a
+	// transaction: a row count met for the first time sums in SQL instead,
+	// and its upsert is prepared once this transaction ends.
+	hourly := groupHourly(batch, refs)
+	toPrepare := db.unprepared(hourly.statements())
+	if len(toPrepare) > 0 {
+		hourly = nil
+		defer func() {
+			tx.Rollback()                     // frees the connection if Append failed; else a no-op
+			_ = db.prepareAll(ctx, toPrepare) // a failure is retried next time
+		}()
+	}
 
 	// Rows get seq = max(seq)+1 in order, so the events this batch adds
-	// are exactly those above the current maximum: the rollups and the
-	// unpriced totals are summed from them, in SQL, and repeats never count.
+	// are exactly those above the current maximum: the unpriced totals are
+	// summed from those rows in SQL, and so are the rollups should some
+	// events be repeats, so repeats never count.
 	var before int64
 	if err := db.txQueryRow(ctx, tx, maxSeqSQL).Scan(&before); err != nil {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 	}
 	inserted := 0
 	commitInsights := func() {}
-	args := make([]any, 0, min(len(batch), maxChunk)*eventColumnCount)
+	args := make([]any, 0, chunkSize(len(batch))*eventColumnCount)
 	for done := 0; done < len(batch); {
-		chunk := batch[done : done+chunkSize(len(batch)-done)]
+		rows := chunkSize(len(batch) - done)
+		chunk := batch[done:min(len(batch), done+rows)]
 		args = args[:0]
 		for i := range chunk {
 			args = appendEventArgs(args, &chunk[i], refs[done+i])
 		}
+		// Pad the statement with copies of the last row: being repeats,
+		// they are skipped, and one statement stores the whole chunk.
+		last := args[len(args)-eventColumnCount:]
+		for range rows - len(chunk) {
+			args = append(args, last...)
+		}
 		done += len(chunk)
-		st, err := db.txStmt(ctx, tx, insertEventsSQL(len(chunk)))
+		st, err := db.txStmt(ctx, tx, insertEventsSQL(rows))
 		if err != nil {
 			return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 		}
@@ -97,14 +130,27 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 		inserted += int(n)
 	}
 	if inserted > 0 {
-		if err := db.addRollups(ctx, tx, before, batch); err != nil {
+		stored, err := storedEvents(ctx, tx, before, batch, inserted) // nil: all
+		if err != nil {
 			return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 		}
-		if _, err := db.txExec(ctx, tx, addUnpricedSQL, before); err != nil {
-			return 0, fmt.Errorf("append %d events: unpriced totals: %w", len(batch), err)
+		if stored != nil {
+			hourly = nil // summed from the stored rows instead
+		}
+		if err := db.addRollups(ctx, tx, before, batch, hourly); err != nil {
+			return 0, fmt.Errorf("append %d events: %w", len(batch), err)
+		}
+		unpriced := false
+		for i := range batch {
+			unpriced = unpriced || !batch[i].CostKnown
+		}
+		if unpriced {
+			if _, err := db.txExec(ctx, tx, addUnpricedSQL, before); err != nil {
+				return 0, fmt.Errorf("append %d events: unpriced totals: %w", len(batch), err)
+			}
 		}
 		// Insight aggregates (insights_write.go).
-		if commitInsights, err = db.addInsights(ctx, tx, before, batch, refs, inserted); err != nil {
+		if commitInsights, err = db.addInsights(ctx, tx, before, batch, refs, stored, inserted); err != nil {
 			return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 		}
 	}
@@ -116,18 +162,50 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 	return inserted, nil
 }
 
+// unprepared returns those of queries not yet prepared on the writer
+// connection, once each. Call holding wmu.
+func (db *DB) unprepared(queries []string) []string {
+	var out []string
+	for _, q := range queries {
+		if _, ok := db.stmts[q]; !ok && !slices.Contains(out, q) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// prepareAll prepares queries on the writer connection, for txStmt to
+// find. Call holding wmu, with no transaction open.
+func (db *DB) prepareAll(ctx context.Context, queries []string) error {
+	for _, q := range queries {
+		s, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		db.stmts[q] = s
+	}
+	return nil
+}
+
 // maxSeqSQL reads the seq of the newest event.
 const maxSeqSQL = `SELECT coalesce(max(seq), 0) FROM events`
 
-// chunkSize is how many of n remaining rows the next statement takes: the
-// full chunk, or the largest power of two, so only a handful of distinct
-// statements are ever prepared.
+// chunkSize is how many rows the next events INSERT has for n remaining:
+// maxChunk, or the smallest of the sizes chunkSizes lists that holds them
+// all (padded with repeats), so a batch of up to maxChunk events is one
+// statement and only a few distinct statements are ever prepared. Powers
+// of two up to maxChunk map to themselves.
 func chunkSize(n int) int {
 	if n >= maxChunk {
 		return maxChunk
 	}
+	// Powers of two and the midpoints between them: padding adds under a
+	// third of the rows.
 	p := 1
-	for p*2 <= n {
+	for p < n {
+		if p >= 2 && p+p/2 >= n {
+			return p + p/2
+		}
 		p *= 2
 	}
 	return p
@@ -139,9 +217,27 @@ func valuesSQL(rows, cols int) string {
 	return strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
 }
 
-// insertEventsSQL inserts rows events, skipping ids already stored.
+// insertEventsSQL inserts rows events, skipping ids already stored (OR
+// IGNORE is ON CONFLICT (id) DO NOTHING here, as no other constraint of
+// events can fail, and it spares the statement a journal).
 func insertEventsSQL(rows int) string {
-	return "INSERT INTO events (" + eventColumns + ") VALUES " + valuesSQL(rows, eventColumnCount) + " ON CONFLICT (id) DO NOTHING"
+	return sizedSQL(&insertSQLs, rows, func(rows int) string {
+		return "INSERT OR IGNORE INTO events (" + eventColumns + ") VALUES " + valuesSQL(rows, eventColumnCount)
+	})
+}
+
+// insertSQLs caches insertEventsSQL by row count.
+var insertSQLs sync.Map
+
+// sizedSQL returns build(rows), cached in cache: a multi-row statement's
+// text runs to tens of kilobytes, and Append needs it for every batch.
+func sizedSQL(cache *sync.Map, rows int, build func(int) string) string {
+	if q, ok := cache.Load(rows); ok {
+		return q.(string)
+	}
+	q := build(rows)
+	cache.Store(rows, q)
+	return q
 }
 
 // Events returns the stored events with from <= Time < to, oldest first,
