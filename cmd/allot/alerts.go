@@ -94,50 +94,9 @@ func writeNotices(w io.Writer, format string, notices []allot.Notice) error {
 		if user == "" {
 			user = "-"
 		}
-		rows = append(rows, []string{n.Time.UTC().Format("Jan 02 15:04"), string(n.Kind), clipRunes(n.Budget, 20), clipRunes(user, 10), noticeSummary(n)})
+		rows = append(rows, []string{n.Time.UTC().Format("Jan 02 15:04"), string(n.Kind), clipRunes(n.Budget, 20), clipRunes(user, 10), api.NoticeSummary(n)})
 	}
 	return writeFitTable(w, rows)
-}
-
-// noticeSummary says in a few words what a notice is about, from its
-// detail when the notice has the one allot writes, else its message.
-func noticeSummary(n allot.Notice) string {
-	d := n.Detail
-	str := func(k string) string { s, _ := d[k].(string); return s }
-	switch {
-	case n.Kind == allot.NoticeThreshold && d["threshold"] != nil:
-		s := fmt.Sprintf("%v%%", d["threshold"])
-		if spent, limit := detailAmount(d, "spent"), detailAmount(d, "limit"); spent != "" && limit != "" {
-			s += ": " + spent + " of " + limit
-		}
-		return s
-	case n.Kind == allot.NoticeDowngrade && str("requested_model") != "":
-		return str("requested_model") + " -> " + str("served_model")
-	case n.Kind == allot.NoticeRefusal && str("model") != "":
-		s := "refused " + str("model")
-		if limit := detailAmount(d, "limit"); limit != "" {
-			s += "; limit " + limit
-		}
-		return s
-	}
-	return n.Message
-}
-
-// detailAmount formats a notice detail's NAME_usd (exact decimal string)
-// or NAME_tokens, or returns "" when it has neither.
-func detailAmount(d map[string]any, name string) string {
-	if s, ok := d[name+"_usd"].(string); ok {
-		if m, err := allot.ParseUSD(s); err == nil {
-			return shortAmount(true, int64(m))
-		}
-	}
-	switch v := d[name+"_tokens"].(type) {
-	case float64:
-		return shortAmount(false, int64(v))
-	case int64:
-		return shortAmount(false, v)
-	}
-	return ""
 }
 
 // writeFitTable prints rows (the first is the header) aligned in columns

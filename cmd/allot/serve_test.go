@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/sqlite"
 	"github.com/allot-dev/allot/upstreamsim"
 )
@@ -22,15 +21,7 @@ func TestShutdownDrainsInFlightCalls(t *testing.T) {
 	t.Parallel()
 	sim := httptest.NewServer(upstreamsim.New(upstreamsim.Options{}))
 	defer sim.Close()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Database = filepath.Join(t.TempDir(), "allot.db")
-	cfg.LogLevel = "error"
-	cfg.Org = "testdata/org.yaml"
-	cfg.Providers = []config.Provider{
-		{Name: "openai", Type: "openai", BaseURL: sim.URL + "/v1"},
-		{Name: "anthropic", Type: "anthropic", BaseURL: sim.URL},
-	}
+	cfg := testServerConfig(t, sim.URL, filepath.Join(t.TempDir(), "allot.db"), "testdata/org.yaml")
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	srv, err := startServer(ctx, cfg, serverOptions{})

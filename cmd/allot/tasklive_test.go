@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
-	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/upstreamsim"
 )
 
@@ -21,15 +20,7 @@ func TestServeAppliesTaskRulesAndNewLabels(t *testing.T) {
 	t.Parallel()
 	sim := httptest.NewServer(upstreamsim.New(upstreamsim.Options{}))
 	defer sim.Close()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Database = filepath.Join(t.TempDir(), "allot.db")
-	cfg.LogLevel = "error"
-	cfg.Org = "testdata/org.yaml"
-	cfg.Providers = []config.Provider{
-		{Name: "openai", Type: "openai", BaseURL: sim.URL + "/v1"},
-		{Name: "anthropic", Type: "anthropic", BaseURL: sim.URL},
-	}
+	cfg := testServerConfig(t, sim.URL, filepath.Join(t.TempDir(), "allot.db"), "testdata/org.yaml")
 	cfg.Tasks = allot.TaskRules{{Name: "code-review", When: allot.TaskMatch{App: "claude-cli", TextMatches: "(?i)review"}}}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
