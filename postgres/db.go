@@ -9,11 +9,13 @@
 // of their time (events_pYYYYMM, created on demand before the first insert
 // into a month; DropBefore drops whole months). Rows are compact: strings
 // are interned in dict, an event's context in attrs, ids of 32 hex
-// characters are 16 bytes. Append copies a batch into a temporary table
-// and inserts it with ON CONFLICT DO NOTHING RETURNING, folding exactly the
-// rows inserted into hourly and daily rollups in the same statement, so
-// retries never double count. Reports read the rollups and give the same
-// rows, byte for byte, as the SQLite store.
+// characters are 16 bytes. Append copies a batch into events (binary
+// COPY); if an event is stored already, the unique index refuses the copy
+// and the batch goes through a temporary table and INSERT ... ON CONFLICT
+// DO NOTHING instead. A statement-level trigger folds exactly the rows
+// each statement inserted (its transition table) into the hourly and daily
+// rollups, so retries never double count. Reports read the rollups and
+// give the same rows, byte for byte, as the SQLite store.
 package postgres
 
 import (
@@ -69,8 +71,9 @@ type DB struct {
 	bgCancel context.CancelFunc
 }
 
-// stagingDDL creates the per-connection table Append copies batches into.
-// ON COMMIT DELETE ROWS empties it at the end of every transaction.
+// stagingDDL creates the per-connection table a batch appended the exact
+// way is copied into (see Append). ON COMMIT DELETE ROWS empties it at the
+// end of every transaction that used it.
 const stagingDDL = `CREATE TEMP TABLE IF NOT EXISTS allot_staging (
 	time timestamptz, latency_us int8, ttft_us int8, request_bytes int8, max_tokens int8, system_fp int8, request_fp int8,
 	input int8, cache_read int8, cache_write_5m int8, cache_write_1h int8, output int8, reasoning int8, cost_nano int8,

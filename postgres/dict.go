@@ -55,48 +55,70 @@ func (d *dict) addLocked(id int32, s string) {
 	d.strs[id] = s
 }
 
-// intern returns the ids of strs, adding the strings the table lacks. It
-// runs in its own short transactions, outside any batch's: a string added
-// for a batch that then fails stays, harmlessly. Strings are inserted in
-// sorted order so concurrent callers never deadlock.
-func (d *dict) intern(ctx context.Context, q querier, strs []string) (map[string]int32, error) {
-	out := make(map[string]int32, len(strs))
-	var missing []string
-	d.mu.RLock()
-	for _, s := range strs {
-		if id, ok := d.ids[s]; ok {
-			out[s] = id
-		} else if _, dup := out[s]; !dup {
-			out[s] = -1
-			missing = append(missing, s)
-		}
-	}
-	d.mu.RUnlock()
-	if len(missing) == 0 {
-		return out, nil
-	}
+// intern returns the ids of the strings of missing (none of them cached),
+// adding those the table lacks, and caches them. It runs in statements of
+// its own, outside any batch's transaction: a string added for a batch
+// that then fails stays, harmlessly. Strings are inserted in sorted order
+// so concurrent callers never deadlock.
+func (d *dict) intern(ctx context.Context, q querier, missing []string) (map[string]int32, error) {
 	slices.Sort(missing)
-	raw := make([][]byte, len(missing))
-	for i, s := range missing {
-		raw[i] = []byte(s)
+	found := make(map[string]int32, len(missing))
+	rows, err := q.Query(ctx, `INSERT INTO dict (s) SELECT s FROM unnest($1::bytea[]) AS u(s) ORDER BY s
+		ON CONFLICT (s) DO NOTHING RETURNING id, s`, rawStrings(missing))
+	if err == nil {
+		err = scanStrings(rows, found)
 	}
-	if _, err := q.Exec(ctx, `INSERT INTO dict (s) SELECT s FROM unnest($1::bytea[]) AS u(s) ORDER BY s ON CONFLICT (s) DO NOTHING`, raw); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("add to dictionary: %w", err)
 	}
-	// A new statement sees the rows other replicas committed meanwhile.
-	found, err := d.load(ctx, q, `SELECT id, s FROM dict WHERE s = ANY ($1::bytea[])`, raw)
-	if err != nil {
-		return nil, err
-	}
-	for id, s := range found {
-		out[s] = id
-	}
+	// The strings stored already (or meanwhile, by another replica) are
+	// read by a statement of its own, which sees what others committed.
+	var left []string
 	for _, s := range missing {
-		if out[s] < 0 {
-			return nil, fmt.Errorf("add to dictionary: %q is missing after insert", s)
+		if _, ok := found[s]; !ok {
+			left = append(left, s)
 		}
 	}
-	return out, nil
+	if len(left) > 0 {
+		rows, err := q.Query(ctx, `SELECT id, s FROM dict WHERE s = ANY ($1::bytea[])`, rawStrings(left))
+		if err == nil {
+			err = scanStrings(rows, found)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read dictionary: %w", err)
+		}
+		for _, s := range left {
+			if _, ok := found[s]; !ok {
+				return nil, fmt.Errorf("add to dictionary: %q is missing after insert", s)
+			}
+		}
+	}
+	d.mu.Lock()
+	for s, id := range found {
+		d.addLocked(id, s)
+	}
+	d.mu.Unlock()
+	return found, nil
+}
+
+// rawStrings returns strs as bytes.
+func rawStrings(strs []string) [][]byte {
+	raw := make([][]byte, len(strs))
+	for i, s := range strs {
+		raw[i] = []byte(s)
+	}
+	return raw
+}
+
+// scanStrings reads rows of (id, s) into found.
+func scanStrings(rows pgx.Rows, found map[string]int32) error {
+	var id int32
+	var s []byte
+	_, err := pgx.ForEachRow(rows, []any{&id, &s}, func() error {
+		found[string(s)] = id
+		return nil
+	})
+	return err
 }
 
 // lookup returns the id of s, reading the table if the cache lacks it; ok

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"maps"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,10 +16,10 @@ const (
 	flagEstimated = 1 << 2
 )
 
-// stagingColumns are the columns Append copies, in allot_staging's order.
-var stagingColumns = []string{"time", "latency_us", "ttft_us", "request_bytes", "max_tokens", "system_fp", "request_fp",
-	"input", "cache_read", "cache_write_5m", "cache_write_1h", "output", "reasoning", "cost_nano",
-	"attr", "session", "messages", "status", "flags", "id"}
+// eventColumns are the columns Append copies, in the order of events and
+// allot_staging.
+const eventColumns = `time, latency_us, ttft_us, request_bytes, max_tokens, system_fp, request_fp,
+	input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_nano, attr, session, messages, status, flags, id`
 
 // eventFlags packs e's booleans.
 func eventFlags(e *allot.Event) int16 {
@@ -42,16 +40,6 @@ func eventFlags(e *allot.Event) int16 {
 type eventRef struct {
 	attr    int32 // attrs id of the event's context
 	session int32 // dict id of its session
-	team    int32 // dict ids of its team and user (in the attrs row too)
-	usr     int32
-}
-
-// stagingRow returns e's values in stagingColumns order.
-func stagingRow(e *allot.Event, ref eventRef) []any {
-	return []any{e.Time, e.Latency.Microseconds(), e.TTFT.Microseconds(), e.RequestBytes, e.MaxTokens,
-		int64(e.SystemFP), int64(e.RequestFP),
-		e.Tokens.Input, e.Tokens.CacheRead, e.Tokens.CacheWrite5m, e.Tokens.CacheWrite1h, e.Tokens.Output, e.Tokens.Reasoning,
-		int64(e.Cost), ref.attr, ref.session, int32(e.Messages), int16(e.Status), eventFlags(e), encodeID(e.ID)}
 }
 
 // eventSelect reads events (e) joined with their attrs (a) in eventRow order.
@@ -156,55 +144,68 @@ func (db *DB) readEvents(ctx context.Context, query string, args ...any) ([]allo
 }
 
 // resolveRefs finds the attrs and dict ids of every event in batch, adding
-// the strings and contexts not seen before.
-func (db *DB) resolveRefs(ctx context.Context, batch []allot.Event) ([]eventRef, error) {
+// the strings, then the attributions, the database lacks (see dict.intern
+// and attrCache.intern) on c, outside any transaction.
+func (db *DB) resolveRefs(ctx context.Context, c *pgx.Conn, batch []allot.Event) ([]eventRef, error) {
 	as := make([]attr, len(batch))
 	refs := make([]eventRef, len(batch))
-	added := map[string]int32{}
-	// Look every string up in the cache, then intern the missing ones and
-	// look again (the cache may also have been emptied meanwhile).
-	for try := 0; ; try++ {
-		var missing []string
-		seen := map[string]bool{}
-		id := func(s string) int32 {
-			if v, ok := db.dict.ids[s]; ok {
-				return v
-			}
-			if v, ok := added[s]; ok {
-				return v
-			}
-			if !seen[s] {
-				seen[s] = true
-				missing = append(missing, s)
-			}
-			return -1
+	var missing []string
+	seen := map[string]bool{}
+	id := func(s string) int32 {
+		if v, ok := db.dict.ids[s]; ok {
+			return v
 		}
-		db.dict.mu.RLock()
-		for i := range batch {
-			for j, s := range attrStrings(&batch[i]) {
-				as[i][j] = id(s)
+		if !seen[s] {
+			seen[s] = true
+			missing = append(missing, s)
+		}
+		return -1
+	}
+	// Many events repeat the previous one's org, role, provider and such:
+	// those are not looked up again.
+	var prev [attrLen]string
+	var prevID [attrLen]int32
+	db.dict.mu.RLock()
+	for i := range batch {
+		for j, s := range attrStrings(&batch[i]) {
+			if i == 0 || s != prev[j] {
+				prev[j], prevID[j] = s, id(s)
 			}
-			refs[i].session = id(batch[i].Session)
+			as[i][j] = prevID[j]
 		}
-		db.dict.mu.RUnlock()
-		if len(missing) == 0 {
-			break
-		}
-		if try == 3 {
-			return nil, fmt.Errorf("dictionary: %d strings still missing after adding them", len(missing))
-		}
-		got, err := db.dict.intern(ctx, db.pool, missing)
+		refs[i].session = id(batch[i].Session)
+	}
+	db.dict.mu.RUnlock()
+	if len(missing) > 0 {
+		added, err := db.dict.intern(ctx, c, missing)
 		if err != nil {
 			return nil, err
 		}
-		maps.Copy(added, got)
+		for i := range batch {
+			for j, s := range attrStrings(&batch[i]) {
+				if as[i][j] < 0 {
+					as[i][j] = added[s]
+				}
+			}
+			if refs[i].session < 0 {
+				refs[i].session = added[batch[i].Session]
+			}
+		}
 	}
-	ids, err := db.attrs.intern(ctx, db.pool, as)
-	if err != nil {
-		return nil, err
+	ids, missingAttrs := db.attrs.cached(as)
+	if len(missingAttrs) > 0 {
+		added, err := db.attrs.intern(ctx, c, missingAttrs)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ids {
+			if ids[i] < 0 {
+				ids[i] = added[as[i]]
+			}
+		}
 	}
 	for i := range refs {
-		refs[i].attr, refs[i].team, refs[i].usr = ids[i], as[i][1], as[i][2]
+		refs[i].attr = ids[i]
 	}
 	return refs, nil
 }

@@ -1,10 +1,13 @@
 package postgres
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,97 +17,45 @@ import (
 	"github.com/allot-dev/allot"
 )
 
-// sumColumns are the rollup sums, in the order appendSQL writes them.
+// sumColumns are the rollup sums, in the order the rollup tables hold them.
 const sumColumns = `requests, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
 	estimated_requests, cost_nano, unknown_cost_requests`
 
-// addSums is the ON CONFLICT clause adding excluded's sums to r's.
-const addSums = `requests = r.requests + excluded.requests,
-		input = r.input + excluded.input,
-		cache_read = r.cache_read + excluded.cache_read,
-		cache_write_5m = r.cache_write_5m + excluded.cache_write_5m,
-		cache_write_1h = r.cache_write_1h + excluded.cache_write_1h,
-		output = r.output + excluded.output,
-		reasoning = r.reasoning + excluded.reasoning,
-		estimated_requests = r.estimated_requests + excluded.estimated_requests,
-		cost_nano = r.cost_nano + excluded.cost_nano,
-		unknown_cost_requests = r.unknown_cost_requests + excluded.unknown_cost_requests`
-
 // appendSQL moves the staged batch into events, skipping ids already
-// stored, and folds exactly the rows it inserted (RETURNING) into the
-// hourly rollups and the unpriced totals, and, for late events of a day
-// already closed (daily.go), into its daily rollups, in one statement. Its
-// arguments map the batch's attributions to their team and user ($1 ids,
-// $2 teams, $3 users), which spares a join with attrs. Rows
-// are inserted and upserted in key order, so concurrent appends lock in
-// the same order and never deadlock. It returns how many were inserted.
-const appendSQL = `WITH ins AS (
-	INSERT INTO events (time, latency_us, ttft_us, request_bytes, max_tokens, system_fp, request_fp,
-		input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_nano, attr, session, messages, status, flags, id)
-	SELECT time, latency_us, ttft_us, request_bytes, max_tokens, system_fp, request_fp,
-		input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_nano, attr, session, messages, status, flags, id
-	FROM allot_staging ORDER BY id, time
-	ON CONFLICT (id, time) DO NOTHING
-	RETURNING time, attr, flags, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_nano
-), h AS (
-	SELECT floor(extract(epoch FROM time) / 3600)::int4 AS hour, floor(extract(epoch FROM time) / 86400)::int4 AS day,
-		attr, count(*) AS requests, sum8(input) AS input,
-		sum8(cache_read) AS cache_read, sum8(cache_write_5m) AS cache_write_5m, sum8(cache_write_1h) AS cache_write_1h,
-		sum8(output) AS output, sum8(reasoning) AS reasoning, count(*) FILTER (WHERE flags & 4 <> 0) AS estimated_requests,
-		sum8(cost_nano) AS cost_nano, count(*) FILTER (WHERE flags & 2 = 0) AS unknown_cost_requests
-	FROM ins GROUP BY 1, 2, 3
-), hourly AS (
-	INSERT INTO rollups_hourly AS r (hour, attr, ` + sumColumns + `)
-	SELECT hour, attr, ` + sumColumns + ` FROM h ORDER BY hour, attr
-	ON CONFLICT (hour, attr) DO UPDATE SET ` + addSums + `
-), daily AS (
-	INSERT INTO rollups_daily AS r (day, attr, ` + sumColumns + `)
-	SELECT day, attr, sum8(requests), sum8(input), sum8(cache_read), sum8(cache_write_5m), sum8(cache_write_1h),
-		sum8(output), sum8(reasoning), sum8(estimated_requests), sum8(cost_nano), sum8(unknown_cost_requests)
-	FROM h WHERE day IN (SELECT day FROM rollups_days) GROUP BY 1, 2 ORDER BY 1, 2
-	ON CONFLICT (day, attr) DO UPDATE SET ` + addSums + `
-), udaily AS (
-	INSERT INTO rollups_user_daily AS r (day, team, usr, ` + sumColumns + `)
-	SELECT h.day, a.team, a.usr, sum8(h.requests), sum8(h.input), sum8(h.cache_read), sum8(h.cache_write_5m),
-		sum8(h.cache_write_1h), sum8(h.output), sum8(h.reasoning), sum8(h.estimated_requests), sum8(h.cost_nano), sum8(h.unknown_cost_requests)
-	FROM h JOIN unnest($1::int4[], $2::int4[], $3::int4[]) AS a(id, team, usr) ON a.id = h.attr
-	WHERE h.day IN (SELECT day FROM rollups_days) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-	ON CONFLICT (day, team, usr) DO UPDATE SET ` + addSums + `
-), unp AS (
-	INSERT INTO unpriced AS r (provider, model, requests, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, last_seen)
-	SELECT a.provider, CASE WHEN a.served_model <> 0 THEN a.served_model ELSE a.req_model END, count(*), sum8(i.input),
-		sum8(i.cache_read), sum8(i.cache_write_5m), sum8(i.cache_write_1h), sum8(i.output), sum8(i.reasoning), max(i.time)
-	FROM ins i JOIN attrs a ON a.id = i.attr WHERE i.flags & 2 = 0 GROUP BY 1, 2 ORDER BY 1, 2
-	ON CONFLICT (provider, model) DO UPDATE SET
-		requests = r.requests + excluded.requests,
-		input = r.input + excluded.input,
-		cache_read = r.cache_read + excluded.cache_read,
-		cache_write_5m = r.cache_write_5m + excluded.cache_write_5m,
-		cache_write_1h = r.cache_write_1h + excluded.cache_write_1h,
-		output = r.output + excluded.output,
-		reasoning = r.reasoning + excluded.reasoning,
-		last_seen = greatest(r.last_seen, excluded.last_seen)
-)
-SELECT count(*) FROM ins`
+// stored, in key order, so concurrent appends lock in one order and never
+// deadlock. The events_rollup trigger (migrations/0003) folds the rows it
+// inserts into the rollups.
+const appendSQL = `INSERT INTO events (` + eventColumns + `)
+	SELECT ` + eventColumns + ` FROM allot_staging ORDER BY id, time
+	ON CONFLICT (id, time) DO NOTHING`
+
+// rollupsByTrigger has the events_rollup trigger make the rollups of the
+// rows the transaction inserts (an allot from before it sums them itself).
+const rollupsByTrigger = `SET LOCAL allot.rollups = 'trigger'`
 
 // Append stores events in one transaction and returns how many were new.
 // An id already stored (at the same time), or repeated within the batch,
 // is skipped and not counted; the rollups and unpriced totals grow only by
 // the events actually inserted, so totals always equal the sum of events,
 // also when replicas append overlapping batches at once.
+//
+// A batch is first appended the fast way: copied into events (binary
+// COPY). If an event is stored already, the unique index refuses the copy
+// and the batch is appended again the exact way: copied into a temporary
+// table and inserted with ON CONFLICT DO NOTHING. Either way, the
+// events_rollup trigger folds the rows inserted, and only those, into the
+// rollups in the same statement. Strings and attributions new to the
+// database are added before, in statements of their own (see resolveRefs).
 func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
-	batch := dedupe(events)
+	k := sortBatch(events)
+	batch := k.batch
 	for i := range batch {
 		if batch[i].ID == "" {
 			return 0, allot.Errorf(allot.EInvalid, "event at %s for user %q has no id; every event needs a stable idempotency id", batch[i].Time.Format(time.RFC3339), batch[i].User)
 		}
-	}
-	refs, err := db.resolveRefs(ctx, batch)
-	if err != nil {
-		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 	}
 	// Next month's partition is made ahead of time, so that the first
 	// events after midnight do not wait for it.
@@ -114,12 +65,18 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 			months = append(months, m)
 		}
 	}
-	for attempt := 0; ; attempt++ {
+	exact, refreshed := false, false
+	for {
 		if err := db.ensurePartitions(ctx, months); err != nil {
 			return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 		}
-		n, err := db.insert(ctx, batch, refs)
-		if err != nil && attempt == 0 && noPartition(err) {
+		n, err := db.insert(ctx, k, exact)
+		if err != nil && !exact && retryExact(err) {
+			exact = true // some events are stored already
+			continue
+		}
+		if err != nil && !refreshed && noPartition(err) {
+			refreshed = true
 			db.forgetPartitions() // another replica dropped a month we cached
 			continue
 		}
@@ -130,60 +87,128 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 	}
 }
 
-// dedupe drops repeats within a batch: the first occurrence wins, as it
-// would had the events come one by one.
-func dedupe(events []allot.Event) []allot.Event {
-	seen := make(map[string]struct{}, len(events))
-	for i := range events {
-		if _, dup := seen[events[i].ID]; dup {
-			clear(seen)
-			out := make([]allot.Event, 0, len(events))
-			for _, e := range events {
-				if _, dup := seen[e.ID]; !dup {
-					seen[e.ID] = struct{}{}
-					out = append(out, e)
-				}
-			}
-			return out
-		}
-		seen[events[i].ID] = struct{}{}
-	}
-	return events
+// sortedBatch is a batch of events with distinct ids, their encoded ids
+// (ids[i] is batch[i]'s) and the batch's order by encoded id.
+type sortedBatch struct {
+	batch []allot.Event
+	ids   [][]byte
+	order []int
 }
 
-// insert copies batch into the staging table and runs appendSQL, in one
-// transaction. It first takes shared locks on the days of the batch, so a
-// day being closed meanwhile either sees these events in its hourly rows
-// or is seen closed by appendSQL (see closeDay).
-func (db *DB) insert(ctx context.Context, batch []allot.Event, refs []eventRef) (int, error) {
-	var days []int64
-	for i := range batch {
-		if l := db.dayLock(dayOf(batch[i].Time)); !slices.Contains(days, l) {
-			days = append(days, l)
+// sortBatch encodes the ids of events, drops repeats (the first occurrence
+// wins, as it would had the events come one by one) and sorts them by id.
+func sortBatch(events []allot.Event) sortedBatch {
+	k := sortedBatch{batch: events, ids: make([][]byte, len(events)), order: make([]int, len(events))}
+	for i := range events {
+		k.ids[i], k.order[i] = encodeID(events[i].ID), i
+	}
+	slices.SortFunc(k.order, func(a, b int) int { return cmp.Or(bytes.Compare(k.ids[a], k.ids[b]), cmp.Compare(a, b)) })
+	var repeats []bool
+	for j := 1; j < len(k.order); j++ {
+		if bytes.Equal(k.ids[k.order[j]], k.ids[k.order[j-1]]) {
+			if repeats == nil {
+				repeats = make([]bool, len(events))
+			}
+			repeats[k.order[j]] = true
 		}
 	}
-	slices.Sort(days)
-	var n int
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(l) FROM unnest($1::int8[]) AS l`, days); err != nil {
-			return fmt.Errorf("lock days: %w", err)
+	if repeats == nil {
+		return k
+	}
+	var out []allot.Event
+	for i := range events {
+		if !repeats[i] {
+			out = append(out, events[i])
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"allot_staging"}, stagingColumns, pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) {
-			return stagingRow(&batch[i], refs[i]), nil
-		})); err != nil {
-			return fmt.Errorf("copy: %w", err)
+	}
+	return sortBatch(out)
+}
+
+// insert appends batch in one transaction, the fast way or (exact) the
+// exact way (see Append), and returns how many events it inserted. The
+// transaction first takes shared locks on the days of the batch, so a day
+// being closed meanwhile either sees these events in its hourly rows or is
+// seen closed by the rollup trigger (see closeDay). Rows are copied in id
+// order, as appendSQL inserts them, so concurrent appends of the same
+// events wait for one another in one order and never deadlock.
+//
+// The fast way is one round trip (after the strings and attributions new
+// to the database are added): a simple query that begins the transaction,
+// takes the locks, copies the rows and commits.
+func (db *DB) insert(ctx context.Context, k sortedBatch, exact bool) (int, error) {
+	batch := k.batch
+	var days []int64
+	for i := range batch {
+		if d := dayOf(batch[i].Time); !slices.Contains(days, d) {
+			days = append(days, d)
 		}
-		var ids, teams, users []int32
-		seen := map[int32]bool{}
-		for _, r := range refs {
-			if !seen[r.attr] {
-				seen[r.attr] = true
-				ids, teams, users = append(ids, r.attr), append(teams, r.team), append(users, r.usr)
-			}
+	}
+	locks := make([]int64, len(days))
+	for i, d := range days {
+		locks[i] = db.dayLock(d)
+	}
+	slices.Sort(locks)
+
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release() // the pool drops a connection left in a transaction
+	c := conn.Conn()
+	committed := false
+	defer func() {
+		if !committed && c.PgConn().TxStatus() != 'I' {
+			c.Exec(ctx, `ROLLBACK`)
 		}
-		return tx.QueryRow(ctx, appendSQL, ids, teams, users).Scan(&n)
-	})
-	return n, err
+	}()
+	refs, err := db.resolveRefs(ctx, c, batch)
+	if err != nil {
+		return 0, err
+	}
+	// The locks' ids are numbers: written into the query as they are.
+	var q strings.Builder
+	q.WriteString(`BEGIN; ` + rollupsByTrigger + `; SELECT pg_advisory_xact_lock_shared(l) FROM unnest('{`)
+	for i, id := range locks {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString(strconv.FormatInt(id, 10))
+	}
+	q.WriteString(`}'::int8[]) AS l; COPY `)
+	rows := eventRows(batch, refs, k.ids, k.order)
+	n := len(batch)
+	if !exact {
+		q.WriteString(pgx.Identifier{db.schema, "events"}.Sanitize() + ` (` + eventColumns + `) FROM STDIN (FORMAT binary); COMMIT`)
+		if _, err := c.PgConn().CopyFrom(ctx, rows, q.String()); err != nil {
+			return 0, fmt.Errorf("copy: %w", err)
+		}
+	} else {
+		q.WriteString(`allot_staging (` + eventColumns + `) FROM STDIN (FORMAT binary)`)
+		if _, err := c.PgConn().CopyFrom(ctx, rows, q.String()); err != nil {
+			return 0, fmt.Errorf("copy: %w", err)
+		}
+		tag, err := c.Exec(ctx, appendSQL)
+		if err != nil {
+			return 0, fmt.Errorf("insert: %w", err)
+		}
+		n = int(tag.RowsAffected())
+		if _, err := c.Exec(ctx, `COMMIT`); err != nil {
+			return 0, fmt.Errorf("commit: %w", err)
+		}
+	}
+	if c.PgConn().TxStatus() != 'I' {
+		return 0, errors.New("commit: the transaction is still open")
+	}
+	committed = true
+	return n, nil
+}
+
+// retryExact reports whether err, from appending a batch the fast way,
+// calls for appending it again the exact way: an event of the batch is
+// stored already (a unique violation), or a deadlock.
+func retryExact(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "40P01")
 }
 
 // noPartition reports whether err is PostgreSQL's "no partition of

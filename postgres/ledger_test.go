@@ -171,8 +171,8 @@ func TestMigrateOnceUnderRace(t *testing.T) {
 		rows.Scan(&v)
 		versions = append(versions, v)
 	}
-	if rows.Err() != nil || !reflect.DeepEqual(versions, []int{1, 2}) {
-		t.Errorf("schema_migrations holds %v (%v), want [1 2]", versions, rows.Err())
+	if rows.Err() != nil || !reflect.DeepEqual(versions, []int{1, 2, 3}) {
+		t.Errorf("schema_migrations holds %v (%v), want [1 2 3]", versions, rows.Err())
 	}
 	if err := dbs[0].Migrate(ctx); err != nil {
 		t.Errorf("migrating again: %v", err)
@@ -305,5 +305,177 @@ func TestClosedDaysStayExact(t *testing.T) {
 	check(evs)
 	if n, err := db.CloseDays(ctx, start.Add(span)); err != nil || n != 0 {
 		t.Errorf("closing again = %d, %v; want 0", n, err)
+	}
+}
+
+// TestFastAndExactAppends: a batch of new events takes the fast way, one
+// holding a stored event the exact way; either way new strings are stored
+// and read back, late events of closed days reach the daily rollups, and
+// unpriced totals count each event once.
+func TestFastAndExactAppends(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	db.closing.Store(true) // reports leave the closing to this test
+	ctx := context.Background()
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	evs := storetest.GenEvents(41, 1200, start, 3*24*time.Hour, storetest.SmallWorld)
+	first, late := evs[:800], evs[800:]
+	mustAppend(t, db, first)
+	if n, err := db.CloseDays(ctx, start.Add(3*24*time.Hour)); err != nil || n == 0 {
+		t.Fatalf("CloseDays = %d, %v", n, err)
+	}
+	// New strings with a repeat: the fast copy is refused, the exact way
+	// stores the new event with its strings.
+	fresh := late[0]
+	fresh.ID, fresh.User, fresh.Session, fresh.Task = "fresh-1", "newcomer", "newcomer-session", "new-task"
+	if n := mustAppend(t, db, []allot.Event{first[0], fresh}); n != 1 {
+		t.Fatalf("appending a repeat and a new event stored %d, want 1", n)
+	}
+	// Late events only, for closed days: the fast way.
+	mustAppend(t, db, late[1:])
+	stored := append(append(append([]allot.Event{}, first...), fresh), late[1:]...)
+	for _, nq := range storetest.ReportQueries(start, 3*24*time.Hour) {
+		assertReport(t, db, stored, nq.Q)
+	}
+	got, err := db.Events(ctx, fresh.Time, fresh.Time.Add(time.Microsecond), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range got {
+		if e.ID == fresh.ID {
+			found = true
+			if e.User != fresh.User || e.Session != fresh.Session || e.Task != fresh.Task {
+				t.Errorf("read back %q/%q/%q, want %q/%q/%q", e.User, e.Session, e.Task, fresh.User, fresh.Session, fresh.Task)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("event %s not read back", fresh.ID)
+	}
+	unpriced, err := db.Unpriced(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := storetest.ExpectedUnpriced(stored); !reflect.DeepEqual(unpriced, want) {
+		t.Errorf("Unpriced = %+v\nwant %+v", unpriced, want)
+	}
+}
+
+// TestAppendInterrupted: an append cancelled while it waits for a day
+// being closed (its copy already on the way) stores nothing and leaves no
+// transaction open; appending the batch again stores it once.
+func TestAppendInterrupted(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := context.Background()
+	start := time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC)
+	evs := storetest.GenEvents(51, 400, start, time.Hour, storetest.SmallWorld)
+	mustAppend(t, db, evs[:1]) // strings and partitions exist: the append goes straight to its copy
+	closer, err := db.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := closer.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, db.dayLock(dayOf(start))); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if n, err := db.Append(short, evs); err == nil {
+		t.Fatalf("Append while the day is locked = %d, want an error", n)
+	}
+	closer.Rollback(ctx)
+	if n := countRows(t, db, "events"); n != 1 {
+		t.Fatalf("%d events stored after the cancelled append, want 1", n)
+	}
+	if n := mustAppend(t, db, evs); n != len(evs)-1 {
+		t.Errorf("appending again stored %d, want %d", n, len(evs)-1)
+	}
+	assertReport(t, db, evs, allot.ReportQuery{By: []allot.Dimension{allot.DimHour, allot.DimUser}, From: start, To: start.Add(time.Hour)})
+}
+
+// TestRollupTriggerAsked: the rollup trigger sums only inserts of
+// transactions that ask for it, as Append does; an allot from before it
+// (running while the migration is applied) sums its inserts itself.
+func TestRollupTriggerAsked(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 10, 9, 30, 0, 0, time.UTC)
+	mustAppend(t, db, storetest.GenEvents(52, 10, at, time.Minute, storetest.SmallWorld))
+	insert := func(id string, ask bool) {
+		t.Helper()
+		tx, err := db.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if ask {
+			if _, err := tx.Exec(ctx, rollupsByTrigger); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO events (`+eventColumns+`)
+			SELECT $1, latency_us, ttft_us, request_bytes, max_tokens, system_fp, request_fp, input, cache_read, cache_write_5m,
+				cache_write_1h, output, reasoning, cost_nano, attr, session, messages, status, flags, $2 FROM events LIMIT 1`, at, []byte(id)); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	requests := func() (n int64) {
+		t.Helper()
+		if err := db.pool.QueryRow(ctx, `SELECT sum(requests)::int8 FROM rollups_hourly`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := requests()
+	insert("not-asked", false)
+	if got := requests(); got != before {
+		t.Errorf("an insert that did not ask for rollups counts: %d requests, want %d", got, before)
+	}
+	insert("asked", true)
+	if got := requests(); got != before+1 {
+		t.Errorf("an insert that asked for rollups: %d requests, want %d", got, before+1)
+	}
+}
+
+// TestSortBatch: repeats are dropped (the first occurrence wins, in place)
+// and the order is by encoded id.
+func TestSortBatch(t *testing.T) {
+	t.Parallel()
+	hex := func(b byte) string {
+		return strings.Repeat("0", 30) + string("0123456789abcdef"[b>>4]) + string("0123456789abcdef"[b&15])
+	}
+	ev := func(id string, tokens int64) allot.Event {
+		return allot.Event{ID: id, Tokens: allot.Tokens{Input: tokens}}
+	}
+	for _, c := range []struct {
+		name  string
+		in    []allot.Event
+		kept  []int64 // Input of the events kept, in batch order
+		order []string
+	}{
+		{"distinct", []allot.Event{ev("b", 1), ev("a", 2), ev(hex(2), 3)}, []int64{1, 2, 3}, []string{hex(2), "a", "b"}},
+		{"repeats", []allot.Event{ev("b", 1), ev("a", 2), ev("b", 3), ev("a", 4), ev("c", 5)}, []int64{1, 2, 5}, []string{"a", "b", "c"}},
+		{"all the same", []allot.Event{ev("x", 1), ev("x", 2), ev("x", 3)}, []int64{1}, []string{"x"}},
+	} {
+		k := sortBatch(c.in)
+		var kept []int64
+		for _, e := range k.batch {
+			kept = append(kept, e.Tokens.Input)
+		}
+		var order []string
+		for _, i := range k.order {
+			order = append(order, k.batch[i].ID)
+			if !reflect.DeepEqual(k.ids[i], encodeID(k.batch[i].ID)) {
+				t.Errorf("%s: ids[%d] = %x, want the encoding of %q", c.name, i, k.ids[i], k.batch[i].ID)
+			}
+		}
+		if !reflect.DeepEqual(kept, c.kept) || !reflect.DeepEqual(order, c.order) {
+			t.Errorf("%s: kept %v in order %v, want %v in order %v", c.name, kept, order, c.kept, c.order)
+		}
 	}
 }
