@@ -320,3 +320,32 @@ func ParseFingerprint(s string) (uint64, error) {
 	}
 	return fp, nil
 }
+
+// ReportInsightUsage reads the requests, tokens and cost of each
+// InsightKey over [from, to) from r's rollups, filtered to q's user and
+// team, in the report's order, and each key's position in the result:
+// the part of InsightUsage both stores take from their reports.
+func ReportInsightUsage(ctx context.Context, r Reporter, q InsightQuery, from, to time.Time) ([]InsightUsage, map[InsightKey]int, error) {
+	rq := ReportQuery{
+		By:   []Dimension{DimTeam, DimUser, DimProvider, DimModel, DimTask, DimApp},
+		From: from, To: to, Filter: map[Dimension]string{},
+	}
+	if q.User != "" {
+		rq.Filter[DimUser] = q.User
+	}
+	if q.Team != "" {
+		rq.Filter[DimTeam] = q.Team
+	}
+	rows, err := r.Report(ctx, rq)
+	if err != nil {
+		return nil, nil, err
+	}
+	index := make(map[InsightKey]int, len(rows))
+	out := make([]InsightUsage, 0, len(rows))
+	for _, row := range rows {
+		k := InsightKey{Team: row.Dims[0], User: row.Dims[1], Provider: row.Dims[2], Model: row.Dims[3], Task: row.Dims[4], App: row.Dims[5]}
+		index[k] = len(out)
+		out = append(out, InsightUsage{InsightKey: k, Requests: row.Requests, Tokens: row.Tokens, Cost: row.Cost})
+	}
+	return out, index, nil
+}

@@ -172,11 +172,7 @@ func readJournal(path string, skipped func(line []byte, err error)) ([]allot.Eve
 	for {
 		line, err := r.ReadBytes('\n')
 		if len(line) > 0 {
-			var e allot.Event
-			if derr := json.Unmarshal(line, &e); derr != nil || e.ID == "" {
-				if derr == nil {
-					derr = errors.New("event without an id")
-				}
+			if e, derr := decodeLine(line); derr != nil {
 				skipped(line, derr)
 			} else {
 				out = append(out, e)

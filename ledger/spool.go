@@ -113,11 +113,7 @@ func (s *spool) next(n int, skipped func(line []byte, err error)) ([]allot.Event
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			off += int64(len(line))
 			lines++
-			var e allot.Event
-			if derr := json.Unmarshal(line, &e); derr != nil || e.ID == "" {
-				if derr == nil {
-					derr = errors.New("event without an id")
-				}
+			if e, derr := decodeLine(line); derr != nil {
 				skipped(line, derr)
 			} else {
 				out = append(out, e)
@@ -152,6 +148,18 @@ func (s *spool) advance(off int64, lines int) error {
 	}
 	s.size, s.offset, s.events = 0, 0, 0
 	return nil
+}
+
+// decodeLine decodes one event line of the spool or the journal.
+func decodeLine(line []byte) (allot.Event, error) {
+	var e allot.Event
+	if err := json.Unmarshal(line, &e); err != nil {
+		return e, err
+	}
+	if e.ID == "" {
+		return e, errors.New("event without an id")
+	}
+	return e, nil
 }
 
 // close closes the file.

@@ -177,26 +177,9 @@ func cmpInsightKey(a, b *allot.InsightKey) int {
 // (unless q.Totals asks for the totals only).
 func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.InsightUsage, error) {
 	from, to := dayBounds(q.From, q.To)
-	rq := allot.ReportQuery{
-		By:   []allot.Dimension{allot.DimTeam, allot.DimUser, allot.DimProvider, allot.DimModel, allot.DimTask, allot.DimApp},
-		From: from, To: to, Filter: map[allot.Dimension]string{},
-	}
-	if q.User != "" {
-		rq.Filter[allot.DimUser] = q.User
-	}
-	if q.Team != "" {
-		rq.Filter[allot.DimTeam] = q.Team
-	}
-	rows, err := db.Report(ctx, rq)
+	out, index, err := allot.ReportInsightUsage(ctx, db, q, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("insight usage: %w", err)
-	}
-	index := make(map[allot.InsightKey]int, len(rows))
-	out := make([]allot.InsightUsage, 0, len(rows))
-	for _, r := range rows {
-		k := allot.InsightKey{Team: r.Dims[0], User: r.Dims[1], Provider: r.Dims[2], Model: r.Dims[3], Task: r.Dims[4], App: r.Dims[5]}
-		index[k] = len(out)
-		out = append(out, allot.InsightUsage{InsightKey: k, Requests: r.Requests, Tokens: r.Tokens, Cost: r.Cost})
 	}
 	if q.Totals {
 		return out, nil

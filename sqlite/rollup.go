@@ -52,7 +52,10 @@ var addHourlySQL = fmt.Sprintf(`INSERT INTO rollups_hourly (hour, attr, %s)
 	SELECT t / %d, attr, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
 		sum(reasoning), sum(flags & 4 != 0), sum(cost_nano), sum(flags & 2 = 0)
 	FROM events WHERE seq > ? GROUP BY 1, 2
-	ON CONFLICT (hour, attr) DO UPDATE SET
+	`+addToHourly, sumColumns, usPerHour)
+
+// addToHourly adds an insert's rows to the hourly rollups they meet.
+const addToHourly = `ON CONFLICT (hour, attr) DO UPDATE SET
 		requests = requests + excluded.requests,
 		input = input + excluded.input,
 		cache_read = cache_read + excluded.cache_read,
@@ -62,7 +65,7 @@ var addHourlySQL = fmt.Sprintf(`INSERT INTO rollups_hourly (hour, attr, %s)
 		reasoning = reasoning + excluded.reasoning,
 		estimated_requests = estimated_requests + excluded.estimated_requests,
 		cost_nano = cost_nano + excluded.cost_nano,
-		unknown_cost_requests = unknown_cost_requests + excluded.unknown_cost_requests`, sumColumns, usPerHour)
+		unknown_cost_requests = unknown_cost_requests + excluded.unknown_cost_requests`
 
 // hourlyRows is a batch's events summed per hour and attribution, in the
 // order the keys were first seen: what it adds to rollups_hourly.
@@ -116,17 +119,7 @@ var upsertHourlySQLs sync.Map
 
 func makeUpsertHourlySQL(rows int) string {
 	return `INSERT INTO rollups_hourly (hour, attr, ` + sumColumns + `) VALUES ` + valuesSQL(rows, 2+len(sums{})) + `
-	ON CONFLICT (hour, attr) DO UPDATE SET
-		requests = requests + excluded.requests,
-		input = input + excluded.input,
-		cache_read = cache_read + excluded.cache_read,
-		cache_write_5m = cache_write_5m + excluded.cache_write_5m,
-		cache_write_1h = cache_write_1h + excluded.cache_write_1h,
-		output = output + excluded.output,
-		reasoning = reasoning + excluded.reasoning,
-		estimated_requests = estimated_requests + excluded.estimated_requests,
-		cost_nano = cost_nano + excluded.cost_nano,
-		unknown_cost_requests = unknown_cost_requests + excluded.unknown_cost_requests`
+	` + addToHourly
 }
 
 // statements lists the upserts writing r takes, to prepare beforehand.
