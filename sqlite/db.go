@@ -40,7 +40,8 @@ type DB struct {
 
 	dict   *dict
 	attrs  *attrCache
-	rcache *rollupCache // reports' blocks of rollups (rollupcache.go)
+	rcache *rollupCache  // reports' blocks of rollups (rollupcache.go)
+	ckpt   *checkpointer // copies the WAL into the file in the background (checkpoint.go)
 
 	wmu   sync.Mutex           // held by every write: one transaction at a time on w
 	stmts map[string]*sql.Stmt // Append's statements, prepared on w at Open, by SQL
@@ -60,7 +61,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	for k, v := range q {
 		wq[k] = v
 	}
-	wq.Set("_txlock", "immediate") // take the write lock at BEGIN: no deadlocked upgrades
+	wq.Add("_pragma", "wal_autocheckpoint(0)")        // checkpoints run beside the writer (checkpoint.go)
+	wq.Add("_pragma", "journal_size_limit(67108864)") // a WAL that starts over shrinks to 64 MB
+	wq.Set("_txlock", "immediate")                    // take the write lock at BEGIN: no deadlocked upgrades
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -95,6 +98,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxIdleConns(n)
 	db.r = r
 
+	if db.ckpt, err = startCheckpointer(path, path+"?"+q.Encode()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+
 	db.dict, db.attrs = newDict(), newAttrCache()
 	err = db.dict.refresh(ctx, r)
 	if err == nil {
@@ -116,8 +124,13 @@ func (db *DB) Close() error {
 	db.stmts = map[string]*sql.Stmt{}
 	db.wmu.Unlock()
 	var rerr error
+	if db.ckpt != nil {
+		rerr = db.ckpt.close()
+	}
 	if db.r != nil {
-		rerr = db.r.Close()
+		if err := db.r.Close(); err != nil {
+			rerr = err
+		}
 	}
 	_, _ = db.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	werr := db.w.Close()
