@@ -538,8 +538,7 @@ func runaway(sessions []allot.SessionUsage, days int, opts Options) []Recommenda
 		for i := range n {
 			scratch = append(scratch, v(i))
 		}
-		slices.Sort(scratch)
-		return quantile(scratch, 50)
+		return medianOf(scratch)
 	}
 	for _, user := range slices.Sorted(maps.Keys(byUser)) {
 		idx := byUser[user]

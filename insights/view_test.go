@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +253,30 @@ func TestTopSharesAndTrends(t *testing.T) {
 	}
 	if _, err := Top(cur, prev, allot.DimHour, 0); allot.CodeOf(err) != allot.EInvalid {
 		t.Errorf("ranking by hour: %v, want EInvalid", err)
+	}
+}
+
+// medianOf picks the same value as quantile of the sorted values, for
+// any order and any number of repeats.
+func TestMedianOfEqualsTheSortedQuantile(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 5))
+	for _, tc := range []struct {
+		name      string
+		n, spread int
+	}{{"one", 1, 10}, {"two", 2, 10}, {"small", 7, 3}, {"repeats", 1000, 4}, {"all equal", 500, 1}, {"wide", 3301, 1 << 30}} {
+		for round := range 20 {
+			vals := make([]int64, tc.n)
+			for i := range vals {
+				vals[i] = rng.Int64N(int64(tc.spread))
+			}
+			if round%5 == 0 {
+				slices.Sort(vals) // sorted input, a classic worst case
+			}
+			want := quantile(slices.Sorted(slices.Values(vals)), 50)
+			if got := medianOf(slices.Clone(vals)); got != want {
+				t.Fatalf("%s round %d: medianOf = %d, sorted quantile = %d", tc.name, round, got, want)
+			}
+		}
 	}
 }

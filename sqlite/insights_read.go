@@ -62,9 +62,15 @@ func followCall(a, b *callAgg) {
 // mergeCall adds b to a when their calls interleave: sums add, the first
 // and last calls are the earliest and latest of both.
 func mergeCall(a, b *callAgg) {
-	for _, i := range []int{cRequests, cInput, cCacheRead, cCacheWrite5m, cCacheWrite1h, cOutput, cCost, cMisses, cGrowing} {
-		a[i] += b[i]
-	}
+	a[cRequests] += b[cRequests]
+	a[cInput] += b[cInput]
+	a[cCacheRead] += b[cCacheRead]
+	a[cCacheWrite5m] += b[cCacheWrite5m]
+	a[cCacheWrite1h] += b[cCacheWrite1h]
+	a[cOutput] += b[cOutput]
+	a[cCost] += b[cCost]
+	a[cMisses] += b[cMisses]
+	a[cGrowing] += b[cGrowing]
 	a[cMinInput] = min(a[cMinInput], b[cMinInput])
 	if b[cFirstUS] < a[cFirstUS] {
 		a[cFirstUS], a[cFirstInput] = b[cFirstUS], b[cFirstInput]
@@ -863,18 +869,18 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	if err != nil {
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
-	prompts := newCallSums[[2]int64]()    // canonical attr, fp
-	var sessions, day *callSums[[2]int64] // canonical attr, session: the period's, one day's
+	prompts := newCallSums[[2]int64]() // canonical attr, fp
+	// Per canonical attribution and session: the period's, one day's.
+	var sessions, day *sessionTable
 	days := int(to.Sub(from) / (24 * time.Hour))
 	err = db.eachInsightDay(ctx, from, to, f, true, false, func(d *insightDay) error {
 		if sessions == nil { // size for a period like its first day
 			n := len(d.calls)
-			sessions = &callSums[[2]int64]{index: make(map[[2]int64]int, n*(days+1)), keys: make([][2]int64, 0, n*(days+1)), vals: make([]callAgg, 0, n*(days+1))}
-			day = &callSums[[2]int64]{index: make(map[[2]int64]int, n), keys: make([][2]int64, 0, n), vals: make([]callAgg, 0, n)}
+			maxID := db.dict.maxID()
+			sessions, day = newSessionTable(maxID, n*(days+1)), newSessionTable(maxID, n)
 			prompts.index = make(map[[2]int64]int, n)
 		}
-		clear(day.index)
-		day.keys, day.vals = day.keys[:0], day.vals[:0]
+		day.reset()
 		for i := range d.calls {
 			c := &d.calls[i]
 			a, err := names.canon(c.attr)
@@ -888,11 +894,11 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 				prompts.add([2]int64{a, c.fp}, &c.v, false)
 			}
 			if c.session != 0 { // a session's parts with other prompts interleave
-				day.add([2]int64{a, c.session}, &c.v, false)
+				day.add(a, c.session, &c.v, false)
 			}
 		}
-		for i, k := range day.keys { // days come in order: this one follows
-			sessions.add(k, &day.vals[i], true)
+		for i := range day.vals { // days come in order: this one follows
+			sessions.add(day.attr[i], day.sess[i], &day.vals[i], true)
 		}
 		return nil
 	})
@@ -900,7 +906,7 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
 	if sessions == nil {
-		sessions = newCallSums[[2]int64]()
+		sessions = newSessionTable(0, 0)
 	}
 	out.Prompts = make([]allot.PromptUsage, len(prompts.keys))
 	for i, k := range prompts.keys {
@@ -912,16 +918,16 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 			Cost:   allot.Money(v[cCost]), MinInput: v[cMinInput], CacheMisses: v[cMisses],
 		}
 	}
+	sessionNames, err := db.dict.names(ctx, db.r, sessions.sess...) // one lookup each, not cached per query
+	if err != nil {
+		return out, fmt.Errorf("insight calls: %w", err)
+	}
 	out.Sessions = make([]allot.SessionUsage, len(sessions.vals))
-	for i, k := range sessions.keys {
-		key, _ := names.key(k[0])
-		name, err := names.name(k[1])
-		if err != nil {
-			return out, fmt.Errorf("insight calls: %w", err)
-		}
+	for i, a := range sessions.attr {
+		key, _ := names.key(a)
 		v := &sessions.vals[i]
 		out.Sessions[i] = allot.SessionUsage{
-			InsightKey: *key, Session: name,
+			InsightKey: *key, Session: sessionNames[i],
 			Start: time.UnixMicro(v[cFirstUS]).UTC(), End: time.UnixMicro(v[cLastUS]).UTC(),
 			Requests: v[cRequests],
 			Tokens:   allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]},

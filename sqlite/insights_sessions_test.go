@@ -1,0 +1,50 @@
+package sqlite
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// sessionTable sums exactly as a map keyed by (attribution, session)
+// does, in the same first-seen order, for dense and huge session ids,
+// merged and followed, and again after a reset.
+func TestSessionTableSumsAsAMapDoes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		sessions []int64 // the session ids to draw from
+	}{
+		{"dense", []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+		{"beyond the table", []int64{1, 2, 5000, 1 << 40}},
+		{"beyond the dense range", []int64{maxDenseSession, maxDenseSession + 1, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(1, 2))
+			table := newSessionTable(100, 0)
+			for round := range 3 {
+				table.reset()
+				want := newCallSums[[2]int64]()
+				for i := range 500 {
+					attr, session := int64(1+rng.IntN(4)), tc.sessions[rng.IntN(len(tc.sessions))]
+					var v callAgg
+					for c := range v {
+						v[c] = rng.Int64N(1000)
+					}
+					v[cFirstUS], v[cLastUS] = int64(i*10), int64(i*10+5)
+					follows := rng.IntN(2) == 0
+					table.add(attr, session, &v, follows)
+					want.add([2]int64{attr, session}, &v, follows)
+				}
+				if len(table.vals) != len(want.vals) {
+					t.Fatalf("round %d: %d entries, want %d", round, len(table.vals), len(want.vals))
+				}
+				for i, k := range want.keys {
+					if table.attr[i] != k[0] || table.sess[i] != k[1] || table.vals[i] != want.vals[i] {
+						t.Fatalf("round %d entry %d: (%d, %d) %v, want (%d, %d) %v", round, i, table.attr[i], table.sess[i], table.vals[i], k[0], k[1], want.vals[i])
+					}
+				}
+			}
+		})
+	}
+}
