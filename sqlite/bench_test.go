@@ -31,21 +31,27 @@ func fill(tb testing.TB, db *DB, seed uint64, n int, span time.Duration) {
 	}
 }
 
-// BenchmarkAppend appends batches of 1000 new events, a minute of traffic
-// each, and reports the sustained rate.
+// BenchmarkAppend appends batches of 1,000 new events (a minute of
+// traffic), of 5,000 (the ledger writer's largest by default) and of
+// 20,000, and reports the sustained rate: events per second of time spent
+// in Append.
 func BenchmarkAppend(b *testing.B) {
-	db := openTest(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		evs := genEvents(uint64(i)+1, 1000, benchStart.Add(time.Duration(i)*time.Minute), time.Minute, benchWorld)
-		b.StartTimer()
-		if _, err := db.Append(ctx, evs); err != nil {
-			b.Fatal(err)
-		}
+	for _, n := range []int{1000, 5000, 20000} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			db := openTest(b)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				evs := genEvents(uint64(i)+1, n, benchStart.Add(time.Duration(i*n/1000)*time.Minute), time.Duration(n/1000)*time.Minute, benchWorld)
+				b.StartTimer()
+				if _, err := db.Append(ctx, evs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
-	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkBytesPerRow stores 200k events and reports the database file's
