@@ -81,25 +81,30 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// benchAppendCPU appends batches of 1000 events from gen, a minute of
-// traffic each, and reports the rate and the CPU time per event.
+// benchAppendCPU appends batches of 1,000 and of 5,000 events from gen, a
+// minute of traffic per 1,000, and reports the rate and the CPU time per
+// event.
 func benchAppendCPU(b *testing.B, gen func(seed uint64, n int, start time.Time, span time.Duration, w world) []allot.Event) {
-	db := openTest(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	var cpu time.Duration
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		evs := gen(uint64(i)+1, 1000, benchStart.Add(time.Duration(i)*time.Minute), time.Minute, benchWorld)
-		b.StartTimer()
-		c0 := cpuTime()
-		if _, err := db.Append(ctx, evs); err != nil {
-			b.Fatal(err)
-		}
-		cpu += cpuTime() - c0
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			db := openTest(b)
+			ctx := context.Background()
+			b.ReportAllocs()
+			var cpu time.Duration
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				evs := gen(uint64(i)+1, n, benchStart.Add(time.Duration(i*n/1000)*time.Minute), time.Duration(n/1000)*time.Minute, benchWorld)
+				b.StartTimer()
+				c0 := cpuTime()
+				if _, err := db.Append(ctx, evs); err != nil {
+					b.Fatal(err)
+				}
+				cpu += cpuTime() - c0
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "cpu-µs/event")
+		})
 	}
-	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*1000), "cpu-µs/event")
 }
 
 // BenchmarkAppendWorkday appends genWorkday's events, whose system prompts
