@@ -877,7 +877,8 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 		if sessions == nil { // size for a period like its first day
 			n := len(d.calls)
 			maxID := db.dict.maxID()
-			sessions, day = newSessionTable(maxID, n*(days+1)), newSessionTable(maxID, n)
+			dense := denseSessions(maxID, n*(days+1))
+			sessions, day = newSessionTable(maxID, n*(days+1), dense), newSessionTable(maxID, n, dense)
 			prompts.index = make(map[[2]int64]int, n)
 		}
 		day.reset()
@@ -906,7 +907,7 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
 	if sessions == nil {
-		sessions = newSessionTable(0, 0)
+		sessions = newSessionTable(0, 0, false)
 	}
 	out.Prompts = make([]allot.PromptUsage, len(prompts.keys))
 	for i, k := range prompts.keys {

@@ -8,30 +8,41 @@ package sqlite
 // was most of the cost of its insights.
 type sessionTable struct {
 	head []int32         // by session id: 1 + the index of its first entry, 0 for none
-	big  map[int64]int32 // the same for session ids beyond maxDenseSession
-	attr []int64         // by entry
-	sess []int64
-	next []int32 // by entry: 1 + the index of the session's next entry, 0 for none
-	vals []callAgg
+	big  map[int64]int32 // the same for session ids beyond maxDenseSession, or all when sparse
+	// sparse keeps every slot in big (few entries over a wide id range).
+	sparse bool
+	attr   []int64 // by entry
+	sess   []int64
+	next   []int32 // by entry: 1 + the index of the session's next entry, 0 for none
+	vals   []callAgg
 }
 
 // maxDenseSession bounds head; dict ids are dense from 1, so larger ones
 // (kept in big) do not occur in practice.
 const maxDenseSession = 1 << 26
 
-// newSessionTable returns a table for session ids up to maxID (larger
-// ones are fine, only slower) and about n entries.
-func newSessionTable(maxID int64, n int) *sessionTable {
-	return &sessionTable{
-		head: make([]int32, min(maxID+1, maxDenseSession)),
-		attr: make([]int64, 0, n), sess: make([]int64, 0, n), next: make([]int32, 0, n), vals: make([]callAgg, 0, n),
+// denseSessions reports whether a table of about n entries of session ids
+// up to maxID should keep its slots in an array spanning every id: not
+// when n is small against maxID (one person's sessions among the org's).
+func denseSessions(maxID int64, n int) bool { return int64(n)*16 >= maxID }
+
+// newSessionTable returns a table for about n entries of session ids up
+// to maxID (larger ones are fine, only slower), with its slots in an
+// array if dense, else in a map.
+func newSessionTable(maxID int64, n int, dense bool) *sessionTable {
+	t := &sessionTable{attr: make([]int64, 0, n), sess: make([]int64, 0, n), next: make([]int32, 0, n), vals: make([]callAgg, 0, n)}
+	if dense {
+		t.head = make([]int32, min(maxID+1, maxDenseSession))
+	} else {
+		t.sparse, t.big = true, map[int64]int32{}
 	}
+	return t
 }
 
 // add merges v into the entry of (attr, session): after its calls if
 // follows, else interleaved with them; a new entry is appended.
 func (t *sessionTable) add(attr, session int64, v *callAgg, follows bool) {
-	dense := session >= 0 && session < maxDenseSession
+	dense := !t.sparse && session >= 0 && session < maxDenseSession
 	var h int32
 	if dense {
 		if session >= int64(len(t.head)) {

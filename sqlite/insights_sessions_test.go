@@ -13,15 +13,17 @@ func TestSessionTableSumsAsAMapDoes(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		sessions []int64 // the session ids to draw from
+		dense    bool
 	}{
-		{"dense", []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
-		{"beyond the table", []int64{1, 2, 5000, 1 << 40}},
-		{"beyond the dense range", []int64{maxDenseSession, maxDenseSession + 1, 3}},
+		{"dense", []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, true},
+		{"beyond the table", []int64{1, 2, 5000, 1 << 40}, true},
+		{"beyond the dense range", []int64{maxDenseSession, maxDenseSession + 1, 3}, true},
+		{"sparse", []int64{1, 2, 5000, 1 << 40, maxDenseSession}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(1, 2))
-			table := newSessionTable(100, 0)
+			table := newSessionTable(100, 0, tc.dense)
 			for round := range 3 {
 				table.reset()
 				want := newCallSums[[2]int64]()
