@@ -370,15 +370,9 @@ func (db *DB) packDay(ctx context.Context, tx *sql.Tx, day int64, d *insightDay)
 
 // missingInsightDays lists the days in [from, to) that are not packed.
 func missingInsightDays(ctx context.Context, q querier, from, to int64) ([]int64, error) {
-	have := map[int64]bool{}
-	err := eachRow(ctx, q, `SELECT day FROM insight_days WHERE part = -1 AND day >= ? AND day < ?`, []any{from, to}, func(rows *sql.Rows) error {
-		var d int64
-		err := rows.Scan(&d)
-		have[d] = true
-		return err
-	})
+	have, err := packedInsightDays(ctx, q, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("insight days: %w", err)
+		return nil, err
 	}
 	var missing []int64
 	for d := from; d < to; d++ {
@@ -387,6 +381,42 @@ func missingInsightDays(ctx context.Context, q querier, from, to int64) ([]int64
 		}
 	}
 	return missing, nil
+}
+
+// packedInsightDays returns the days in [from, to) that are packed. It
+// looks up each day's marker row (day, -1) by key: a range scan would
+// step over every part of every day, and parts are large rows.
+func packedInsightDays(ctx context.Context, q querier, from, to int64) (map[int64]bool, error) {
+	have := map[int64]bool{}
+	if to-from > 4*maxChunk { // years: scan the range instead
+		err := eachRow(ctx, q, `SELECT day FROM insight_days WHERE part = -1 AND day >= ? AND day < ?`, []any{from, to}, func(rows *sql.Rows) error {
+			var d int64
+			err := rows.Scan(&d)
+			have[d] = true
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("insight days: %w", err)
+		}
+		return have, nil
+	}
+	for lo := from; lo < to; lo += maxChunk {
+		hi := min(to, lo+maxChunk)
+		days := make([]int64, 0, hi-lo)
+		for d := lo; d < hi; d++ {
+			days = append(days, d)
+		}
+		err := eachRow(ctx, q, `SELECT day FROM insight_days WHERE part = -1 AND day IN (`+placeholders(len(days))+`)`, int64Args(days), func(rows *sql.Rows) error {
+			var d int64
+			err := rows.Scan(&d)
+			have[d] = true
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("insight days: %w", err)
+		}
+	}
+	return have, nil
 }
 
 // WarmInsights folds waiting events and packs every past day of the last
@@ -485,15 +515,9 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 	}
 	defer tx.Rollback()
 
-	packed := map[int64]bool{}
-	err = eachRow(ctx, tx, `SELECT day FROM insight_days WHERE part = -1 AND day >= ? AND day < ?`, []any{d0, cached}, func(rows *sql.Rows) error {
-		var d int64
-		err := rows.Scan(&d)
-		packed[d] = true
-		return err
-	})
+	packed, err := packedInsightDays(ctx, tx, d0, cached)
 	if err != nil {
-		return fmt.Errorf("insight days: %w", err)
+		return err
 	}
 	cols := "day, " + map[bool]string{true: "calls", false: "x''"}[calls] + ", " + map[bool]string{true: "extras", false: "x''"}[extras]
 	query, args := `SELECT `+cols+` FROM insight_days WHERE day >= ? AND day < ? AND part >= 0 ORDER BY day`, []any{d0, cached}
