@@ -213,3 +213,38 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// BenchmarkListEventsOfAPerson reads the first two pages (100 events) of
+// one person's request log over the last 30 days and over all time, on
+// the ledger at ALLOT_BENCH_DB (e.g. one the insights or web benchmarks
+// generated: 10 million events of 1,000 people); skipped without it.
+func BenchmarkListEventsOfAPerson(b *testing.B) {
+	path := os.Getenv("ALLOT_BENCH_DB")
+	if path == "" {
+		b.Skip("set ALLOT_BENCH_DB to a generated ledger")
+	}
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		from time.Time
+	}{{"30d", time.Now().AddDate(0, 0, -30)}, {"all", time.Time{}}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				q := allot.EventQuery{Filter: map[allot.Dimension]string{allot.DimUser: "user0042"}, From: c.from, Limit: 100}
+				page, err := db.ListEvents(ctx, q)
+				if err != nil || len(page) != 100 {
+					b.Fatalf("first page: %d events, %v", len(page), err)
+				}
+				q.Before = page[99].ID
+				if page, err = db.ListEvents(ctx, q); err != nil || len(page) != 100 {
+					b.Fatalf("second page: %d events, %v", len(page), err)
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/allot-dev/allot"
 )
@@ -21,7 +22,7 @@ const (
 // byAttrMaxAttrs and byAttrMaxShare decide how ListEvents reads a filtered
 // page: when the filter matches at most that many attributions and at most
 // that share of all of them (one person among hundreds), it reads their
-// events through events_attr_t; otherwise (a team among a few) it walks
+// events through events_hour_attr_t; otherwise (a team among a few) it walks
 // the whole range newest first through events_t and keeps the matching
 // rows, which finds a page after about limit/share rows.
 const (
@@ -83,25 +84,19 @@ func (db *DB) ListEvents(ctx context.Context, q allot.EventQuery) ([]allot.Event
 		return out, nil
 	}
 	if len(ids) <= byAttrMaxAttrs && float64(len(ids)) <= byAttrMaxShare*float64(total) {
-		// Few attributions: the page's seqs from the (attr, t) index alone,
-		// then those rows.
-		var seqs []any
-		err := eachRow(ctx, db.r, `SELECT e.seq FROM events e INDEXED BY events_attr_t
-			WHERE e.attr IN (`+placeholders(len(ids))+`) AND `+where+` ORDER BY e.t DESC, e.seq DESC LIMIT ?`,
-			append(append(ids, args...), limit), func(rows *sql.Rows) error {
-				var s int64
-				err := rows.Scan(&s)
-				seqs = append(seqs, s)
-				return err
-			})
-		if err != nil {
+		// Few attributions: the page's seqs from the (hour, attr, t)
+		// index alone, then those rows.
+		seqs, err := db.attrPage(ctx, q.Filter, ids, lo, hi, where, args, limit)
+		switch {
+		case errors.Is(err, errBefore1970): // read as for many attributions below
+		case err != nil:
 			return nil, fmt.Errorf("list events: %w", err)
-		}
-		if len(seqs) == 0 {
+		case len(seqs) == 0:
 			return out, nil
+		default:
+			return db.listEvents(ctx, `SELECT `+eventSelect+` FROM events e CROSS JOIN attrs a ON a.id = e.attr
+				WHERE e.seq IN (`+placeholders(len(seqs))+`) ORDER BY e.t DESC, e.seq DESC`, seqs)
 		}
-		return db.listEvents(ctx, `SELECT `+eventSelect+` FROM events e CROSS JOIN attrs a ON a.id = e.attr
-			WHERE e.seq IN (`+placeholders(len(seqs))+`) ORDER BY e.t DESC, e.seq DESC`, seqs)
 	}
 	// Many attributions: walk the range newest first, keep matching rows.
 	var conds []string
@@ -167,6 +162,94 @@ func (db *DB) matchingAttrs(ctx context.Context, terms []filterTerm) ([]any, int
 		}
 	}
 	return ids, len(db.attrs.attrs), nil
+}
+
+// errBefore1970 is attrPage's refusal of ranges with events before 1970.
+var errBefore1970 = errors.New("events before 1970")
+
+// attrPage returns the seqs of the newest events (at most limit) of the
+// attributions ids within [lo, hi) that also satisfy where (args), day by
+// day newest first until the page is full: the last three days directly,
+// earlier ones only if the rollups (a report by day, in memory once read)
+// show the filter has events on them. A day is read through
+// events_hour_attr_t a run of hours at a time, seeking every (hour, attr)
+// pair of the run. So a page costs a few index seeks per attribution and
+// hour it spans, however sparse the filter.
+func (db *DB) attrPage(ctx context.Context, filter map[allot.Dimension]string, ids []any, lo, hi int64, where string, args []any, limit int) ([]any, error) {
+	var first, last sql.NullInt64
+	// Each bound is an index lookup; min and max in one SELECT would scan.
+	if err := db.r.QueryRowContext(ctx, `SELECT (SELECT min(t) FROM events), (SELECT max(t) FROM events)`).Scan(&first, &last); err != nil {
+		return nil, fmt.Errorf("event span: %w", err)
+	}
+	if !first.Valid {
+		return nil, nil
+	}
+	lo, hi = max(lo, first.Int64), min(hi, last.Int64+1)
+	if lo >= hi {
+		return nil, nil
+	}
+	if lo < 0 {
+		return nil, errBefore1970 // hour buckets round towards zero there
+	}
+	run := int64(max(1, min(24, 2048/len(ids)))) // hours a query seeks, (hours × attributions) bounded
+	idList := placeholders(len(ids))
+	var seqs []any
+	readDay := func(day int64) error {
+		hLo, hHi := max(day*24, lo/usPerHour), min(day*24+23, (hi-1)/usPerHour)
+		for h := hHi; h >= hLo && len(seqs) < limit; h -= run {
+			var hours []any
+			for x := h; x > h-run && x >= hLo; x-- {
+				hours = append(hours, x)
+			}
+			qargs := append(append(append(hours, ids...), args...), limit-len(seqs))
+			err := eachRow(ctx, db.r, `SELECT e.seq FROM events e INDEXED BY events_hour_attr_t
+				WHERE e.t / 3600000000 IN (`+placeholders(len(hours))+`) AND e.attr IN (`+idList+`) AND `+where+`
+				ORDER BY e.t DESC, e.seq DESC LIMIT ?`, qargs, func(rows *sql.Rows) error {
+				var s int64
+				err := rows.Scan(&s)
+				seqs = append(seqs, s)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The newest days directly (a page is usually there), then only the
+	// days the rollups show events on.
+	const direct = 3
+	loDay, hiDay := lo/usPerDay, (hi-1)/usPerDay
+	day := hiDay
+	for ; day >= loDay && day > hiDay-direct && len(seqs) < limit; day-- {
+		if err := readDay(day); err != nil {
+			return nil, err
+		}
+	}
+	if len(seqs) >= limit || day < loDay {
+		return seqs, nil
+	}
+	rows, err := db.Report(ctx, allot.ReportQuery{By: []allot.Dimension{allot.DimDay}, From: time.UnixMicro(lo).UTC(), To: time.UnixMicro((day + 1) * usPerDay).UTC(), Filter: filter})
+	if err != nil {
+		return nil, err
+	}
+	days := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		d, err := time.Parse("2006-01-02", r.Dims[0])
+		if err != nil {
+			return nil, fmt.Errorf("report day %q: %w", r.Dims[0], err)
+		}
+		if r.Requests > 0 && d.Unix()/86400 <= day {
+			days = append(days, d.Unix()/86400)
+		}
+	}
+	slices.Sort(days)
+	for i := len(days) - 1; i >= 0 && len(seqs) < limit; i-- {
+		if err := readDay(days[i]); err != nil {
+			return nil, err
+		}
+	}
+	return seqs, nil
 }
 
 // listEvents runs a query selecting eventSelect and builds the events.

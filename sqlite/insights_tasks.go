@@ -166,6 +166,13 @@ func (db *DB) rebuildDay(ctx context.Context, tx *sql.Tx, day int64, attrs []int
 	in := strings.TrimSuffix(strings.Repeat("?,", len(attrs)), ",")
 	hours := []any{day * 24, day*24 + 24}
 	times := []any{day * usPerDay, (day + 1) * usPerDay}
+	// The day's events of these attributions are found through
+	// events_hour_attr_t: each (hour, attr) pair is a seek.
+	dayHours := make([]any, 24)
+	for h := range dayHours {
+		dayHours[h] = day*24 + int64(h)
+	}
+	hourIn := ` AND t / 3600000000 IN (` + placeholders(24) + `)`
 	ids := make([]any, len(attrs))
 	for i, a := range attrs {
 		ids[i] = a
@@ -178,7 +185,7 @@ func (db *DB) rebuildDay(ctx context.Context, tx *sql.Tx, day int64, attrs []int
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO rollups_hourly (hour, attr, %s)
 		SELECT t / %d, attr, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
 			sum(reasoning), sum(flags & 4 != 0), sum(cost_nano), sum(flags & 2 = 0)
-		FROM events WHERE t >= ? AND t < ? AND attr IN (%s) GROUP BY 1, 2`, sumColumns, usPerHour, in), append(times, ids...)...); err != nil {
+		FROM events WHERE t >= ? AND t < ? AND attr IN (%s)`+hourIn+` GROUP BY 1, 2`, sumColumns, usPerHour, in), append(append(times, ids...), dayHours...)...); err != nil {
 		return fmt.Errorf("rebuild hourly rollups: %w", err)
 	}
 	for _, table := range []string{"daily_totals", "insight_days"} {
@@ -186,7 +193,7 @@ func (db *DB) rebuildDay(ctx context.Context, tx *sql.Tx, day int64, attrs []int
 			return fmt.Errorf("rebuild %s: %w", table, err)
 		}
 	}
-	evs, err := db.readInsightEvents(ctx, tx, `e.t >= ? AND e.t < ? AND e.attr IN (`+in+`)`, append(times, ids...)...)
+	evs, err := db.readInsightEvents(ctx, tx, `e.t >= ? AND e.t < ? AND e.attr IN (`+in+`) AND e.t / 3600000000 IN (`+placeholders(24)+`)`, append(append(times, ids...), dayHours...)...)
 	if err != nil {
 		return err
 	}
