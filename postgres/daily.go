@@ -18,8 +18,10 @@ import (
 // so a day is closed either before an append (which then sees it closed
 // and adds its late events to the daily rows too) or after it (and sums
 // them from the hourly rows). Reports read closed days from the daily
-// rollups and every other day from the hourly ones, in one statement, so
-// they are exact at every moment.
+// rollups (and their hours from the hourly ones), kept in memory by the
+// day's version, and every other day from the hourly rollups, all in one
+// snapshot, so they are exact at every moment (reportunits.go). Closing a
+// day gives it its first version (migrations/0004).
 
 // closeAfter is how long after its end a day may be closed: appends of
 // its last events, and replicas whose clocks run behind, are done by then.

@@ -15,7 +15,8 @@
 // DO NOTHING instead. A statement-level trigger folds exactly the rows
 // each statement inserted (its transition table) into the hourly and daily
 // rollups, so retries never double count. Reports read the rollups and
-// give the same rows, byte for byte, as the SQLite store.
+// give the same rows, byte for byte, as the SQLite store; the rollups of
+// closed days stay in memory while their version holds (reportunits.go).
 package postgres
 
 import (
@@ -32,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/internal/rollupcache"
 )
 
 // Options tune Open.
@@ -59,8 +61,10 @@ type DB struct {
 	logger *slog.Logger
 	target string // host/database for error messages, without credentials
 
-	dict  *dict
-	attrs *attrCache
+	dict   *dict
+	attrs  *attrCache
+	dims   *attrDims          // attribution ids to report dimensions (reportunits.go)
+	rcache *rollupcache.Cache // reports' blocks of closed days (reportunits.go)
 
 	partMu sync.Mutex
 	parts  map[int]bool // months (year*12 + month-1) known to have a partition
@@ -116,7 +120,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", target, err)
 	}
-	db := &DB{pool: pool, schema: schema, logger: logger, target: target, dict: newDict(), attrs: newAttrCache(), parts: map[int]bool{}}
+	db := &DB{pool: pool, schema: schema, logger: logger, target: target, dict: newDict(), attrs: newAttrCache(),
+		dims: newAttrDims(), rcache: rollupcache.New(reportCacheBytes), parts: map[int]bool{}}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	if opts.Migrate {
 		err = db.Migrate(ctx)

@@ -187,9 +187,9 @@ func (db *DB) attrWithTask(ctx context.Context, attr, task int32) (int32, error)
 const rollupColumns = `requests, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, estimated_requests, cost_nano, unknown_cost_requests`
 
 // rebuildRollups recomputes, in tx, the hourly rollups of attrs on unix
-// day day from their events, and their daily rollups if the day is
-// closed. A relabel moves events between attributions of the same team
-// and user, so the per-person daily rollups do not change.
+// day day from their events, and if the day is closed their daily rollups
+// and the day's version. A relabel moves events between attributions of
+// the same team and user, so the per-person daily rollups do not change.
 func rebuildRollups(ctx context.Context, tx pgx.Tx, day int64, attrs []int32) error {
 	h0 := day * 24
 	start := time.UnixMicro(day * usPerDay).UTC()
@@ -213,6 +213,11 @@ func rebuildRollups(ctx context.Context, tx pgx.Tx, day int64, attrs []int32) er
 		FROM rollups_hourly WHERE hour >= $2 AND hour < $3 AND attr = ANY ($4::int4[]) AND EXISTS (SELECT 1 FROM rollups_days WHERE day = $1)
 		GROUP BY attr`, day, h0, h0+24, attrs); err != nil {
 		return fmt.Errorf("rebuild daily rollups: %w", err)
+	}
+	// A closed day's rollups changed: a new version, so that reports
+	// holding the old ones in memory read the day again.
+	if _, err := tx.Exec(ctx, `UPDATE rollups_days SET version = nextval('rollups_days_version') WHERE day = $1`, day); err != nil {
+		return fmt.Errorf("new version of day %d: %w", day, err)
 	}
 	return nil
 }

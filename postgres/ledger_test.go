@@ -171,8 +171,12 @@ func TestMigrateOnceUnderRace(t *testing.T) {
 		rows.Scan(&v)
 		versions = append(versions, v)
 	}
-	if rows.Err() != nil || !reflect.DeepEqual(versions, []int{1, 2, 3}) {
-		t.Errorf("schema_migrations holds %v (%v), want [1 2 3]", versions, rows.Err())
+	var want []int
+	for v := 1; v <= latestVersion(); v++ {
+		want = append(want, v)
+	}
+	if rows.Err() != nil || len(want) < 4 || !reflect.DeepEqual(versions, want) {
+		t.Errorf("schema_migrations holds %v (%v), want %v", versions, rows.Err(), want)
 	}
 	if err := dbs[0].Migrate(ctx); err != nil {
 		t.Errorf("migrating again: %v", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/internal/rollupcache"
 )
 
 // dimAttr is the position in attr of each non-time dimension.
@@ -94,7 +95,7 @@ func (r *report) reset() {
 func (r *report) resolve(attrID int32) int32 {
 	if r.groupBig != nil {
 		if g, ok := r.groupBig[attrID]; ok {
-			return g - 1
+			return max(g-1, -1)
 		}
 	}
 	a, ok := r.attrs[int64(attrID)]
@@ -121,35 +122,39 @@ func (r *report) resolve(attrID int32) int32 {
 			r.keyIndex[k] = g
 		}
 	}
+	mark := g + 1 // a group; -1 remembers "filtered out"
+	if g < 0 {
+		mark = -1
+	}
 	switch {
 	case attrID >= 0 && attrID < maxDenseAttr:
 		if int(attrID) >= len(r.groupOf) {
 			n := min(max(int(attrID)+1, 2*len(r.groupOf), 1024), maxDenseAttr)
 			r.groupOf = append(r.groupOf, make([]int32, n-len(r.groupOf))...)
 		}
-		r.groupOf[attrID] = g + 1
+		r.groupOf[attrID] = mark
 	default:
 		if r.groupBig == nil {
 			r.groupBig = map[int32]int32{}
 		}
-		r.groupBig[attrID] = g + 1
+		r.groupBig[attrID] = mark
 	}
 	return g
 }
 
 // bucketOf is the time bucket of a unit.
 func (r *report) bucketOf(u *unitRef) int64 {
-	if u.key.kind == unitDay {
+	if u.key.Kind == unitDay {
 		if r.dayDim {
-			return u.key.n
+			return u.key.N
 		}
 		return 0
 	}
 	switch {
 	case r.hourDim:
-		return u.key.n
+		return u.key.N
 	case r.dayDim:
-		return u.key.n / 24
+		return u.key.N / 24
 	}
 	return 0
 }
@@ -160,7 +165,8 @@ func (r *report) addBlock(b *rollupBlock, bucket int64) {
 		r.flush()
 		r.bucket = bucket
 	}
-	n := len(b.attrs)
+	attrs := b.Attrs()
+	n := len(attrs)
 	if n == 0 {
 		return
 	}
@@ -175,9 +181,9 @@ func (r *report) addBlock(b *rollupBlock, bucket int64) {
 		clear(gi) // everything lands in group 0
 	} else {
 		groupOf := r.groupOf
-		for i, a := range b.attrs {
+		for i, a := range attrs {
 			if int(a) < len(groupOf) && groupOf[a] != 0 {
-				gi[i] = groupOf[a] - 1
+				gi[i] = max(groupOf[a]-1, -1) // -1: filtered out
 			} else {
 				gi[i] = r.resolve(a)
 				groupOf = r.groupOf
@@ -194,23 +200,7 @@ func (r *report) addBlock(b *rollupBlock, bucket int64) {
 			hit[g] = true
 		}
 	}
-	for c := range b.cols {
-		if col := b.cols[c].i32; col != nil {
-			addColumn(r.cur, gi, col, c)
-		} else if col := b.cols[c].i64; col != nil {
-			addColumn(r.cur, gi, col, c)
-		}
-	}
-}
-
-// addColumn adds column c of a block to the sums of its entries' groups.
-func addColumn[T int32 | int64](cur []sums, gi []int32, col []T, c int) {
-	gi = gi[:len(col)]
-	for i, v := range col {
-		if g := gi[i]; g >= 0 {
-			cur[g][c] += int64(v)
-		}
-	}
+	rollupcache.AddTo(b, r.cur, gi)
 }
 
 // flush writes out the current bucket's groups.

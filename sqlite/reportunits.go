@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/allot-dev/allot/internal/rollupcache"
 )
 
 // unitRef is one unit of a report's range (a past day or an hour) with its
@@ -69,7 +71,7 @@ func (db *DB) reportUnits(ctx context.Context, r *report, from, to int64) ([]uni
 			return err
 		}
 		for h := lo; h < hi; h++ {
-			units = append(units, unitRef{key: unitKey{hourKind, h}, version: vs[h-lo]})
+			units = append(units, unitRef{key: unitKey{Kind: hourKind, N: h}, version: vs[h-lo]})
 		}
 		return nil
 	}
@@ -82,7 +84,7 @@ func (db *DB) reportUnits(ctx context.Context, r *report, from, to int64) ([]uni
 			return nil, err
 		}
 		for d := fromDay; d < toDay; d++ {
-			units = append(units, unitRef{key: unitKey{unitDay, d}, version: vs[d-fromDay]})
+			units = append(units, unitRef{key: unitKey{Kind: unitDay, N: d}, version: vs[d-fromDay]})
 		}
 		if err := addHours(toDay*24, to); err != nil {
 			return nil, err
@@ -102,9 +104,9 @@ func (db *DB) reportUnits(ctx context.Context, r *report, from, to int64) ([]uni
 			keys = append(keys, u.key)
 		}
 	}
-	mine, others := db.rcache.claim(keys)
+	mine, others := db.rcache.Claim(keys)
 	units, err = db.loadUnits(ctx, tx, units, r.timeOnly, others)
-	db.rcache.release(mine)
+	db.rcache.Release(mine)
 	if err != nil || len(others) == 0 {
 		return units, err
 	}
@@ -150,9 +152,9 @@ func (db *DB) cachedUnits(units []unitRef, timeOnly bool) bool {
 		if u.block != nil {
 			continue
 		}
-		u.block = db.rcache.get(u.key, u.version)
-		if u.block == nil && timeOnly && u.key.kind == unitHourTotal {
-			u.block = db.rcache.get(unitKey{unitHour, u.key.n}, u.version)
+		u.block = db.rcache.Get(u.key, u.version)
+		if u.block == nil && timeOnly && u.key.Kind == unitHourTotal {
+			u.block = db.rcache.Get(unitKey{Kind: unitHour, N: u.key.N}, u.version)
 		}
 		all = all && u.block != nil
 	}
@@ -165,9 +167,9 @@ func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []unitRef, hourKin
 	var days []int64
 	at := map[int64]int{}
 	for i, u := range units {
-		if _, ok := skip[u.key]; u.key.kind == unitDay && u.block == nil && !ok {
-			days = append(days, u.key.n)
-			at[u.key.n] = i
+		if _, ok := skip[u.key]; u.key.Kind == unitDay && u.block == nil && !ok {
+			days = append(days, u.key.N)
+			at[u.key.N] = i
 		}
 	}
 	if len(days) == 0 {
@@ -188,15 +190,15 @@ func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []unitRef, hourKin
 			if !ok {
 				return fmt.Errorf("daily totals: unexpected day %d", day)
 			}
-			if err := decodeDaily(data, bb.add); err != nil {
+			if err := decodeDaily(data, func(attr int64, s *sums) { bb.Add(attr, (*rollupcache.Sums)(s)) }); err != nil {
 				return fmt.Errorf("daily totals of day %d: %w", day, err)
 			}
-			b, err := bb.build()
+			b, err := bb.Build()
 			if err != nil {
 				return fmt.Errorf("daily totals of day %d: %w", day, err)
 			}
 			units[i].block = b
-			db.rcache.put(units[i].key, units[i].version, b)
+			db.rcache.Put(units[i].key, units[i].version, b)
 			return nil
 		})
 		if err != nil {
@@ -205,25 +207,25 @@ func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []unitRef, hourKin
 	}
 	missing := false
 	for _, u := range units {
-		_, ok := at[u.key.n]
-		missing = missing || u.key.kind == unitDay && u.block == nil && ok
+		_, ok := at[u.key.N]
+		missing = missing || u.key.Kind == unitDay && u.block == nil && ok
 	}
 	if !missing {
 		return units, nil
 	}
 	out := make([]unitRef, 0, len(units)+24)
 	for _, u := range units {
-		if _, ok := at[u.key.n]; u.key.kind != unitDay || u.block != nil || !ok {
+		if _, ok := at[u.key.N]; u.key.Kind != unitDay || u.block != nil || !ok {
 			out = append(out, u)
 			continue
 		}
-		lo := u.key.n * 24
+		lo := u.key.N * 24
 		vs, err := versions(ctx, tx, "rollup_hour_versions", "hour", lo, lo+24)
 		if err != nil {
 			return nil, err
 		}
 		for h := lo; h < lo+24; h++ {
-			out = append(out, unitRef{key: unitKey{hourKind, h}, version: vs[h-lo]})
+			out = append(out, unitRef{key: unitKey{Kind: hourKind, N: h}, version: vs[h-lo]})
 		}
 	}
 	return out, nil
@@ -235,7 +237,7 @@ func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []unitRef, hourKin
 func (db *DB) loadHours(ctx context.Context, tx *sql.Tx, units []unitRef, skip map[unitKey]chan struct{}) error {
 	load := func(u *unitRef) bool {
 		_, ok := skip[u.key]
-		return u.block == nil && u.key.kind != unitDay && !ok
+		return u.block == nil && u.key.Kind != unitDay && !ok
 	}
 	for i := 0; i < len(units); {
 		if !load(&units[i]) {
@@ -243,7 +245,7 @@ func (db *DB) loadHours(ctx context.Context, tx *sql.Tx, units []unitRef, skip m
 			continue
 		}
 		j := i + 1
-		for j < len(units) && load(&units[j]) && units[j].key.kind == units[i].key.kind && units[j].key.n == units[j-1].key.n+1 {
+		for j < len(units) && load(&units[j]) && units[j].key.Kind == units[i].key.Kind && units[j].key.N == units[j-1].key.N+1 {
 			j++
 		}
 		if err := db.loadHourRun(ctx, tx, units[i:j]); err != nil {
@@ -256,34 +258,34 @@ func (db *DB) loadHours(ctx context.Context, tx *sql.Tx, units []unitRef, skip m
 
 // loadHourRun reads the blocks of consecutive hour units of one kind.
 func (db *DB) loadHourRun(ctx context.Context, tx *sql.Tx, run []unitRef) error {
-	lo, hi := run[0].key.n, run[len(run)-1].key.n+1
+	lo, hi := run[0].key.N, run[len(run)-1].key.N+1
 	q := `SELECT hour, attr, ` + sumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? ORDER BY hour, attr`
-	if run[0].key.kind == unitHourTotal {
+	if run[0].key.Kind == unitHourTotal {
 		q = `SELECT hour, 0, ` + sumOfSumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY hour ORDER BY hour`
 	}
 	var bb blockBuilder
 	next := 0 // the unit the rows are for
 	finish := func(upTo int64) error {
-		for ; next < len(run) && run[next].key.n < upTo; next++ {
-			b, err := bb.build()
+		for ; next < len(run) && run[next].key.N < upTo; next++ {
+			b, err := bb.Build()
 			if err != nil {
-				return fmt.Errorf("hourly rollups of hour %d: %w", run[next].key.n, err)
+				return fmt.Errorf("hourly rollups of hour %d: %w", run[next].key.N, err)
 			}
 			run[next].block = b
-			db.rcache.put(run[next].key, run[next].version, b)
+			db.rcache.Put(run[next].key, run[next].version, b)
 		}
 		return nil
 	}
 	err := eachRow(ctx, tx, q, []any{lo, hi}, func(rows *sql.Rows) error {
 		var hour, attr int64
-		var s sums
+		var s rollupcache.Sums
 		if err := rows.Scan(&hour, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {
 			return err
 		}
 		if err := finish(hour); err != nil { // the hours before this one are complete
 			return err
 		}
-		bb.add(attr, &s)
+		bb.Add(attr, &s)
 		return nil
 	})
 	if err != nil {

@@ -131,8 +131,8 @@ func TestReportCacheEvicts(t *testing.T) {
 	assertAll(t, db, events[:1000], from, to)
 	mustAppend(t, db, events[800:])
 	assertAll(t, db, events, from, to)
-	if db.rcache.bytes > db.rcache.limit {
-		t.Errorf("cache holds %d bytes, over its limit %d", db.rcache.bytes, db.rcache.limit)
+	if db.rcache.Bytes() > db.rcache.Limit() {
+		t.Errorf("cache holds %d bytes, over its limit %d", db.rcache.Bytes(), db.rcache.Limit())
 	}
 }
 
