@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/allot-dev/allot"
+)
+
+// warmReporter records what warmStore asks of a store.
+type warmReporter struct {
+	queries   []allot.ReportQuery
+	warmed    []int
+	reportErr error
+}
+
+func (w *warmReporter) Report(_ context.Context, q allot.ReportQuery) ([]allot.ReportRow, error) {
+	w.queries = append(w.queries, q)
+	return nil, w.reportErr
+}
+
+func (w *warmReporter) WarmInsights(_ context.Context, days int) error {
+	w.warmed = append(w.warmed, days)
+	return nil
+}
+
+// A starting server reads the last 35 days of rollups in one report (so
+// the report cache holds every day of the dashboard's default range) and
+// packs the insight aggregates of those days; a store that fails is only
+// logged.
+func TestWarmStoreReadsTheLastDaysOnce(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	r := &warmReporter{}
+	warmStore(context.Background(), r, slog.New(slog.NewTextHandler(&logs, nil)))
+	if len(r.queries) != 1 || len(r.warmed) != 1 || r.warmed[0] != warmDays {
+		t.Fatalf("queries %+v, insight warmings %v: want one report and one warming of %d days", r.queries, r.warmed, warmDays)
+	}
+	q := r.queries[0]
+	end := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	if len(q.By) != 0 || !q.To.Equal(end) || !q.From.Equal(end.AddDate(0, 0, -warmDays)) {
+		t.Fatalf("warm report %+v, want the %d days up to %s with no dimensions", q, warmDays, end)
+	}
+	if !strings.Contains(logs.String(), "store warmed") {
+		t.Fatalf("log: %s", logs.String())
+	}
+
+	logs.Reset()
+	failing := &warmReporter{reportErr: errors.New("database is gone")}
+	warmStore(context.Background(), failing, slog.New(slog.NewTextHandler(&logs, nil)))
+	if len(failing.warmed) != 0 || !strings.Contains(logs.String(), "database is gone") {
+		t.Fatalf("after a failed report: warmings %v, log %s", failing.warmed, logs.String())
+	}
+}
