@@ -134,19 +134,7 @@ func TestListEventsPagesThroughEverything(t *testing.T) {
 	db, all := listWorld(t)
 	ctx := context.Background()
 	for _, filter := range []map[allot.Dimension]string{nil, {allot.DimUser: "user0003"}, {allot.DimTeam: "team00"}} {
-		q := allot.EventQuery{Filter: filter, Limit: 97}
-		var got []allot.Event
-		for {
-			page, err := db.ListEvents(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, page...)
-			if len(page) < q.Limit {
-				break
-			}
-			q.Before = page[len(page)-1].ID
-		}
+		got := allPages(ctx, t, db, allot.EventQuery{Filter: filter, Limit: 97})
 		want := expectEvents(all, allot.EventQuery{Filter: filter})
 		if !slices.Equal(ids(got), ids(want)) {
 			t.Fatalf("filter %v: paged %d events, want %d", filter, len(got), len(want))
@@ -240,23 +228,31 @@ func TestListEventsOfOnePersonAcrossSparseDays(t *testing.T) {
 		{"a gap with nothing", benchStart.Add(3 * 24 * time.Hour), benchStart.Add(9 * 24 * time.Hour), 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := allot.EventQuery{Filter: person, From: tc.from, To: tc.to, Limit: tc.limit}
-			var got []allot.Event
-			for range 1000 {
-				page, err := db.ListEvents(ctx, q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, page...)
-				if len(page) < q.Limit {
-					break
-				}
-				q.Before = page[len(page)-1].ID
-			}
+			got := allPages(ctx, t, db, allot.EventQuery{Filter: person, From: tc.from, To: tc.to, Limit: tc.limit})
 			want := expectEvents(all, allot.EventQuery{Filter: person, From: tc.from, To: tc.to})
 			if !slices.Equal(ids(got), ids(want)) {
 				t.Fatalf("paged %d events, want %d", len(got), len(want))
 			}
 		})
 	}
+}
+
+// allPages reads q page after page, each from the last event of the one
+// before, until a page comes back short.
+func allPages(ctx context.Context, t *testing.T, db *DB, q allot.EventQuery) []allot.Event {
+	t.Helper()
+	var got []allot.Event
+	for range 10_000 {
+		page, err := db.ListEvents(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page...)
+		if len(page) < q.Limit {
+			return got
+		}
+		q.Before = page[len(page)-1].ID
+	}
+	t.Fatal("paging does not end")
+	return nil
 }

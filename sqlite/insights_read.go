@@ -388,14 +388,14 @@ func missingInsightDays(ctx context.Context, q querier, from, to int64) ([]int64
 // step over every part of every day, and parts are large rows.
 func packedInsightDays(ctx context.Context, q querier, from, to int64) (map[int64]bool, error) {
 	have := map[int64]bool{}
+	read := func(rows *sql.Rows) error {
+		var d int64
+		err := rows.Scan(&d)
+		have[d] = true
+		return err
+	}
 	if to-from > 4*maxChunk { // years: scan the range instead
-		err := eachRow(ctx, q, `SELECT day FROM insight_days WHERE part = -1 AND day >= ? AND day < ?`, []any{from, to}, func(rows *sql.Rows) error {
-			var d int64
-			err := rows.Scan(&d)
-			have[d] = true
-			return err
-		})
-		if err != nil {
+		if err := eachRow(ctx, q, `SELECT day FROM insight_days WHERE part = -1 AND day >= ? AND day < ?`, []any{from, to}, read); err != nil {
 			return nil, fmt.Errorf("insight days: %w", err)
 		}
 		return have, nil
@@ -406,13 +406,7 @@ func packedInsightDays(ctx context.Context, q querier, from, to int64) (map[int6
 		for d := lo; d < hi; d++ {
 			days = append(days, d)
 		}
-		err := eachRow(ctx, q, `SELECT day FROM insight_days WHERE part = -1 AND day IN (`+placeholders(len(days))+`)`, int64Args(days), func(rows *sql.Rows) error {
-			var d int64
-			err := rows.Scan(&d)
-			have[d] = true
-			return err
-		})
-		if err != nil {
+		if err := eachRow(ctx, q, `SELECT day FROM insight_days WHERE part = -1 AND day IN (`+placeholders(len(days))+`)`, int64Args(days), read); err != nil {
 			return nil, fmt.Errorf("insight days: %w", err)
 		}
 	}
