@@ -106,47 +106,46 @@ func readInsightHours(ctx context.Context, q querier, from, to int64, attrs []in
 			args = append(args, a)
 		}
 	}
-	if !calls {
-		goto extras
-	}
-	if err := eachRow(ctx, q, `SELECT `+callColumns+` FROM insight_calls WHERE `+where+` ORDER BY hour`, args, func(rows *sql.Rows) error {
+	if calls {
+		// Rows are scanned into one reused entry: thousands of rows an hour.
 		var hour int64
 		var c dayCall
 		dest := []any{&hour, &c.attr, &c.session, &c.fp}
 		for i := range c.v {
 			dest = append(dest, &c.v[i])
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return err
+		if err := eachRow(ctx, q, `SELECT `+callColumns+` FROM insight_calls WHERE `+where+` ORDER BY hour`, args, func(rows *sql.Rows) error {
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			d := dayOf(hour / 24)
+			id := callID{c.attr, c.session, c.fp}
+			if i, ok := index[d.day][id]; ok {
+				followCall(&d.calls[i].v, &c.v)
+			} else {
+				index[d.day][id] = len(d.calls)
+				d.calls = append(d.calls, c)
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("read insight calls: %w", err)
 		}
-		d := dayOf(hour / 24)
-		id := callID{c.attr, c.session, c.fp}
-		if i, ok := index[d.day][id]; ok {
-			followCall(&d.calls[i].v, &c.v)
-		} else {
-			index[d.day][id] = len(d.calls)
-			d.calls = append(d.calls, c)
-		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read insight calls: %w", err)
 	}
-extras:
 	if !extras {
 		return days, nil
 	}
 	xindex := map[[2]int64]int{}
+	var xhour int64
+	var x dayExtra
+	xdest := []any{&xhour, &x.attr}
+	for i := range x.v {
+		xdest = append(xdest, &x.v[i])
+	}
 	err := eachRow(ctx, q, `SELECT `+extrasColumns+` FROM insight_extras WHERE `+where, args, func(rows *sql.Rows) error {
-		var hour int64
-		var x dayExtra
-		dest := []any{&hour, &x.attr}
-		for i := range x.v {
-			dest = append(dest, &x.v[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(xdest...); err != nil {
 			return err
 		}
-		d := dayOf(hour / 24)
+		d := dayOf(xhour / 24)
 		k := [2]int64{d.day, x.attr}
 		if i, ok := xindex[k]; ok {
 			for j := range x.v {
