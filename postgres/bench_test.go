@@ -169,7 +169,9 @@ func ledgerSize(tb testing.TB, db *DB) (rows, eventBytes, rollupBytes int64) {
 // skewed as real use is), loaded into a partition and its indexes built
 // in bulk, then rolled up as Append would have and its days closed. Each
 // case reports its first call, from empty caches, as cold-ms, and the
-// calls after it (closed days from memory) as ns/op.
+// calls after it (closed days from memory) as ns/op. The last cases take
+// the last 30 days up to 23:30 of the month's last day, left open: with
+// its hours summed by SQL, then with all but the last closed.
 func BenchmarkReport(b *testing.B) {
 	events := 1_000_000
 	if s := os.Getenv("ALLOT_BENCH_REPORT_EVENTS"); s != "" {
@@ -235,6 +237,76 @@ func BenchmarkReport(b *testing.B) {
 			}
 		})
 	}
+
+	// The dashboard's default: the last 30 days, late in a day not closed
+	// yet. The month's last day is opened again ("today" at 23:30, as if
+	// CloseDays had not run) and reports neither close days nor hours:
+	// first with none of its hours closed (as before closed hours: SQL sums
+	// the day's hourly rollups), then with all but the last closed.
+	db.closing.Store(true)
+	db.closingHours.Store(true)
+	last := monthStart(monthOf(start)+1).AddDate(0, 0, -1)
+	if err := reopenDay(ctx, db, dayOf(last)); err != nil {
+		b.Fatal(err)
+	}
+	now := last.Add(23*time.Hour + 30*time.Minute)
+	recent := allot.ReportQuery{By: []allot.Dimension{allot.DimUser, allot.DimDay}, From: now.AddDate(0, 0, -30), To: now}
+	var want int64
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM events WHERE time >= $1 AND time < $2`,
+		recent.From.Truncate(time.Hour), now.Truncate(time.Hour).Add(time.Hour)).Scan(&want); err != nil {
+		b.Fatal(err)
+	}
+	for _, closed := range []bool{false, true} {
+		name := "user,day/last-30-days-with-today"
+		if !closed {
+			name += "/hours-open"
+		} else {
+			var hours []int64
+			for h := range 23 {
+				hours = append(hours, hourOf(last)+int64(h))
+			}
+			if n, err := db.closeHours(ctx, hours); err != nil || n != 23 {
+				b.Fatalf("closeHours = %d, %v; want 23 hours", n, err)
+			}
+		}
+		b.Run(name, func(b *testing.B) {
+			db.rcache.Clear()
+			db.dims = newAttrDims()
+			t0 := time.Now()
+			if _, err := db.Report(ctx, recent); err != nil {
+				b.Fatal(err)
+			}
+			cold := time.Since(t0)
+			b.Logf("first call, from empty caches: %s", cold.Round(10*time.Microsecond))
+			var total int64
+			for b.Loop() {
+				out, err := db.Report(ctx, recent)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total = 0
+				for _, r := range out {
+					total += r.Requests
+				}
+			}
+			b.ReportMetric(float64(cold.Microseconds())/1000, "cold-ms")
+			if total != want {
+				b.Errorf("the report counts %d requests, want %d", total, want)
+			}
+		})
+	}
+}
+
+// reopenDay undoes the closing of unix day d: its daily rollups and its
+// entry in rollups_days go, as if CloseDays had not reached it yet.
+func reopenDay(ctx context.Context, db *DB, d int64) error {
+	for _, table := range []string{"rollups_daily", "rollups_user_daily", "rollups_days"} {
+		if _, err := db.pool.Exec(ctx, `DELETE FROM `+table+` WHERE day = $1`, d); err != nil {
+			return fmt.Errorf("reopen day %d: %w", d, err)
+		}
+	}
+	_, err := db.pool.Exec(ctx, `ANALYZE`)
+	return err
 }
 
 // generateMonth fills the month from start with n events and their

@@ -22,10 +22,31 @@ import (
 // day's version, and every other day from the hourly rollups, all in one
 // snapshot, so they are exact at every moment (reportunits.go). Closing a
 // day gives it its first version (migrations/0004).
+//
+// Hours of days not closed yet are closed too, a quarter of an hour after
+// they ended (closeHours): that only lists them in rollups_hours with a
+// version (migrations/0005), under the same locks, so that reports keep
+// today's past hours in memory and sum only the current one in SQL.
 
 // closeAfter is how long after its end a day may be closed: appends of
 // its last events, and replicas whose clocks run behind, are done by then.
 const closeAfter = time.Hour
+
+// hourCloseAfter is how long after its end an hour may be closed. Closing
+// earlier would stay exact (a late event gives a closed hour a new
+// version), but each late event then costs its append a row lock and the
+// next report a reread of the hour. An event's time is its call's start
+// and the gateway's default upstream timeout is 10 minutes: 15 minutes
+// cover the longest calls, the ledger writer's flushes and some clock
+// skew between replicas, while only the current hour and, in its first
+// quarter, the one before are left for SQL to sum.
+const hourCloseAfter = 15 * time.Minute
+
+// hourOf is the unix hour of t.
+func hourOf(t time.Time) int64 { return floorDiv(t.Unix(), 3600) }
+
+// closableHourBefore is the first hour that may not be closed yet at now.
+func closableHourBefore(now time.Time) int64 { return hourOf(now.Add(-hourCloseAfter)) }
 
 // dayOf is the unix day of t (UTC).
 func dayOf(t time.Time) int64 { return floorDiv(t.Unix(), 86400) }
@@ -141,6 +162,10 @@ func (db *DB) closeDay(ctx context.Context, d int64) (bool, error) {
 		if _, err := tx.Exec(ctx, closeDaySQL, d); err != nil {
 			return err
 		}
+		// The day's version covers its hours from now on.
+		if _, err := tx.Exec(ctx, `DELETE FROM rollups_hours WHERE hour >= $1 AND hour < $2`, d*24, d*24+24); err != nil {
+			return err
+		}
 		done = true
 		return nil
 	})
@@ -166,6 +191,94 @@ func (db *DB) closeInBackground(days []int64) {
 		}
 		if n > 0 {
 			db.logger.Debug("closed days of the ledger", "schema", db.schema, "days", n)
+		}
+	}()
+}
+
+// closeHours closes each of hours (unix hours of days not closed, which
+// must have ended hourCloseAfter ago; others are skipped) that is not
+// closed yet, in one transaction, and returns how many it closed. Like
+// closeDay it holds the retention lock shared and the locks of the hours'
+// days exclusively, in lock order: appends to those days, which hold them
+// shared, either committed before (and a report whose snapshot sees the
+// hour closed sees their rollups) or come after and see the hour closed
+// (their trigger gives it a new version). The wait is for the appends in
+// flight to those days, and the transaction only adds a few rows.
+func (db *DB) closeHours(ctx context.Context, hours []int64) (int, error) {
+	limit := closableHourBefore(time.Now())
+	var todo []int64
+	var locks []int64
+	for _, h := range hours {
+		if h >= limit || slices.Contains(todo, h) {
+			continue
+		}
+		todo = append(todo, h)
+		if l := db.dayLock(floorDiv(h, 24)); !slices.Contains(locks, l) {
+			locks = append(locks, l)
+		}
+	}
+	if len(todo) == 0 {
+		return 0, nil
+	}
+	slices.Sort(todo)
+	slices.Sort(locks)
+	// Most runs find the hours closed by another report or replica: look
+	// first, without locks.
+	var open []int64
+	rows, _ := db.pool.Query(ctx, `SELECT h::int8 FROM unnest($1::int4[]) AS h
+		WHERE NOT EXISTS (SELECT 1 FROM rollups_hours x WHERE x.hour = h)
+		AND NOT EXISTS (SELECT 1 FROM rollups_days d WHERE d.day = floor(h / 24.0)::int4)`, todo)
+	var h int64
+	if _, err := pgx.ForEachRow(rows, []any{&h}, func() error { open = append(open, h); return nil }); err != nil {
+		return 0, fmt.Errorf("close hours: %w", err)
+	}
+	if len(open) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, db.lockID("retention")); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(l) FROM unnest($1::int8[]) AS l ORDER BY l`, locks); err != nil {
+			return err
+		}
+		// Hours of days closed meanwhile are covered by the day's version.
+		tag, err := tx.Exec(ctx, `INSERT INTO rollups_hours (hour)
+			SELECT h FROM unnest($1::int4[]) AS h
+			WHERE NOT EXISTS (SELECT 1 FROM rollups_days d WHERE d.day = floor(h / 24.0)::int4)
+			ORDER BY h ON CONFLICT (hour) DO NOTHING`, open)
+		if err != nil {
+			return err
+		}
+		n = int(tag.RowsAffected())
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("close hours: %w", err)
+	}
+	return n, nil
+}
+
+// closeHoursInBackground closes hours that ended hourCloseAfter ago, at
+// most one run at a time per process, without making the caller wait.
+func (db *DB) closeHoursInBackground(hours []int64) {
+	if len(hours) == 0 || !db.closingHours.CompareAndSwap(false, true) {
+		return
+	}
+	db.bg.Add(1)
+	go func() {
+		defer db.bg.Done()
+		defer db.closingHours.Store(false)
+		ctx, cancel := context.WithTimeout(db.bgCtx, time.Minute)
+		defer cancel()
+		n, err := db.closeHours(ctx, hours)
+		if err != nil && db.bgCtx.Err() == nil {
+			db.logger.Warn("closing hours of the ledger failed; reports sum their hourly rollups meanwhile", "schema", db.schema, "err", err)
+			return
+		}
+		if n > 0 {
+			db.logger.Debug("closed hours of the ledger", "schema", db.schema, "hours", n)
 		}
 	}()
 }

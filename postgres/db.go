@@ -69,10 +69,11 @@ type DB struct {
 	partMu sync.Mutex
 	parts  map[int]bool // months (year*12 + month-1) known to have a partition
 
-	closing  atomic.Bool    // a background run of closeDays is going on
-	bg       sync.WaitGroup // background work, waited for by Close
-	bgCtx    context.Context
-	bgCancel context.CancelFunc
+	closing      atomic.Bool    // a background run of closeDays is going on
+	closingHours atomic.Bool    // a background run of closeHours is going on
+	bg           sync.WaitGroup // background work, waited for by Close
+	bgCtx        context.Context
+	bgCancel     context.CancelFunc
 }
 
 // stagingDDL creates the per-connection table a batch appended the exact

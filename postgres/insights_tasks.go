@@ -188,7 +188,7 @@ const rollupColumns = `requests, input, cache_read, cache_write_5m, cache_write_
 
 // rebuildRollups recomputes, in tx, the hourly rollups of attrs on unix
 // day day from their events, and if the day is closed their daily rollups
-// and the day's version. A relabel moves events between attributions of
+// and the day's version, else the versions of its closed hours. A relabel moves events between attributions of
 // the same team and user, so the per-person daily rollups do not change.
 func rebuildRollups(ctx context.Context, tx pgx.Tx, day int64, attrs []int32) error {
 	h0 := day * 24
@@ -218,6 +218,12 @@ func rebuildRollups(ctx context.Context, tx pgx.Tx, day int64, attrs []int32) er
 	// holding the old ones in memory read the day again.
 	if _, err := tx.Exec(ctx, `UPDATE rollups_days SET version = nextval('rollups_days_version') WHERE day = $1`, day); err != nil {
 		return fmt.Errorf("new version of day %d: %w", day, err)
+	}
+	// The same for the day's closed hours (of a day not closed yet), in
+	// hour order as appends lock them (the day's lock keeps those out).
+	if _, err := tx.Exec(ctx, `UPDATE rollups_hours SET version = nextval('rollups_days_version') WHERE hour IN (
+		SELECT hour FROM rollups_hours WHERE hour >= $1 AND hour < $2 ORDER BY hour FOR UPDATE)`, h0, h0+24); err != nil {
+		return fmt.Errorf("new versions of the hours of day %d: %w", day, err)
 	}
 	return nil
 }

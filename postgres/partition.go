@@ -162,8 +162,10 @@ func (db *DB) DropBefore(ctx context.Context, t time.Time) (int, error) {
 		}
 		end := monthStart(months[len(months)-1] + 1)
 		hour := end.Unix() / 3600
-		if _, err := tx.Exec(ctx, `DELETE FROM rollups_hourly WHERE hour < $1`, hour); err != nil {
-			return fmt.Errorf("drop hourly rollups: %w", err)
+		for _, table := range []string{"rollups_hourly", "rollups_hours"} {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE hour < $1`, hour); err != nil {
+				return fmt.Errorf("drop hourly rollups: %w", err)
+			}
 		}
 		for _, table := range []string{"rollups_daily", "rollups_user_daily", "rollups_days"} {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE day < $1`, hour/24); err != nil {

@@ -322,15 +322,16 @@ func (r *report) addOpen(rows []openRow) {
 //
 // Rollups are hourly, so the range is widened to whole hours: every hour
 // that overlaps [From, To) counts in full. Everything is read in one
-// REPEATABLE READ snapshot. Closed days are summed here from blocks of
-// their rollups per attribution, kept in memory while the day's version
-// stays the same (reportunits.go): days from rollups_daily unless the
-// report groups by hour (a day mostly in the range less its hours outside
-// it), other hours from rollups_hourly. Days not
-// closed yet are summed by PostgreSQL from rollups_hourly, grouped by the
-// dimensions' dict ids. Reading a day that could be closed starts closing
-// it in the background. Names and sorting are done here so that the order
-// is byte order, whatever the database's collation.
+// REPEATABLE READ snapshot. Closed days and closed hours are summed here
+// from blocks of their rollups per attribution, kept in memory while the
+// day's or hour's version stays the same (reportunits.go): days from
+// rollups_daily unless the report groups by hour (a day mostly in the
+// range less its hours outside it), other hours from rollups_hourly.
+// Hours not closed yet are summed by PostgreSQL from rollups_hourly,
+// grouped by the dimensions' dict ids. Reading a day or an hour that could
+// be closed starts closing it in the background. Names and sorting are
+// done here so that the order is byte order, whatever the database's
+// collation.
 func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRow, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -400,6 +401,7 @@ func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRo
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	db.closeInBackground(plan.closable)
+	db.closeHoursInBackground(plan.closableHours)
 
 	db.sumUnits(r, plan.units)
 	if len(r.unknown) > 0 { // attributions this process has not read yet

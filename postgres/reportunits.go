@@ -13,18 +13,22 @@ import (
 	"github.com/allot-dev/allot/internal/rollupcache"
 )
 
-// Reports read closed days from memory. A closed day's rollups change only
-// with its version (rollups_days.version, migrations/0004): late events and
+// Reports read closed days and closed hours from memory. A closed day's
+// rollups change only with its version (rollups_days.version,
+// migrations/0004), a closed hour's of a day not closed yet with the
+// hour's (rollups_hours.version, migrations/0005): late events and
 // relabelling set a new one in the transaction that changes them. So a
-// report reads, in one REPEATABLE READ snapshot, the closed days of its
-// range with their versions, takes each unit of a closed day (the day's
+// report reads, in one REPEATABLE READ snapshot, the closed days and hours
+// of its range with their versions, takes each unit (a closed day's
 // rollups per attribution from rollups_daily, or an hour's from
-// rollups_hourly for reports by hour and the partial days at the ends of
-// the range) from the cache when held at that version, and reads only
-// the others in the same snapshot. The days not closed yet (today, and
-// yesterday until CloseDays ran) are summed by SQL as before. Whatever other
-// replicas write meanwhile, a report is exactly the rollups of its
-// snapshot, and every replica's cache follows the others' writes.
+// rollups_hourly for closed hours, reports by hour and the partial days at
+// the ends of the range) from the cache when held at that version, and
+// reads only the others in the same snapshot. The hours not closed yet
+// (the current one, and the one before for hourCloseAfter) are summed by
+// SQL. Whatever other replicas write meanwhile, a report is exactly the
+// rollups of its snapshot, and every replica's cache follows the others'
+// writes. Versions of days and hours come from one sequence, so a value
+// names one state of one unit whichever table gave it.
 
 // reportCacheBytes bounds the memory the cached units take; the least
 // recently used go first. A day of a 1,000-person org (about 24,000
@@ -43,20 +47,23 @@ type unitRef struct {
 }
 
 // reportPlan is how a report covers its range of hours: units of closed
-// days, in time order, and the spans of hours [lo, hi) of other days, for
-// SQL. closable lists the days of those spans that may be closed now.
+// days and closed hours, in time order, and the spans of hours [lo, hi)
+// not closed, for SQL. closable lists the days of those spans that may be
+// closed now, closableHours their hours that may (of days that may not).
 type reportPlan struct {
-	units    []unitRef
-	open     [][2]int64
-	closable []int64
+	units         []unitRef
+	open          [][2]int64
+	closable      []int64
+	closableHours []int64
 }
 
 // planReport splits the hours [from, to) into units of closed days and
-// spans of open ones, as of tx's snapshot: whole closed days are day units
-// unless the report groups by hour, other hours of closed days hour units
-// (hourKind), and hours outside the rollups' span are left out. A closed
-// day more than half of which is in the range is its day unit less the
-// hours outside the range (subtracted units right after it).
+// hours and spans of open hours, as of tx's snapshot: whole closed days
+// are day units unless the report groups by hour, other hours of closed
+// days and closed hours hour units (hourKind), and hours outside the
+// rollups' span are left out. A closed day more than half of which is in
+// the range is its day unit less the hours outside the range (subtracted
+// units right after it).
 func planReport(ctx context.Context, tx pgx.Tx, from, to int64, hourDim bool, hourKind rollupcache.Kind) (reportPlan, error) {
 	var p reportPlan
 	var first, last *int64
@@ -71,19 +78,50 @@ func planReport(ctx context.Context, tx pgx.Tx, from, to int64, hourDim bool, ho
 	if from >= to {
 		return p, nil
 	}
-	rows, _ := tx.Query(ctx, `SELECT day::int8, version FROM rollups_days WHERE day >= $1 AND day < $2 ORDER BY day`,
+	// The closed hours of days not closed (closing a day deletes its hours).
+	hours := map[int64]int64{}
+	rows, _ := tx.Query(ctx, `SELECT hour::int8, version FROM rollups_hours WHERE hour >= $1 AND hour < $2`, from, to)
+	var hour, version int64
+	if _, err := pgx.ForEachRow(rows, []any{&hour, &version}, func() error { hours[hour] = version; return nil }); err != nil {
+		return p, fmt.Errorf("read closed hours: %w", err)
+	}
+	rows, _ = tx.Query(ctx, `SELECT day::int8, version FROM rollups_days WHERE day >= $1 AND day < $2 ORDER BY day`,
 		floorDiv(from, 24), floorDiv(to+23, 24))
-	var day, version int64
+	var day int64
 	at := from // the first hour not covered yet
-	limit := closableBefore(time.Now())
-	openSpan := func(lo, hi int64) {
+	now := time.Now()
+	limit, hourLimit := closableBefore(now), closableHourBefore(now)
+	sqlSpan := func(lo, hi int64) {
 		if lo >= hi {
 			return
 		}
 		p.open = append(p.open, [2]int64{lo, hi})
+		for h := lo; h < hi && h < hourLimit; h++ {
+			if floorDiv(h, 24) >= limit {
+				p.closableHours = append(p.closableHours, h)
+			}
+		}
+	}
+	// openSpan covers hours of days not closed: closed hours are units,
+	// runs of the others go to SQL.
+	openSpan := func(lo, hi int64) {
+		if lo >= hi {
+			return
+		}
 		for d := floorDiv(lo, 24); d*24 < hi && d < limit; d++ {
 			p.closable = append(p.closable, d)
 		}
+		start := lo
+		for h := lo; h < hi; h++ {
+			v, ok := hours[h]
+			if !ok {
+				continue
+			}
+			sqlSpan(start, h)
+			p.units = append(p.units, unitRef{key: rollupcache.Key{Kind: hourKind, N: h}, version: v})
+			start = h + 1
+		}
+		sqlSpan(start, hi)
 	}
 	_, err := pgx.ForEachRow(rows, []any{&day, &version}, func() error {
 		lo, hi := max(from, day*24), min(to, day*24+24)

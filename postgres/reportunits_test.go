@@ -58,14 +58,16 @@ func relabel(events []allot.Event, fp uint64, task string, from, to time.Time) {
 }
 
 // openPair opens two handles on one schema, as two replicas, that leave
-// the closing of days to the test.
+// the closing of days and hours to the test.
 func openPair(t *testing.T) (*DB, *DB) {
 	t.Helper()
 	dsn := testDSN(t)
 	schema := testSchema(t, dsn)
 	db, other := openSchema(t, dsn, schema), openSchema(t, dsn, schema)
-	db.closing.Store(true)
-	other.closing.Store(true)
+	for _, d := range []*DB{db, other} {
+		d.closing.Store(true)
+		d.closingHours.Store(true)
+	}
 	return db, other
 }
 
