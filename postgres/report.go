@@ -42,12 +42,10 @@ type filterTerm struct {
 	id  int32
 }
 
-// report accumulates one query's groups. Each attribution is resolved
-// once to a group number (its non-time dimensions, or filtered out). Units
-// are added in time order, so a time bucket's units come one after the
-// other: they are summed per group number in a dense slice, and the
-// bucket's groups are written out when the next bucket starts. The rows
-// SQL summed for days not closed are added at the end.
+// report accumulates one query's groups: the blocks of its units are
+// summed by a rollupcache.Grouper, whose attributions resolve through the
+// attrDims cache; the rows SQL summed for hours not closed are added at
+// the end.
 type report struct {
 	q        allot.ReportQuery
 	pos      []int // per dimension of q.By, its position in dims, -1 for day and hour
@@ -56,28 +54,8 @@ type report struct {
 	hourDim  bool
 	dayDim   bool
 
-	dims     map[int32]dims  // the attrDims cache, read under its lock
-	groupOf  []int32         // by attrs id: 0 not resolved yet, -1 filtered out, else group number + 1
-	groupBig map[int32]int32 // the same for ids too large for groupOf
-	keys     []groupKey      // by group number
-	keyIndex map[groupKey]int32
-	unknown  []int32 // attrs ids the cache lacked, each once
-	missed   map[int32]bool
-
-	bucket     int64              // the time bucket being summed
-	cur        []rollupcache.Sums // its sums by group number
-	hit        []bool             // its groups that have entries
-	subtracted bool               // units were subtracted from it
-	gi, idx    []int32            // a block's entries' groups, and the entries kept
-	out        []groupSums        // the finished groups
-}
-
-// groupSums is one finished group: a group number and a time bucket (0,
-// the unix day or the unix hour) with their sums.
-type groupSums struct {
-	group  int32
-	bucket int64
-	sums   rollupcache.Sums
+	dims map[int32]dims // the attrDims cache, read under its lock
+	g    rollupcache.Grouper[groupKey]
 }
 
 // openRow is a group summed by SQL from the hourly rollups of days not
@@ -87,10 +65,6 @@ type openRow struct {
 	bucket int64
 	sums   rollupcache.Sums
 }
-
-// maxDenseAttr bounds groupOf: attrs ids are dense from 1, so it is never
-// reached in practice.
-const maxDenseAttr = 1 << 24
 
 func newReport(q allot.ReportQuery) *report {
 	r := &report{q: q, hourDim: slices.Contains(q.By, allot.DimHour), dayDim: slices.Contains(q.By, allot.DimDay)}
@@ -103,83 +77,30 @@ func newReport(q allot.ReportQuery) *report {
 			r.timeOnly = false
 		}
 	}
-	r.reset()
+	r.g.Resolve = r.resolve
+	r.g.Reset()
 	return r
 }
 
-// reset forgets every group, to add the units again.
-func (r *report) reset() {
-	clear(r.groupOf)
-	r.groupBig = nil
-	r.keys = r.keys[:0]
-	r.keyIndex = map[groupKey]int32{}
-	r.unknown, r.missed = nil, nil
-	r.bucket, r.subtracted = 0, false
-	r.cur, r.hit, r.out = r.cur[:0], r.hit[:0], r.out[:0]
-}
-
-// group returns the group number of k, adding the group if new.
-func (r *report) group(k groupKey) int32 {
-	g, ok := r.keyIndex[k]
-	if !ok {
-		g = int32(len(r.keys))
-		r.keys = append(r.keys, k)
-		r.keyIndex[k] = g
-	}
-	return g
-}
-
-// resolve returns the group number of an attribution, -1 if it is
-// filtered out or unknown (noted in r.unknown), and remembers it.
-func (r *report) resolve(attrID int32) int32 {
-	if r.groupBig != nil {
-		if v, ok := r.groupBig[attrID]; ok {
-			return max(v-1, -1)
-		}
-	}
+// resolve is the Grouper's: the group key of an attribution, whether
+// the filters keep it, and whether the attrDims cache knows it.
+func (r *report) resolve(attrID int32) (groupKey, bool, bool) {
 	d, ok := r.dims[attrID]
 	if !ok {
-		if r.missed == nil {
-			r.missed = map[int32]bool{}
-		}
-		if !r.missed[attrID] {
-			r.missed[attrID] = true
-			r.unknown = append(r.unknown, attrID)
-		}
-		return -1
+		return groupKey{}, false, false
 	}
-	g := int32(-1)
-	match := true
 	for _, f := range r.filter {
-		match = match && d[f.pos] == f.id
-	}
-	if match {
-		var k groupKey
-		for i, p := range r.pos {
-			if p >= 0 {
-				k[i] = d[p]
-			}
+		if d[f.pos] != f.id {
+			return groupKey{}, false, true
 		}
-		g = r.group(k)
 	}
-	v := g + 1
-	if g < 0 {
-		v = -1 // filtered out
-	}
-	switch {
-	case attrID >= 0 && attrID < maxDenseAttr:
-		if int(attrID) >= len(r.groupOf) {
-			n := min(max(int(attrID)+1, 2*len(r.groupOf), 1024), maxDenseAttr)
-			r.groupOf = append(r.groupOf, make([]int32, n-len(r.groupOf))...)
+	var k groupKey
+	for i, p := range r.pos {
+		if p >= 0 {
+			k[i] = d[p]
 		}
-		r.groupOf[attrID] = v
-	default:
-		if r.groupBig == nil {
-			r.groupBig = map[int32]int32{}
-		}
-		r.groupBig[attrID] = v
 	}
-	return g
+	return k, true, true
 }
 
 // bucketOf is the time bucket of a unit.
@@ -199,93 +120,6 @@ func (r *report) bucketOf(u *unitRef) int64 {
 	return 0
 }
 
-// addBlock adds a unit's block to the time bucket given, or subtracts it
-// (an hour of a day added before, in the same bucket).
-func (r *report) addBlock(b *rollupcache.Block, bucket int64, subtract bool) {
-	if bucket != r.bucket {
-		r.flush()
-		r.bucket = bucket
-	}
-	attrs := b.Attrs()
-	n := len(attrs)
-	if n == 0 {
-		return
-	}
-	if cap(r.gi) < n {
-		r.gi = make([]int32, n)
-	}
-	gi := r.gi[:n]
-	if r.timeOnly {
-		r.group(groupKey{})
-		clear(gi) // everything lands in group 0
-	} else {
-		groupOf := r.groupOf
-		for i, a := range attrs {
-			if int(a) < len(groupOf) && groupOf[a] != 0 {
-				gi[i] = max(groupOf[a]-1, -1)
-			} else {
-				gi[i] = r.resolve(a)
-				groupOf = r.groupOf
-			}
-		}
-	}
-	if n := len(r.keys); len(r.cur) < n {
-		r.cur = slices.Grow(r.cur, n-len(r.cur))[:n]
-		r.hit = slices.Grow(r.hit, n-len(r.hit))[:n]
-	}
-	if subtract {
-		r.subtracted = true
-		rollupcache.SubtractFrom(b, r.cur, gi)
-		return
-	}
-	if r.timeOnly {
-		r.hit[0] = true
-		rollupcache.AddAll(b, &r.cur[0])
-		return
-	}
-	// A filtered report keeps few entries: add those alone.
-	hit, idx := r.hit, r.idx[:0]
-	for i, g := range gi {
-		if g >= 0 {
-			hit[g] = true
-			idx = append(idx, int32(i))
-		}
-	}
-	r.idx = idx
-	if len(idx) < n/8 {
-		rollupcache.AddEntries(b, r.cur, gi, idx)
-	} else {
-		rollupcache.AddTo(b, r.cur, gi)
-	}
-}
-
-// flush writes out the current bucket's groups. Every rollup entry counts
-// at least one request, so a group left with none after subtractions had
-// entries only in the hours subtracted: it is not in the range.
-func (r *report) flush() {
-	if r.subtracted {
-		for g, ok := range r.hit {
-			if ok && r.cur[g][rollupcache.Requests] == 0 {
-				r.cur[g], r.hit[g] = rollupcache.Sums{}, false
-			}
-		}
-		r.subtracted = false
-	}
-	n := 0
-	for _, ok := range r.hit {
-		if ok {
-			n++
-		}
-	}
-	r.out = slices.Grow(r.out, n)
-	for g, ok := range r.hit {
-		if ok {
-			r.out = append(r.out, groupSums{int32(g), r.bucket, r.cur[g]})
-			r.cur[g], r.hit[g] = rollupcache.Sums{}, false
-		}
-	}
-}
-
 // addOpen adds the groups SQL summed to those of the units.
 func (r *report) addOpen(rows []openRow) {
 	if len(rows) == 0 {
@@ -295,20 +129,20 @@ func (r *report) addOpen(rows []openRow) {
 		group  int32
 		bucket int64
 	}
-	index := make(map[at]int, len(r.out)+len(rows))
-	for i, g := range r.out {
-		index[at{g.group, g.bucket}] = i
+	out := r.g.Out()
+	index := make(map[at]int, len(out)+len(rows))
+	for i, g := range out {
+		index[at{g.Group, g.Bucket}] = i
 	}
 	for i := range rows {
 		o := &rows[i]
-		k := at{r.group(o.key), o.bucket}
+		k := at{r.g.Group(o.key), o.bucket}
 		j, ok := index[k]
 		if !ok {
-			index[k] = len(r.out)
-			r.out = append(r.out, groupSums{group: k.group, bucket: k.bucket})
-			j = len(r.out) - 1
+			j = r.g.AppendOut(rollupcache.GroupSums{Group: k.group, Bucket: k.bucket})
+			index[k] = j
 		}
-		s := &r.out[j].sums
+		s := &r.g.Out()[j].Sums
 		for c := range s {
 			s[c] += o.sums[c]
 		}
@@ -404,14 +238,14 @@ func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRo
 	db.closeHoursInBackground(plan.closableHours)
 
 	db.sumUnits(r, plan.units)
-	if len(r.unknown) > 0 { // attributions this process has not read yet
-		if err := db.dims.refresh(ctx, db.pool, r.unknown); err != nil {
+	if unknown := r.g.Unknown(); len(unknown) > 0 { // attributions this process has not read yet
+		if err := db.dims.refresh(ctx, db.pool, unknown); err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
-		r.reset()
+		r.g.Reset()
 		db.sumUnits(r, plan.units)
-		if len(r.unknown) > 0 {
-			return nil, fmt.Errorf("report: rollups refer to unknown attribution %d", r.unknown[0])
+		if unknown := r.g.Unknown(); len(unknown) > 0 {
+			return nil, fmt.Errorf("report: rollups refer to unknown attribution %d", unknown[0])
 		}
 	}
 	r.addOpen(open)
@@ -424,13 +258,12 @@ func (db *DB) sumUnits(r *report, units []unitRef) {
 	defer db.dims.mu.RUnlock()
 	r.dims = db.dims.m // only ever added to; read under the lock
 	defer func() { r.dims = nil }()
-	if n := int(min(int64(db.dims.max)+1, maxDenseAttr)); len(r.groupOf) < n {
-		r.groupOf = append(r.groupOf, make([]int32, n-len(r.groupOf))...)
-	}
+	r.g.TimeOnly = r.timeOnly // filters are known by now
+	r.g.Reserve(int64(db.dims.max))
 	for i := range units {
-		r.addBlock(units[i].block, r.bucketOf(&units[i]), units[i].subtract)
+		r.g.Add(units[i].block, r.bucketOf(&units[i]), units[i].subtract)
 	}
-	r.flush()
+	r.g.Flush()
 }
 
 // openRows sums the hourly rollups of the spans of hours given (days not
@@ -528,11 +361,12 @@ func (r *report) openRows(ctx context.Context, tx pgx.Tx, spans [][2]int64) ([]o
 func (db *DB) rows(ctx context.Context, r *report) ([]allot.ReportRow, error) {
 	var need []int32
 	seen := map[int32]bool{}
-	used := make([]bool, len(r.keys))
-	for _, g := range r.out {
-		used[g.group] = true
+	keys, groups := r.g.Keys(), r.g.Out()
+	used := make([]bool, len(keys))
+	for _, g := range groups {
+		used[g.Group] = true
 	}
-	for g, k := range r.keys {
+	for g, k := range keys {
 		if !used[g] {
 			continue
 		}
@@ -549,8 +383,8 @@ func (db *DB) rows(ctx context.Context, r *report) ([]allot.ReportRow, error) {
 	}
 
 	nd := len(r.q.By)
-	out := make([]allot.ReportRow, len(r.out))
-	dims := make([]string, len(r.out)*nd) // one allocation for every row's dimensions
+	out := make([]allot.ReportRow, len(groups))
+	dims := make([]string, len(groups)*nd) // one allocation for every row's dimensions
 	times := map[int64]string{}
 	format := func(v int64, layout string, unit int64) string {
 		key := v*2 + unit/86400 // days and hours apart
@@ -561,9 +395,9 @@ func (db *DB) rows(ctx context.Context, r *report) ([]allot.ReportRow, error) {
 		}
 		return s
 	}
-	for j := range r.out {
-		g := &r.out[j]
-		s := &g.sums
+	for j := range groups {
+		g := &groups[j]
+		s := &g.Sums
 		row := allot.ReportRow{
 			Dims:     dims[j*nd : (j+1)*nd : (j+1)*nd],
 			Requests: s[rollupcache.Requests],
@@ -572,17 +406,17 @@ func (db *DB) rows(ctx context.Context, r *report) ([]allot.ReportRow, error) {
 			EstimatedRequests: s[rollupcache.Estimated],
 			Cost:              allot.Money(s[rollupcache.Cost]),
 		}
-		key := &r.keys[g.group]
+		key := &keys[g.Group]
 		for i, d := range r.q.By {
 			switch d {
 			case allot.DimDay:
-				day := g.bucket
+				day := g.Bucket
 				if r.hourDim {
-					day = g.bucket / 24 // the bucket is the hour
+					day = g.Bucket / 24 // the bucket is the hour
 				}
 				row.Dims[i] = format(day, "2006-01-02", 86400)
 			case allot.DimHour:
-				row.Dims[i] = format(g.bucket, "2006-01-02T15", 3600)
+				row.Dims[i] = format(g.Bucket, "2006-01-02T15", 3600)
 			default:
 				row.Dims[i] = names[key[i]]
 			}

@@ -24,11 +24,9 @@ var dimAttr = map[allot.Dimension]int{
 // query, a dict id (0 for time dimensions).
 type groupKey [8]int64
 
-// report accumulates one query's groups. Each attribution is resolved
-// once to a group number (its non-time dimensions, or filtered out). Units
-// are added in time order, so a time bucket's units come one after the
-// other: they are summed per group number in a dense slice, and the
-// bucket's groups are written out when the next bucket starts.
+// report accumulates one query's groups: the blocks of its units are
+// summed by a rollupcache.Grouper, whose attributions resolve through the
+// attrs cache.
 type report struct {
 	q        allot.ReportQuery
 	filter   []filterTerm
@@ -36,36 +34,14 @@ type report struct {
 	hourDim  bool
 	dayDim   bool
 
-	attrs    map[int64]attr  // the attrs cache, read under its lock
-	groupOf  []int32         // by attrs id: 0 not resolved yet, -1 filtered out, else group number + 1
-	groupBig map[int32]int32 // the same for ids too large for groupOf
-	keys     []groupKey      // by group number
-	keyIndex map[groupKey]int32
-	unknown  []int64 // attrs ids the cache lacked
-
-	bucket int64  // the time bucket being summed
-	cur    []sums // its sums by group number
-	hit    []bool // its groups that have entries
-	gi     []int32
-	out    []groupSums // the finished groups
-}
-
-// groupSums is one finished group: a group number and a time bucket (0,
-// the unix day or the unix hour) with their sums.
-type groupSums struct {
-	group  int32
-	bucket int64
-	sums   sums
+	attrs map[int64]attr // the attrs cache, read under its lock
+	g     rollupcache.Grouper[groupKey]
 }
 
 type filterTerm struct {
 	pos int   // in attr
 	id  int64 // dict id to match
 }
-
-// maxDenseAttr bounds groupOf: attrs ids are dense from 1, so it is never
-// reached in practice.
-const maxDenseAttr = 1 << 24
 
 func newReport(q allot.ReportQuery) *report {
 	r := &report{q: q, hourDim: slices.Contains(q.By, allot.DimHour), dayDim: slices.Contains(q.By, allot.DimDay)}
@@ -75,71 +51,30 @@ func newReport(q allot.ReportQuery) *report {
 			r.timeOnly = false
 		}
 	}
-	r.reset()
+	r.g.Resolve = r.resolve
+	r.g.Reset()
 	return r
 }
 
-// reset forgets every group, to add the units again.
-func (r *report) reset() {
-	clear(r.groupOf)
-	r.groupBig = nil
-	r.keys = r.keys[:0]
-	r.keyIndex = map[groupKey]int32{}
-	r.unknown = nil
-	r.bucket = 0
-	r.cur, r.hit, r.out = r.cur[:0], r.hit[:0], r.out[:0]
-}
-
-// resolve returns the group number of an attribution, -1 if it is
-// filtered out or unknown (noted in r.unknown), and remembers it.
-func (r *report) resolve(attrID int32) int32 {
-	if r.groupBig != nil {
-		if g, ok := r.groupBig[attrID]; ok {
-			return max(g-1, -1)
-		}
-	}
+// resolve is the Grouper's: the group key of an attribution, whether
+// the filters keep it, and whether the attrs cache knows it.
+func (r *report) resolve(attrID int32) (groupKey, bool, bool) {
 	a, ok := r.attrs[int64(attrID)]
 	if !ok {
-		r.unknown = append(r.unknown, int64(attrID))
-		return -1
+		return groupKey{}, false, false
 	}
-	g := int32(-1)
-	match := true
 	for _, f := range r.filter {
-		match = match && a[f.pos] == f.id
-	}
-	if match {
-		var k groupKey
-		for i, d := range r.q.By {
-			if pos, ok := dimAttr[d]; ok {
-				k[i] = a[pos]
-			}
-		}
-		var seen bool
-		if g, seen = r.keyIndex[k]; !seen {
-			g = int32(len(r.keys))
-			r.keys = append(r.keys, k)
-			r.keyIndex[k] = g
+		if a[f.pos] != f.id {
+			return groupKey{}, false, true
 		}
 	}
-	mark := g + 1 // a group; -1 remembers "filtered out"
-	if g < 0 {
-		mark = -1
-	}
-	switch {
-	case attrID >= 0 && attrID < maxDenseAttr:
-		if int(attrID) >= len(r.groupOf) {
-			n := min(max(int(attrID)+1, 2*len(r.groupOf), 1024), maxDenseAttr)
-			r.groupOf = append(r.groupOf, make([]int32, n-len(r.groupOf))...)
+	var k groupKey
+	for i, d := range r.q.By {
+		if pos, ok := dimAttr[d]; ok {
+			k[i] = a[pos]
 		}
-		r.groupOf[attrID] = mark
-	default:
-		if r.groupBig == nil {
-			r.groupBig = map[int32]int32{}
-		}
-		r.groupBig[attrID] = mark
 	}
-	return g
+	return k, true, true
 }
 
 // bucketOf is the time bucket of a unit.
@@ -157,67 +92,6 @@ func (r *report) bucketOf(u *unitRef) int64 {
 		return u.key.N / 24
 	}
 	return 0
-}
-
-// addBlock adds a unit's block to the time bucket given.
-func (r *report) addBlock(b *rollupBlock, bucket int64) {
-	if bucket != r.bucket {
-		r.flush()
-		r.bucket = bucket
-	}
-	attrs := b.Attrs()
-	n := len(attrs)
-	if n == 0 {
-		return
-	}
-	if cap(r.gi) < n {
-		r.gi = make([]int32, n)
-	}
-	gi := r.gi[:n]
-	if r.timeOnly {
-		if len(r.keys) == 0 {
-			r.keys = append(r.keys, groupKey{})
-		}
-		clear(gi) // everything lands in group 0
-	} else {
-		groupOf := r.groupOf
-		for i, a := range attrs {
-			if int(a) < len(groupOf) && groupOf[a] != 0 {
-				gi[i] = max(groupOf[a]-1, -1) // -1: filtered out
-			} else {
-				gi[i] = r.resolve(a)
-				groupOf = r.groupOf
-			}
-		}
-	}
-	if n := len(r.keys); len(r.cur) < n {
-		r.cur = slices.Grow(r.cur, n-len(r.cur))[:n]
-		r.hit = slices.Grow(r.hit, n-len(r.hit))[:n]
-	}
-	hit := r.hit
-	for _, g := range gi {
-		if g >= 0 {
-			hit[g] = true
-		}
-	}
-	rollupcache.AddTo(b, r.cur, gi)
-}
-
-// flush writes out the current bucket's groups.
-func (r *report) flush() {
-	n := 0
-	for _, ok := range r.hit {
-		if ok {
-			n++
-		}
-	}
-	r.out = slices.Grow(r.out, n)
-	for g, ok := range r.hit {
-		if ok {
-			r.out = append(r.out, groupSums{int32(g), r.bucket, r.cur[g]})
-			r.cur[g], r.hit[g] = sums{}, false
-		}
-	}
 }
 
 // Report answers q from the rollups: totals grouped by q.By, in that order,
@@ -282,14 +156,14 @@ func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRo
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	db.sumUnits(r, units)
-	if len(r.unknown) > 0 { // attributions another process added since the cache was read
+	if len(r.g.Unknown()) > 0 { // attributions another process added since the cache was read
 		if err := db.attrs.refresh(ctx, db.r); err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
-		r.reset()
+		r.g.Reset()
 		db.sumUnits(r, units)
-		if len(r.unknown) > 0 {
-			return nil, fmt.Errorf("report: rollups refer to unknown attribution %d", r.unknown[0])
+		if unknown := r.g.Unknown(); len(unknown) > 0 {
+			return nil, fmt.Errorf("report: rollups refer to unknown attribution %d", unknown[0])
 		}
 	}
 	return db.rows(ctx, r)
@@ -301,13 +175,12 @@ func (db *DB) sumUnits(r *report, units []unitRef) {
 	defer db.attrs.mu.RUnlock()
 	r.attrs = db.attrs.attrs // append-only map; read under the lock
 	defer func() { r.attrs = nil }()
-	if n := int(min(db.attrs.max+1, maxDenseAttr)); len(r.groupOf) < n {
-		r.groupOf = append(r.groupOf, make([]int32, n-len(r.groupOf))...)
-	}
+	r.g.TimeOnly = r.timeOnly // filters are known by now
+	r.g.Reserve(db.attrs.max)
 	for i := range units {
-		r.addBlock(units[i].block, r.bucketOf(&units[i]))
+		r.g.Add(units[i].block, r.bucketOf(&units[i]), false)
 	}
-	r.flush()
+	r.g.Flush()
 }
 
 // rows turns r's groups into sorted report rows.
@@ -342,12 +215,13 @@ func (db *DB) rows(ctx context.Context, r *report) ([]allot.ReportRow, error) {
 		times[k] = s
 		return s
 	}
-	out := make([]allot.ReportRow, 0, len(r.out))
+	groups, keys := r.g.Out(), r.g.Keys()
+	out := make([]allot.ReportRow, 0, len(groups))
 	nd := len(r.q.By)
-	dims := make([]string, len(r.out)*nd) // every row's, in one allocation
-	for i := range r.out {
-		g := &r.out[i]
-		key, bucket, s := r.keys[g.group], g.bucket, &g.sums
+	dims := make([]string, len(groups)*nd) // every row's, in one allocation
+	for i := range groups {
+		g := &groups[i]
+		key, bucket, s := keys[g.Group], g.Bucket, &g.Sums
 		row := allot.ReportRow{
 			Dims:     dims[i*nd : (i+1)*nd : (i+1)*nd],
 			Requests: s[sRequests],
