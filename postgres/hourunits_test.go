@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -293,72 +292,7 @@ func TestReportIsASnapshotWhileHoursClose(t *testing.T) {
 	events := storetest.GenEvents(55, 1400, openDay, 24*time.Hour, storetest.SmallWorld)
 	mustAppend(t, db, events[:400])
 
-	late := events[400:]
-	var batches [2][][]allot.Event
-	for i, n, k := 0, 10, 0; i < len(late); i, n, k = i+n, n+1, k+1 {
-		batches[k%2] = append(batches[k%2], late[i:min(i+n, len(late))])
-	}
-	type total struct {
-		requests int64
-		cost     allot.Money
-	}
-	sum := func(evs []allot.Event) total {
-		var s total
-		for _, e := range evs {
-			s.requests++
-			s.cost += e.Cost
-		}
-		return s
-	}
-	base := sum(events[:400])
-	possible := map[total]bool{}
-	var prefix [2][]total
-	for w := range batches {
-		prefix[w] = []total{{}}
-		for _, b := range batches[w] {
-			p := prefix[w][len(prefix[w])-1]
-			s := sum(b)
-			prefix[w] = append(prefix[w], total{p.requests + s.requests, p.cost + s.cost})
-		}
-	}
-	for _, a := range prefix[0] {
-		for _, b := range prefix[1] {
-			possible[total{base.requests + a.requests + b.requests, base.cost + a.cost + b.cost}] = true
-		}
-	}
-	queries := []allot.ReportQuery{
-		{From: openDay, To: openDay.Add(24 * time.Hour)},
-		{By: []allot.Dimension{allot.DimDay, allot.DimUser}, From: openDay, To: openDay.Add(24 * time.Hour)},
-		{By: []allot.Dimension{allot.DimHour}, From: openDay, To: openDay.Add(24 * time.Hour)},
-	}
-	done := make(chan struct{})
-	var readers sync.WaitGroup
-	for i, q := range queries {
-		readers.Go(func() {
-			d := []*DB{db, other}[i%2]
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				rows, err := d.Report(ctx, q)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				var got total
-				for _, r := range rows {
-					got.requests, got.cost = got.requests+r.Requests, got.cost+r.Cost
-				}
-				if !possible[got] {
-					t.Errorf("report by %v: %d requests costing %d, not the totals after any whole appends", q.By, got.requests, got.cost)
-					return
-				}
-			}
-		})
-	}
-	readers.Go(func() {
+	appendWhileReporting(t, db, other, events[:400], events[400:], openDay, openDay.Add(24*time.Hour), func(done <-chan struct{}) {
 		for h := 0; h < 24; h++ {
 			select {
 			case <-done:
@@ -372,20 +306,6 @@ func TestReportIsASnapshotWhileHoursClose(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
-	var writers sync.WaitGroup
-	for w, d := range []*DB{db, other} {
-		writers.Go(func() {
-			for _, b := range batches[w] {
-				if _, err := d.Append(ctx, b); err != nil {
-					t.Errorf("Append: %v", err)
-					return
-				}
-			}
-		})
-	}
-	writers.Wait()
-	close(done)
-	readers.Wait()
 	closeHoursOf(t, db, openDay, 0, 24)
 	assertDayReports(t, db, openDay, events)
 	assertDayReports(t, other, openDay, events)

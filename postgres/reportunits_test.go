@@ -251,15 +251,24 @@ func TestReportCacheEvicts(t *testing.T) {
 // after some number of whole appends, never part of one.
 func TestReportIsASnapshotDuringAppends(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	db, other := openPair(t)
 	events := storetest.GenEvents(45, 1400, cacheStart, cacheSpan, storetest.SmallWorld)
 	mustAppend(t, db, events[:400])
 	closeAll(t, db)
 
-	// Two writers, each with batches of growing size; the totals after
-	// any number of each writer's batches are possible.
-	late := events[400:]
+	appendWhileReporting(t, db, other, events[:400], events[400:], cacheStart, cacheStart.Add(cacheSpan), nil)
+	assertAllReports(t, db, events)
+	assertAllReports(t, other, events)
+}
+
+// appendWhileReporting appends late in batches of growing size from db and
+// other at once, while reports over [from, to) run on both (and also runs
+// alongside, if set, until the appends end or it returns), and fails the
+// test if any report's totals are not those of stored plus some number of
+// each writer's whole batches: every report is the rollups of one moment.
+func appendWhileReporting(t *testing.T, db, other *DB, stored, late []allot.Event, from, to time.Time, also func(done <-chan struct{})) {
+	t.Helper()
+	ctx := context.Background()
 	var batches [2][][]allot.Event
 	for i, n, k := 0, 10, 0; i < len(late); i, n, k = i+n, n+1, k+1 {
 		batches[k%2] = append(batches[k%2], late[i:min(i+n, len(late))])
@@ -276,7 +285,7 @@ func TestReportIsASnapshotDuringAppends(t *testing.T) {
 		}
 		return s
 	}
-	base := sum(events[:400])
+	base := sum(stored)
 	possible := map[total]bool{}
 	var prefix [2][]total
 	for w := range batches {
@@ -292,11 +301,10 @@ func TestReportIsASnapshotDuringAppends(t *testing.T) {
 			possible[total{base.requests + a.requests + b.requests, base.cost + a.cost + b.cost}] = true
 		}
 	}
-
 	queries := []allot.ReportQuery{
-		{From: cacheStart, To: cacheStart.Add(cacheSpan)},
-		{By: []allot.Dimension{allot.DimDay, allot.DimUser}, From: cacheStart, To: cacheStart.Add(cacheSpan)},
-		{By: []allot.Dimension{allot.DimHour}, From: cacheStart, To: cacheStart.Add(cacheSpan)},
+		{From: from, To: to},
+		{By: []allot.Dimension{allot.DimDay, allot.DimUser}, From: from, To: to},
+		{By: []allot.Dimension{allot.DimHour}, From: from, To: to},
 	}
 	done := make(chan struct{})
 	var readers sync.WaitGroup
@@ -325,6 +333,9 @@ func TestReportIsASnapshotDuringAppends(t *testing.T) {
 			}
 		})
 	}
+	if also != nil {
+		readers.Go(func() { also(done) })
+	}
 	var writers sync.WaitGroup
 	for w, d := range []*DB{db, other} {
 		writers.Go(func() {
@@ -339,6 +350,4 @@ func TestReportIsASnapshotDuringAppends(t *testing.T) {
 	writers.Wait()
 	close(done)
 	readers.Wait()
-	assertAllReports(t, db, events)
-	assertAllReports(t, other, events)
 }
