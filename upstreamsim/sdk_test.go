@@ -1,3 +1,5 @@
+//go:build !nosdk
+
 package upstreamsim
 
 import (
@@ -20,20 +22,6 @@ import (
 // httptest.Server, the official clients pointed at it, the normalization of
 // each SDK's usage into allot.Tokens, and a check that an answer carries
 // every field the SDK marks as required.
-
-const testKey = "sk-sim-test-key-0001"
-
-// newSim starts a simulator that requires testKey.
-func newSim(t *testing.T, opts Options) (*Server, *httptest.Server) {
-	t.Helper()
-	if opts.RequireKey == "" {
-		opts.RequireKey = testKey
-	}
-	sim := New(opts)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return sim, srv
-}
 
 func openAIClient(srv *httptest.Server, opts ...ooption.RequestOption) *openai.Client {
 	c := openai.NewClient(append([]ooption.RequestOption{
