@@ -109,7 +109,17 @@ func (b *tab) open(path string) int64 {
 
 func (b *tab) waitLoaded(ctx context.Context, path string) {
 	b.t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!document.body.dataset.page || document.body.dataset.page === 'login' || document.body.dataset.page === 'error' || Number(document.body.dataset.loaded || 0) >= 1`, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	var err error
+	// A poll started while the page replaced its document (a redirect, a
+	// busy machine) loses its JavaScript context: poll again in the new one.
+	for range 5 {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`!document.body.dataset.page || document.body.dataset.page === 'login' || document.body.dataset.page === 'error' || Number(document.body.dataset.loaded || 0) >= 1`, chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil || !strings.Contains(err.Error(), "Cannot find context with specified id") && !strings.Contains(err.Error(), "context was destroyed") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
 		b.t.Fatalf("wait for %s to load: %v", path, err)
 	}
 }
