@@ -181,8 +181,7 @@ func (db *DB) fillUnits(ctx context.Context, tx pgx.Tx, units []unitRef, timeOnl
 }
 
 // cachedUnits fills in the blocks the cache holds at the units' versions
-// and reports whether every unit has its block. A report that sums hours
-// over every attribution can use an hour's full block as well as its total.
+// and reports whether every unit has its block (rollupcache.Cache.Find).
 func (db *DB) cachedUnits(units []unitRef, timeOnly bool) bool {
 	all := true
 	for i := range units {
@@ -190,10 +189,7 @@ func (db *DB) cachedUnits(units []unitRef, timeOnly bool) bool {
 		if u.block != nil {
 			continue
 		}
-		u.block = db.rcache.Get(u.key, u.version)
-		if u.block == nil && timeOnly && u.key.Kind == rollupcache.HourTotal {
-			u.block = db.rcache.Get(rollupcache.Key{Kind: rollupcache.Hour, N: u.key.N}, u.version)
-		}
+		u.block = db.rcache.Find(u.key, u.version, timeOnly)
 		all = all && u.block != nil
 	}
 	return all

@@ -280,6 +280,17 @@ func (c *Cache) Get(k Key, v int64) *Block {
 	return e.block
 }
 
+// Find is Get for a report's unit: a report that sums an hour over every
+// attribution (an HourTotal unit) can use the hour's full block, at the
+// same version, as well as its total.
+func (c *Cache) Find(k Key, v int64, timeOnly bool) *Block {
+	b := c.Get(k, v)
+	if b == nil && timeOnly && k.Kind == HourTotal {
+		b = c.Get(Key{Kind: Hour, N: k.N}, v)
+	}
+	return b
+}
+
 // Put stores b as k's block at version v, unless a newer version is held
 // (versions only grow), then drops the least recently used blocks over
 // the budget. A block larger than a quarter of the budget is not kept: it

@@ -233,3 +233,29 @@ func TestCacheClaim(t *testing.T) {
 		t.Errorf("%d loads, want %d", n, len(keys))
 	}
 }
+
+// An hour's total may be served by the hour's full block at the same
+// version, but only to a report summing over every attribution.
+func TestFindServesTotalsFromFullHours(t *testing.T) {
+	t.Parallel()
+	c := New(1 << 20)
+	full := build(t, []int64{1, 2}, []Sums{{Requests: 1}, {Requests: 2}})
+	c.Put(Key{Kind: Hour, N: 7}, 3, full)
+	for _, tc := range []struct {
+		name     string
+		k        Key
+		v        int64
+		timeOnly bool
+		want     *Block
+	}{
+		{"the hour itself", Key{Kind: Hour, N: 7}, 3, false, full},
+		{"its total, for a time-only report", Key{Kind: HourTotal, N: 7}, 3, true, full},
+		{"its total, for a grouped report", Key{Kind: HourTotal, N: 7}, 3, false, nil},
+		{"its total at another version", Key{Kind: HourTotal, N: 7}, 4, true, nil},
+		{"another hour", Key{Kind: HourTotal, N: 8}, 3, true, nil},
+	} {
+		if got := c.Find(tc.k, tc.v, tc.timeOnly); got != tc.want {
+			t.Errorf("%s: got %p, want %p", tc.name, got, tc.want)
+		}
+	}
+}
