@@ -50,3 +50,38 @@ func TestBackgroundCheckpointCopiesTheWALIntoTheFile(t *testing.T) {
 		t.Fatalf("WAL grew to %d bytes (%d after the first half): it never starts over", wal, walMax)
 	}
 }
+
+// A writer that never pauses still lets the WAL start over: past its cap
+// the checkpointer holds appends back for one catch-up checkpoint, and the
+// WAL stays at what a second of appends writes instead of growing with
+// everything written (it grew by gigabytes in a long bulk load before).
+func TestWALStaysBoundedUnderContinuousAppends(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	db.ckpt.cap.Store(256) // 1 MB: the WAL passes it within a few appends
+	// The WAL's largest size until the first catch-up, and after it.
+	var early, late int64
+	i := 0
+	for deadline := time.Now().Add(time.Minute); db.ckpt.catchUps.Load() < 4 && time.Now().Before(deadline); i++ {
+		caughtUp := db.ckpt.catchUps.Load() > 0
+		mustAppend(t, db, genEvents(uint64(i+1), 1000, benchStart.Add(time.Duration(i)*time.Minute), time.Minute, benchWorld))
+		fi, err := os.Stat(db.path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if caughtUp {
+			late = max(late, fi.Size())
+		} else {
+			early = max(early, fi.Size())
+		}
+	}
+	if err, _ := db.ckpt.err.Load().(error); err != nil {
+		t.Fatalf("background checkpoint: %v", err)
+	}
+	if db.ckpt.catchUps.Load() == 0 {
+		t.Fatal("the WAL passed its cap but no checkpoint paused the writer")
+	}
+	if late > 2*early {
+		t.Fatalf("WAL grew to %d bytes over %d appends of 1,000 events (%d before the first catch-up): it never starts over", late, i, early)
+	}
+}

@@ -98,7 +98,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxIdleConns(n)
 	db.r = r
 
-	if db.ckpt, err = startCheckpointer(path, path+"?"+q.Encode()); err != nil {
+	if db.ckpt, err = startCheckpointer(path, path+"?"+q.Encode(), &db.wmu); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
