@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/allot-dev/allot"
 
@@ -40,8 +41,10 @@ type DB struct {
 
 	dict   *dict
 	attrs  *attrCache
-	rcache *rollupCache  // reports' blocks of rollups (rollupcache.go)
-	ckpt   *checkpointer // copies the WAL into the file in the background (checkpoint.go)
+	rcache *rollupCache     // reports' blocks of rollups (rollupcache.go)
+	ihours *insightHours    // completed hours' insight rows (insights_hours.go)
+	clock  func() time.Time // insights' now, when not time.Now (tests)
+	ckpt   *checkpointer    // copies the WAL into the file in the background (checkpoint.go)
 
 	wmu   sync.Mutex           // held by every write: one transaction at a time on w
 	stmts map[string]*sql.Stmt // Append's statements, prepared on w at Open, by SQL
@@ -103,7 +106,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 
-	db.dict, db.attrs = newDict(), newAttrCache()
+	db.dict, db.attrs, db.ihours = newDict(), newAttrCache(), newInsightHours()
 	err = db.dict.refresh(ctx, r)
 	if err == nil {
 		err = db.attrs.refresh(ctx, r)

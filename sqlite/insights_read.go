@@ -80,89 +80,6 @@ func mergeCall(a, b *callAgg) {
 	}
 }
 
-// readInsightHours reads the hourly rows of days [from, to) through q
-// (insight_calls if calls, insight_extras if extras), of the given
-// attributions only unless attrs is nil, and merges them per day.
-func readInsightHours(ctx context.Context, q querier, from, to int64, attrs []int64, calls, extras bool) (map[int64]*insightDay, error) {
-	days := map[int64]*insightDay{}
-	type callID struct{ attr, session, fp int64 }
-	index := map[int64]map[callID]int{}
-	dayOf := func(day int64) *insightDay {
-		d := days[day]
-		if d == nil {
-			d = &insightDay{day: day}
-			days[day] = d
-			index[day] = map[callID]int{}
-		}
-		return d
-	}
-	where, args := `hour >= ? AND hour < ?`, []any{from * 24, to * 24}
-	if attrs != nil {
-		if len(attrs) == 0 {
-			return days, nil
-		}
-		where += ` AND attr IN (` + strings.TrimSuffix(strings.Repeat("?,", len(attrs)), ",") + `)`
-		for _, a := range attrs {
-			args = append(args, a)
-		}
-	}
-	if calls {
-		// Rows are scanned into one reused entry: thousands of rows an hour.
-		var hour int64
-		var c dayCall
-		dest := []any{&hour, &c.attr, &c.session, &c.fp}
-		for i := range c.v {
-			dest = append(dest, &c.v[i])
-		}
-		if err := eachRow(ctx, q, `SELECT `+callColumns+` FROM insight_calls WHERE `+where+` ORDER BY hour`, args, func(rows *sql.Rows) error {
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			d := dayOf(hour / 24)
-			id := callID{c.attr, c.session, c.fp}
-			if i, ok := index[d.day][id]; ok {
-				followCall(&d.calls[i].v, &c.v)
-			} else {
-				index[d.day][id] = len(d.calls)
-				d.calls = append(d.calls, c)
-			}
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("read insight calls: %w", err)
-		}
-	}
-	if !extras {
-		return days, nil
-	}
-	xindex := map[[2]int64]int{}
-	var xhour int64
-	var x dayExtra
-	xdest := []any{&xhour, &x.attr}
-	for i := range x.v {
-		xdest = append(xdest, &x.v[i])
-	}
-	err := eachRow(ctx, q, `SELECT `+extrasColumns+` FROM insight_extras WHERE `+where, args, func(rows *sql.Rows) error {
-		if err := rows.Scan(xdest...); err != nil {
-			return err
-		}
-		d := dayOf(xhour / 24)
-		k := [2]int64{d.day, x.attr}
-		if i, ok := xindex[k]; ok {
-			for j := range x.v {
-				d.extras[i].v[j] += x.v[j]
-			}
-		} else {
-			xindex[k] = len(d.extras)
-			d.extras = append(d.extras, x)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read insight extras: %w", err)
-	}
-	return days, nil
-}
-
 // A packed day is insightParts insight_days rows, each holding the
 // entries of the users whose dict id is the part modulo insightParts, in
 // two blobs, calls and extras, each a count followed by the entries as
@@ -419,7 +336,7 @@ func (db *DB) WarmInsights(ctx context.Context, days int) error {
 	if err := db.flushInsights(ctx); err != nil {
 		return err
 	}
-	today := time.Now().UnixMicro() / usPerDay
+	today := db.now().UnixMicro() / usPerDay
 	return db.ensureInsightDays(ctx, today-int64(days), today)
 }
 
@@ -497,7 +414,7 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 	if d0 >= d1 {
 		return nil
 	}
-	today := time.Now().UnixMicro() / usPerDay
+	today := db.now().UnixMicro() / usPerDay
 	cached := min(d1, today)
 	if err := db.ensureInsightDays(ctx, d0, cached); err != nil {
 		return err
@@ -542,7 +459,7 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 		for end < d1 && !packed[end] {
 			end++
 		}
-		days, err := readInsightHours(ctx, tx, day, end, f.attrs, calls, extras)
+		days, err := db.readRecentHours(ctx, tx, day, end, f.attrs, calls, extras)
 		if err != nil {
 			return err
 		}
@@ -977,6 +894,10 @@ func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.Dai
 	if err != nil {
 		return nil, fmt.Errorf("daily spend: %w", err)
 	}
+	f, err := db.filterOf(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("daily spend: %w", err)
+	}
 	var first sql.NullInt64
 	if err := db.r.QueryRowContext(ctx, `SELECT min(hour) FROM rollups_hourly`).Scan(&first); err != nil {
 		return nil, fmt.Errorf("daily spend: %w", err)
@@ -985,7 +906,7 @@ func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.Dai
 		return []allot.DailySpend{}, nil
 	}
 	d0 = max(d0, first.Int64/24)
-	cached := min(d1, time.Now().UnixMicro()/usPerDay)
+	cached := min(d1, db.now().UnixMicro()/usPerDay)
 	if d0 < cached {
 		if err := db.ensureDaily(ctx, d0, cached); err != nil {
 			return nil, fmt.Errorf("daily spend: %w", err)
@@ -1075,8 +996,21 @@ func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.Dai
 		for end < d1 && !have[end] {
 			end++
 		}
-		err := eachRow(ctx, tx, `SELECT hour / 24, attr, `+sumOfSumColumns+` FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY 1, 2`,
-			[]any{day * 24, end * 24}, func(rows *sql.Rows) error {
+		// A person's or team's hours are read by their attributions, not
+		// the whole org's rows of today.
+		where, args := `hour >= ? AND hour < ?`, []any{day * 24, end * 24}
+		if f.users != nil {
+			where += ` AND attr IN (` + strings.TrimSuffix(strings.Repeat("?,", len(f.attrs)), ",") + `)`
+			for _, a := range f.attrs {
+				args = append(args, a)
+			}
+		}
+		if f.users != nil && len(f.attrs) == 0 {
+			day = end
+			continue
+		}
+		err := eachRow(ctx, tx, `SELECT hour / 24, attr, `+sumOfSumColumns+` FROM rollups_hourly WHERE `+where+` GROUP BY 1, 2`,
+			args, func(rows *sql.Rows) error {
 				var d, attr int64
 				var s sums
 				if err := rows.Scan(&d, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {

@@ -665,3 +665,81 @@ func TestRelabelTasksKeepsToItsRange(t *testing.T) {
 		t.Errorf("costs by task: %v, want %v", got, want)
 	}
 }
+
+// Today's completed hours are kept in memory after a whole-org read, and
+// every change to them (late events, a relabel) is seen by the next read:
+// after each change, reads through the warm cache equal reads with the
+// cache emptied, for the org and for one person.
+func TestInsightHoursCacheFollowsChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	day := insightStart.Truncate(24 * time.Hour)
+	db.clock = func() time.Time { return day.Add(23 * time.Hour) } // every event below is in a completed hour of today
+	events := genSessions(5, 4, 1, day)
+	for i := range events {
+		if events[i].User == "user0" {
+			events[i].Task = allot.UntaggedTask
+		}
+	}
+	from, to := day, day.Add(24*time.Hour)
+	var first, late []allot.Event
+	for i, e := range events { // every fourth call arrives late, into hours already read
+		if i%4 == 3 {
+			late = append(late, e)
+		} else {
+			first = append(first, e)
+		}
+	}
+	type view struct {
+		usage, mine []allot.InsightUsage
+		calls, own  allot.InsightCalls
+	}
+	read := func() view {
+		t.Helper()
+		var v view
+		var err error
+		org, person := allot.InsightQuery{From: from, To: to}, allot.InsightQuery{From: from, To: to, User: "user1"}
+		if v.usage, err = db.InsightUsage(ctx, org); err == nil {
+			if v.mine, err = db.InsightUsage(ctx, person); err == nil {
+				if v.calls, err = db.InsightCalls(ctx, org); err == nil {
+					v.own, err = db.InsightCalls(ctx, person)
+				}
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	same := func(stage string) {
+		t.Helper()
+		warm := read()
+		if len(db.ihours.hours) == 0 {
+			t.Fatalf("%s: no hour was cached by whole-org reads of today", stage)
+		}
+		db.ihours = newInsightHours()
+		if cold := read(); !reflect.DeepEqual(warm, cold) {
+			t.Errorf("%s: insights through the hour cache differ from a fresh read:\n warm %+v\n cold %+v", stage, warm, cold)
+		}
+	}
+
+	mustAppend(t, db, first)
+	checkInsights(t, db, first, from, to)
+	same("first calls")
+	read() // warm the cache again
+	mustAppend(t, db, late)
+	same("late calls")
+
+	read()
+	labels := allot.TaskLabels{}
+	for i := range events {
+		if events[i].Task == allot.UntaggedTask && events[i].SystemFP != 0 {
+			labels[events[i].SystemFP] = "code-review"
+		}
+	}
+	if n, err := db.RelabelTasks(ctx, labels, from, to); err != nil || n == 0 {
+		t.Fatalf("relabel: %d events, %v", n, err)
+	}
+	same("relabel")
+}
