@@ -80,12 +80,13 @@ func mergeCall(a, b *callAgg) {
 	}
 }
 
-// A packed day is insightParts insight_days rows, each holding the
-// entries of the users whose dict id is the part modulo insightParts, in
-// two blobs, calls and extras, each a count followed by the entries as
+// A packed day is up to 2×insightParts insight_days rows: part p holds
+// in its calls blob the call entries of the users whose dict id is p
+// modulo insightParts, part insightParts+p their extras in its extras
+// blob (the other blob empty), each a count followed by the entries as
 // varints; call times are microseconds since the day's start. The org
-// reads all parts of a day, one person a single part. A row with part -1
-// and empty blobs marks the day as packed.
+// reads all parts of a day, one person a single part of each kind. A row
+// with part -1 and empty blobs marks the day as packed.
 const insightParts = 64
 
 func encodeCalls(day int64, calls []dayCall) []byte {
@@ -273,12 +274,17 @@ func (db *DB) packDay(ctx context.Context, tx *sql.Tx, day int64, d *insightDay)
 		return err
 	}
 	for p := range insightParts {
-		if len(calls[p]) == 0 && len(extras[p]) == 0 {
-			continue
+		if len(calls[p]) > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO insight_days (day, part, calls, extras) VALUES (?, ?, ?, x'')`,
+				day, p, encodeCalls(day, calls[p])); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO insight_days (day, part, calls, extras) VALUES (?, ?, ?, ?)`,
-			day, p, encodeCalls(day, calls[p]), encodeExtras(extras[p])); err != nil {
-			return err
+		if len(extras[p]) > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO insight_days (day, part, calls, extras) VALUES (?, ?, x'', ?)`,
+				day, insightParts+p, encodeExtras(extras[p])); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -429,18 +435,26 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 	if err != nil {
 		return err
 	}
-	cols := "day, " + map[bool]string{true: "calls", false: "x''"}[calls] + ", " + map[bool]string{true: "extras", false: "x''"}[extras]
-	query, args := `SELECT `+cols+` FROM insight_days WHERE day >= ? AND day < ? AND part >= 0 ORDER BY day`, []any{d0, cached}
+	// Parts 0-63 hold calls, 64-127 extras: each read skips the other's
+	// rows by key, never stepping through their blobs.
+	var parts []any
+	for p := range int64(insightParts) {
+		if f.users != nil && !slices.ContainsFunc(f.users, func(u int64) bool { return u%insightParts == p }) {
+			continue
+		}
+		if calls {
+			parts = append(parts, p)
+		}
+		if extras {
+			parts = append(parts, insightParts+p)
+		}
+	}
+	slices.SortFunc(parts, func(a, b any) int { return int(a.(int64) - b.(int64)) })
+	query := `SELECT day, part, ` + map[bool]string{true: "calls", false: "x''"}[calls] + `, ` + map[bool]string{true: "extras", false: "x''"}[extras] +
+		` FROM insight_days WHERE day >= ? AND day < ? AND part IN (` + placeholders(len(parts)) + `) ORDER BY day`
+	args := append([]any{d0, cached}, parts...)
 	var keep map[int64]bool // attributions to keep when filtering
 	if f.users != nil {
-		parts := map[int64]bool{}
-		for _, u := range f.users {
-			parts[u%insightParts] = true
-		}
-		query = `SELECT ` + cols + ` FROM insight_days WHERE day >= ? AND day < ? AND part IN (` + strings.TrimSuffix(strings.Repeat("?,", len(parts)), ",") + `) ORDER BY day`
-		for _, p := range slices.Sorted(maps.Keys(parts)) {
-			args = append(args, p)
-		}
 		keep = make(map[int64]bool, len(f.attrs))
 		for _, a := range f.attrs {
 			keep[a] = true
@@ -487,9 +501,9 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 		return fn(cur)
 	}
 	err = eachRow(ctx, tx, query, args, func(rows *sql.Rows) error {
-		var day int64
+		var day, part int64
 		var cb, xb sql.RawBytes
-		if err := rows.Scan(&day, &cb, &xb); err != nil {
+		if err := rows.Scan(&day, &part, &cb, &xb); err != nil {
 			return err
 		}
 		if !packed[day] {
@@ -502,7 +516,7 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 			cur.day, cur.calls, cur.extras = day, cur.calls[:0], cur.extras[:0]
 		}
 		var err error
-		if calls {
+		if calls && part < insightParts {
 			n := len(cur.calls)
 			if cur.calls, err = decodeCalls(day, cb, cur.calls); err != nil {
 				return err
@@ -517,7 +531,7 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 				cur.calls = kept
 			}
 		}
-		if extras {
+		if extras && part >= insightParts {
 			n := len(cur.extras)
 			if cur.extras, err = decodeExtras(xb, cur.extras); err != nil {
 				return err
