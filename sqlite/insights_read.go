@@ -335,15 +335,20 @@ func packedInsightDays(ctx context.Context, q querier, from, to int64) (map[int6
 	return have, nil
 }
 
-// WarmInsights folds waiting events and packs every past day of the last
-// days days, so that the next insights answer without building them. A
+// WarmInsights folds waiting events, packs every past day of the last
+// days days and sums the org's extras over the default 30-day period's
+// past days, so that the next insights answer without building them. A
 // server may call it at quiet times, e.g. hourly.
 func (db *DB) WarmInsights(ctx context.Context, days int) error {
 	if err := db.flushInsights(ctx); err != nil {
 		return err
 	}
 	today := db.now().UnixMicro() / usPerDay
-	return db.ensureInsightDays(ctx, today-int64(days), today)
+	if err := db.ensureInsightDays(ctx, today-int64(days), today); err != nil {
+		return err
+	}
+	_, err := db.orgExtras(ctx, today-29, today)
+	return err
 }
 
 // insightFilter is whose aggregates a read keeps: users (dict ids) and
@@ -709,34 +714,54 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 	}
 	var sums []*extrasAgg // by attribution id (small and dense)
 	over := map[int64]*extrasAgg{}
-	err = db.eachInsightDay(ctx, from, to, f, false, true, func(d *insightDay) error {
-		for i := range d.extras {
-			x := &d.extras[i]
-			var s *extrasAgg
-			switch {
-			case x.attr > 0 && x.attr < int64(len(sums)):
-				s = sums[x.attr]
-			case x.attr > 0 && x.attr < 1<<24:
-				sums = slices.Grow(sums, int(x.attr)+1-len(sums))[:x.attr+1]
-			default:
-				s = over[x.attr]
-			}
-			if s == nil {
-				s = &extrasAgg{}
-				if x.attr > 0 && x.attr < int64(len(sums)) {
-					sums[x.attr] = s
-				} else {
-					over[x.attr] = s
-				}
-			}
-			for j := range x.v {
-				s[j] += x.v[j]
+	add := func(attr int64, v *extrasAgg) {
+		var s *extrasAgg
+		switch {
+		case attr > 0 && attr < int64(len(sums)):
+			s = sums[attr]
+		case attr > 0 && attr < 1<<24:
+			sums = slices.Grow(sums, int(attr)+1-len(sums))[:attr+1]
+		default:
+			s = over[attr]
+		}
+		if s == nil {
+			s = &extrasAgg{}
+			if attr > 0 && attr < int64(len(sums)) {
+				sums[attr] = s
+			} else {
+				over[attr] = s
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("insight usage: %w", err)
+		for j := range v {
+			s[j] += v[j]
+		}
+	}
+	// The whole org's past days come summed from memory when unchanged
+	// (insights_period.go); today, or a person's days, are read.
+	rest := from
+	if f.users == nil {
+		d0, d1 := from.UnixMicro()/usPerDay, min(to.UnixMicro()/usPerDay, db.now().UnixMicro()/usPerDay)
+		if d0 < d1 {
+			past, err := db.orgExtras(ctx, d0, d1)
+			if err != nil {
+				return nil, fmt.Errorf("insight usage: %w", err)
+			}
+			for attr, v := range past {
+				add(attr, v)
+			}
+			rest = time.UnixMicro(d1 * usPerDay).UTC()
+		}
+	}
+	if rest.Before(to) {
+		err = db.eachInsightDay(ctx, rest, to, f, false, true, func(d *insightDay) error {
+			for i := range d.extras {
+				add(d.extras[i].attr, &d.extras[i].v)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("insight usage: %w", err)
+		}
 	}
 	for attr, s := range sums {
 		if s != nil {

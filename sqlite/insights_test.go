@@ -630,6 +630,9 @@ func TestWarmInsightsPacksPastDays(t *testing.T) {
 	if packed != 10 || folded != last {
 		t.Errorf("warmed %d days (want the 10 before today), folded up to %d of %d events", packed, folded, last)
 	}
+	if len(db.pextras.periods) != 1 {
+		t.Errorf("the org's extras over the last 30 days were not summed (%d periods kept)", len(db.pextras.periods))
+	}
 }
 
 // TestRelabelTasksKeepsToItsRange: a range that starts or ends inside a
@@ -691,38 +694,14 @@ func TestInsightHoursCacheFollowsChanges(t *testing.T) {
 			first = append(first, e)
 		}
 	}
-	type view struct {
-		usage, mine []allot.InsightUsage
-		calls, own  allot.InsightCalls
-	}
-	read := func() view {
-		t.Helper()
-		var v view
-		var err error
-		org, person := allot.InsightQuery{From: from, To: to}, allot.InsightQuery{From: from, To: to, User: "user1"}
-		if v.usage, err = db.InsightUsage(ctx, org); err == nil {
-			if v.mine, err = db.InsightUsage(ctx, person); err == nil {
-				if v.calls, err = db.InsightCalls(ctx, org); err == nil {
-					v.own, err = db.InsightCalls(ctx, person)
-				}
-			}
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
 	same := func(stage string) {
 		t.Helper()
-		warm := read()
+		sameAsFresh(t, db, from, to, stage)
 		if len(db.ihours.hours) == 0 {
 			t.Fatalf("%s: no hour was cached by whole-org reads of today", stage)
 		}
-		db.ihours = newInsightHours()
-		if cold := read(); !reflect.DeepEqual(warm, cold) {
-			t.Errorf("%s: insights through the hour cache differ from a fresh read:\n warm %+v\n cold %+v", stage, warm, cold)
-		}
 	}
+	read := func() { readInsightViews(t, db, from, to) }
 
 	mustAppend(t, db, first)
 	checkInsights(t, db, first, from, to)
@@ -742,4 +721,84 @@ func TestInsightHoursCacheFollowsChanges(t *testing.T) {
 		t.Fatalf("relabel: %d events, %v", n, err)
 	}
 	same("relabel")
+}
+
+// insightViews is what insights read of a range: the org's and one
+// person's usage and calls.
+type insightViews struct {
+	usage, mine []allot.InsightUsage
+	calls, own  allot.InsightCalls
+}
+
+func readInsightViews(t *testing.T, db *DB, from, to time.Time) insightViews {
+	t.Helper()
+	ctx := context.Background()
+	var v insightViews
+	var err error
+	org, person := allot.InsightQuery{From: from, To: to}, allot.InsightQuery{From: from, To: to, User: "user1"}
+	if v.usage, err = db.InsightUsage(ctx, org); err == nil {
+		if v.mine, err = db.InsightUsage(ctx, person); err == nil {
+			if v.calls, err = db.InsightCalls(ctx, org); err == nil {
+				v.own, err = db.InsightCalls(ctx, person)
+			}
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// sameAsFresh fails unless what db reads of [from, to) through its warm
+// caches equals what it reads with them emptied, and leaves them filled.
+func sameAsFresh(t *testing.T, db *DB, from, to time.Time, stage string) {
+	t.Helper()
+	warm := readInsightViews(t, db, from, to)
+	db.ihours, db.pextras = newInsightHours(), &periodExtras{}
+	if cold := readInsightViews(t, db, from, to); !reflect.DeepEqual(warm, cold) {
+		t.Errorf("%s: insights through the caches differ from a fresh read:\n warm %+v\n cold %+v", stage, warm, cold)
+	}
+}
+
+// The org's extras over past days are kept in memory, and a late event
+// or a relabel on one of those days is seen by the next read.
+func TestPeriodExtrasFollowChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	day := insightStart.Truncate(24 * time.Hour)
+	db.clock = func() time.Time { return day.Add(3*24*time.Hour + time.Hour) } // the events' days are past
+	events := genSessions(6, 4, 3, day)
+	for i := range events {
+		if events[i].User == "user0" {
+			events[i].Task = allot.UntaggedTask
+		}
+	}
+	from, to := day, day.Add(4*24*time.Hour)
+	var first, late []allot.Event
+	for i, e := range events {
+		if i%5 == 4 {
+			late = append(late, e)
+		} else {
+			first = append(first, e)
+		}
+	}
+	mustAppend(t, db, first)
+	checkInsights(t, db, first, from, to)
+	sameAsFresh(t, db, from, to, "first calls")
+	if len(db.pextras.periods) == 0 {
+		t.Fatal("the org's extras over past days were not kept")
+	}
+	mustAppend(t, db, late)
+	sameAsFresh(t, db, from, to, "late calls")
+	labels := allot.TaskLabels{}
+	for i := range events {
+		if events[i].Task == allot.UntaggedTask && events[i].SystemFP != 0 {
+			labels[events[i].SystemFP] = "code-review"
+		}
+	}
+	if n, err := db.RelabelTasks(ctx, labels, from, to); err != nil || n == 0 {
+		t.Fatalf("relabel: %d events, %v", n, err)
+	}
+	sameAsFresh(t, db, from, to, "relabel")
 }

@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Every insights call, a person's included, sums the whole org's extras
+// (failed, duplicate and unlimited calls) over the period: peers are
+// compared by them. Past days' sums are kept in memory per run of days,
+// keyed by those days' rollup_day_versions: every change to a day's
+// events (a late event, a relabel, retention) bumps its version in the
+// same transaction, so a stored sum stands for as long as the versions
+// do. The versions are read before the sums, so a sum is never older than
+// its key.
+
+// periodExtrasKept is how many runs of days are kept: the periods in use
+// (30 days, 7 days, the previous period...) are few.
+const periodExtrasKept = 4
+
+// extrasPeriod is the whole org's extras over days [from, to) at
+// versions, by attribution.
+type extrasPeriod struct {
+	from, to int64
+	versions []int64
+	sums     map[int64]*extrasAgg
+}
+
+// periodExtras is the cache of extrasPeriods, most recently used first.
+type periodExtras struct {
+	mu      sync.Mutex
+	periods []*extrasPeriod
+}
+
+// get returns the sums of [from, to) at versions, or nil. The map must
+// not be changed.
+func (c *periodExtras) get(from, to int64, versions []int64) map[int64]*extrasAgg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, p := range c.periods {
+		if p.from == from && p.to == to && slices.Equal(p.versions, versions) {
+			copy(c.periods[1:i+1], c.periods[:i])
+			c.periods[0] = p
+			return p.sums
+		}
+	}
+	return nil
+}
+
+// put stores the sums of [from, to) read at versions.
+func (c *periodExtras) put(from, to int64, versions []int64, sums map[int64]*extrasAgg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.periods = slices.DeleteFunc(c.periods, func(p *extrasPeriod) bool { return p.from == from && p.to == to })
+	c.periods = slices.Insert(c.periods, 0, &extrasPeriod{from: from, to: to, versions: versions, sums: sums})
+	if len(c.periods) > periodExtrasKept {
+		c.periods = c.periods[:periodExtrasKept]
+	}
+}
+
+// orgExtras returns the whole org's extras by attribution over the past
+// days of [d0, d1) (before today), from the cache or read and stored.
+// The map must not be changed.
+func (db *DB) orgExtras(ctx context.Context, d0, d1 int64) (map[int64]*extrasAgg, error) {
+	vs, err := versions(ctx, db.r, "rollup_day_versions", "day", d0, d1)
+	if err != nil {
+		return nil, err
+	}
+	if sums := db.pextras.get(d0, d1, vs); sums != nil {
+		return sums, nil
+	}
+	sums := map[int64]*extrasAgg{}
+	err = db.eachInsightDay(ctx, time.UnixMicro(d0*usPerDay), time.UnixMicro(d1*usPerDay), insightFilter{}, false, true, func(d *insightDay) error {
+		addExtras(sums, d.extras)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.pextras.put(d0, d1, vs, sums)
+	return sums, nil
+}
+
+// addExtras adds extras entries to sums by attribution.
+func addExtras(sums map[int64]*extrasAgg, extras []dayExtra) {
+	for i := range extras {
+		x := &extras[i]
+		s := sums[x.attr]
+		if s == nil {
+			s = &extrasAgg{}
+			sums[x.attr] = s
+		}
+		for j := range x.v {
+			s[j] += x.v[j]
+		}
+	}
+}
