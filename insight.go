@@ -146,6 +146,10 @@ type InsightQuery struct {
 	User     string
 	Team     string
 	Totals   bool // InsightUsage: only requests, tokens and cost are wanted
+	// EachSession, when set, receives InsightCalls' sessions one at a time
+	// instead of InsightCalls.Sessions: an org's month holds millions, too
+	// many to hold as structs. The session passed is reused after the call.
+	EachSession func(s *SessionUsage) error
 }
 
 // InsightCalls is what a scope's calls show about its system prompts and

@@ -75,7 +75,8 @@ type Data struct {
 	Usage    []allot.InsightUsage // the period, the whole org (peers need everyone)
 	Previous []allot.InsightUsage // the period before, the whole org (totals only)
 	Prompts  []allot.PromptUsage  // the period, the scope
-	Sessions []allot.SessionUsage // the period, the scope
+	Sessions []allot.SessionUsage // the period, the scope, when not in sessions (tests build Data by hand)
+	sessions *sessionSet          // the period, the scope, as Load reads them
 	Daily    []allot.DailySpend   // ForecastDays before today to today, the scope
 }
 
@@ -97,11 +98,17 @@ func Load(ctx context.Context, src allot.InsightSource, users []allot.User, scop
 	if d.Previous, err = src.InsightUsage(ctx, allot.InsightQuery{From: prev.From, To: prev.To, Totals: true}); err != nil {
 		return nil, fmt.Errorf("insights: %w", err)
 	}
-	calls, err := src.InsightCalls(ctx, own)
+	d.sessions = newSessionSet()
+	callsQuery := own
+	callsQuery.EachSession = func(s *allot.SessionUsage) error { d.sessions.add(s); return nil }
+	calls, err := src.InsightCalls(ctx, callsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("insights: %w", err)
 	}
-	d.Prompts, d.Sessions = calls.Prompts, calls.Sessions
+	for i := range calls.Sessions { // a source that hands them over at once
+		d.sessions.add(&calls.Sessions[i])
+	}
+	d.Prompts = calls.Prompts
 	today := d.Now.Truncate(24 * time.Hour)
 	daily := own
 	daily.From, daily.To = today.AddDate(0, 0, -ForecastDays), today.AddDate(0, 0, 1)

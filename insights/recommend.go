@@ -2,7 +2,6 @@ package insights
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -162,10 +161,11 @@ func Recommend(d *Data, pricer allot.Pricer, opts Options) []Recommendation {
 	out = append(out, cheaperModel(mine, everyone, pr, days, opts)...)
 	out = append(out, promptCaching(d.Prompts, pr, days, opts)...)
 	out = append(out, duplicates(mine, days, opts)...)
-	out = append(out, contextGrowth(d.Sessions, pr, days, opts)...)
+	sessions := sessionsOf(d)
+	out = append(out, contextGrowth(sessions, pr, days, opts)...)
 	out = append(out, outputLimits(mine, d.Usage, pr, days, opts)...)
 	out = append(out, failed(mine, days, opts)...)
-	out = append(out, runaway(d.Sessions, days, opts)...)
+	out = append(out, runaway(sessions, days, opts)...)
 	kept := out[:0]
 	for _, r := range out {
 		if r.MonthlySavings >= opts.Floor && r.MonthlySavings > 0 {
@@ -364,7 +364,7 @@ func growingExcess(first, last, n int64) int64 {
 // history resent). Savings: the input above each session's median,
 // estimated for an even growth, at the mean input price of those
 // sessions' calls.
-func contextGrowth(sessions []allot.SessionUsage, pr prices, days int, opts Options) []Recommendation {
+func contextGrowth(ss *sessionSet, pr prices, days int, opts Options) []Recommendation {
 	type k struct{ user, team, task, provider, model string }
 	type acc struct {
 		sessions, excess, calls int64
@@ -374,20 +374,21 @@ func contextGrowth(sessions []allot.SessionUsage, pr prices, days int, opts Opti
 	}
 	sums := map[k]*acc{}
 	var order []k
-	for i := range sessions {
-		s := &sessions[i]
-		n := s.Requests
-		if n < opts.GrowthMinCalls || s.Growing*10 < 8*(n-1) || s.LastInput < 2*s.FirstInput {
+	for i := range ss.growing {
+		s := &ss.growing[i] // passed mayGrow
+		n := s.requests
+		if n < opts.GrowthMinCalls {
 			continue
 		}
-		excess := growingExcess(s.FirstInput, s.LastInput, n)
-		if room := s.Tokens.Input - n*s.FirstInput; excess > room {
+		excess := growingExcess(s.firstInput, s.lastInput, n)
+		if room := s.input - n*s.firstInput; excess > room {
 			excess = max(room, 0)
 		}
 		if excess == 0 {
 			continue
 		}
-		key := k{s.User, s.Team, s.Task, s.Provider, s.Model}
+		sk := &ss.keys[s.key]
+		key := k{sk.User, sk.Team, sk.Task, sk.Provider, sk.Model}
 		a := sums[key]
 		if a == nil {
 			a = &acc{}
@@ -397,10 +398,10 @@ func contextGrowth(sessions []allot.SessionUsage, pr prices, days int, opts Opti
 		a.sessions++
 		a.excess += excess
 		a.calls += n
-		a.input = a.input.Add(allot.Tokens{Input: s.Tokens.Input, CacheRead: s.Tokens.CacheRead, CacheWrite5m: s.Tokens.CacheWrite5m, CacheWrite1h: s.Tokens.CacheWrite1h})
-		a.spend += s.Cost
-		if s.LastInput-s.FirstInput > a.last-a.first {
-			a.first, a.last = s.FirstInput, s.LastInput
+		a.input = a.input.Add(allot.Tokens{Input: s.input, CacheRead: s.cacheRead, CacheWrite5m: s.cacheWrite5m, CacheWrite1h: s.cw1h})
+		a.spend += s.cost
+		if s.lastInput-s.firstInput > a.last-a.first {
+			a.first, a.last = s.firstInput, s.lastInput
 		}
 	}
 	var out []Recommendation
@@ -526,11 +527,31 @@ func failed(mine []*lineSum, days int, opts Options) []Recommendation {
 // runaway: sessions with far more calls or tokens than the person's usual
 // session (agent loops). Savings: each such session's cost above the
 // person's median session cost.
-func runaway(sessions []allot.SessionUsage, days int, opts Options) []Recommendation {
-	byUser := map[string][]int{}
-	for i := range sessions {
-		byUser[sessions[i].User] = append(byUser[sessions[i].User], i)
+func runaway(ss *sessionSet, days int, opts Options) []Recommendation {
+	// Rows by person, through each key's person.
+	userOf := make([]int32, len(ss.keys))
+	ids := map[string]int32{}
+	var names []string
+	for k := range ss.keys {
+		u := ss.keys[k].User
+		id, ok := ids[u]
+		if !ok {
+			id = int32(len(names))
+			ids[u] = id
+			names = append(names, u)
+		}
+		userOf[k] = id
 	}
+	byUser := make([][]int32, len(names))
+	for i, r := range ss.rows {
+		u := userOf[r.key]
+		byUser[u] = append(byUser[u], int32(i))
+	}
+	order := make([]int32, len(names))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(names[a], names[b]) })
 	var out []Recommendation
 	var scratch []int64
 	median := func(n int, v func(int) int64) int64 {
@@ -540,28 +561,28 @@ func runaway(sessions []allot.SessionUsage, days int, opts Options) []Recommenda
 		}
 		return medianOf(scratch)
 	}
-	for _, user := range slices.Sorted(maps.Keys(byUser)) {
-		idx := byUser[user]
+	for _, u := range order {
+		user, idx := names[u], byUser[u]
 		if len(idx) < 3 {
 			continue // no usual to compare with
 		}
-		at := func(i int) *allot.SessionUsage { return &sessions[idx[i]] }
-		medCalls := median(len(idx), func(i int) int64 { return at(i).Requests })
-		medTokens := median(len(idx), func(i int) int64 { return at(i).Tokens.Total() })
-		medCost := allot.Money(median(len(idx), func(i int) int64 { return int64(at(i).Cost) }))
+		at := func(i int) *sessionRow { return &ss.rows[idx[i]] }
+		medCalls := median(len(idx), func(i int) int64 { return at(i).requests })
+		medTokens := median(len(idx), func(i int) int64 { return at(i).tokens })
+		medCost := allot.Money(median(len(idx), func(i int) int64 { return int64(at(i).cost) }))
 		var n, worstCalls, worstTokens int64
 		var save, spend allot.Money
 		team, task := "", ""
 		for i := range idx {
 			s := at(i)
-			if s.Requests < opts.RunawayMinCalls || s.Requests < opts.RunawayFactor*medCalls && s.Tokens.Total() < opts.RunawayFactor*medTokens {
+			if s.requests < opts.RunawayMinCalls || s.requests < opts.RunawayFactor*medCalls && s.tokens < opts.RunawayFactor*medTokens {
 				continue
 			}
 			n++
-			spend += s.Cost
-			save += max(s.Cost-medCost, 0)
-			if s.Requests > worstCalls {
-				worstCalls, worstTokens, team, task = s.Requests, s.Tokens.Total(), s.Team, s.Task
+			spend += s.cost
+			save += max(s.cost-medCost, 0)
+			if s.requests > worstCalls {
+				worstCalls, worstTokens, team, task = s.requests, s.tokens, ss.keys[s.key].Team, ss.keys[s.key].Task
 			}
 		}
 		if n == 0 || monthly(save, days) < opts.Floor {

@@ -515,6 +515,14 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	if err != nil {
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
+	if q.EachSession != nil { // handed over one by one, as asked
+		for i := range out.Sessions {
+			if err := q.EachSession(&out.Sessions[i]); err != nil {
+				return out, fmt.Errorf("insight calls: %w", err)
+			}
+		}
+		out.Sessions = nil
+	}
 	return out, nil
 }
 

@@ -896,17 +896,30 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	if err != nil {
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
-	out.Sessions = make([]allot.SessionUsage, len(sessions.vals))
-	for i, a := range sessions.attr {
+	session := func(i int, a int64, s *allot.SessionUsage) {
 		key, _ := names.key(a)
 		v := &sessions.vals[i]
-		out.Sessions[i] = allot.SessionUsage{
+		*s = allot.SessionUsage{
 			InsightKey: *key, Session: sessionNames[i],
 			Start: time.UnixMicro(v[cFirstUS]).UTC(), End: time.UnixMicro(v[cLastUS]).UTC(),
 			Requests: v[cRequests],
 			Tokens:   allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]},
 			Cost:     allot.Money(v[cCost]), FirstInput: v[cFirstInput], LastInput: v[cLastInput], Growing: v[cGrowing],
 		}
+	}
+	if q.EachSession != nil {
+		var s allot.SessionUsage
+		for i, a := range sessions.attr {
+			session(i, a, &s)
+			if err := q.EachSession(&s); err != nil {
+				return out, fmt.Errorf("insight calls: %w", err)
+			}
+		}
+		return out, nil
+	}
+	out.Sessions = make([]allot.SessionUsage, len(sessions.vals))
+	for i, a := range sessions.attr {
+		session(i, a, &out.Sessions[i])
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -202,4 +203,52 @@ func testListEvents(t *testing.T, open func(t *testing.T) Store) {
 	wantCode(t, "ListEvents filtered on day", err, allot.EInvalid)
 	_, err = el.ListEvents(ctx, allot.EventQuery{Before: "no-such-event"})
 	wantCode(t, "ListEvents before an unknown event", err, allot.EInvalid)
+}
+
+// testEachSession: InsightCalls hands a query's sessions to EachSession
+// one by one, the same sessions in the same order as InsightCalls.Sessions
+// without it, and then leaves Sessions empty.
+func testEachSession(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	src, ok := s.(allot.InsightSource)
+	if !ok {
+		t.Skip("the store answers no insights")
+	}
+	ctx := context.Background()
+	span := 3 * 24 * time.Hour
+	events := GenEvents(7, 1500, Start, span, SmallWorld)
+	mustAppend(t, s, events)
+	for _, user := range []string{"", events[0].User} {
+		q := allot.InsightQuery{From: Start, To: Start.Add(span), User: user}
+		whole, err := src.InsightCalls(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(whole.Sessions) == 0 {
+			t.Fatalf("user %q: no sessions in %d events", user, len(events))
+		}
+		var got []allot.SessionUsage
+		q.EachSession = func(s *allot.SessionUsage) error {
+			got = append(got, *s)
+			return nil
+		}
+		each, err := src.InsightCalls(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(each.Sessions) != 0 {
+			t.Errorf("user %q: %d sessions returned beside EachSession", user, len(each.Sessions))
+		}
+		if !reflect.DeepEqual(got, whole.Sessions) {
+			t.Errorf("user %q: EachSession got %d sessions, InsightCalls.Sessions has %d, or they differ", user, len(got), len(whole.Sessions))
+		}
+		if !reflect.DeepEqual(each.Prompts, whole.Prompts) {
+			t.Errorf("user %q: prompts differ with EachSession", user)
+		}
+		stop := errors.New("stop")
+		q.EachSession = func(*allot.SessionUsage) error { return stop }
+		if _, err := src.InsightCalls(ctx, q); !errors.Is(err, stop) {
+			t.Errorf("user %q: EachSession's error came back as %v", user, err)
+		}
+	}
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"grants", testGrants},
 		{"notices", testNotices},
 		{"request log", testListEvents},
+		{"sessions one by one", testEachSession},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

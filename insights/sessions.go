@@ -1,0 +1,75 @@
+package insights
+
+import "github.com/allot-dev/allot"
+
+// sessionSet is a scope's sessions as the session recommendations read
+// them. An org's month holds millions of sessions (one per session and
+// InsightKey): held as SessionUsage structs they took gigabytes, so each
+// is a small row without pointers naming its key by index, and only the
+// sessions whose input grew turn over turn (context_growth's candidates,
+// a few) are kept whole.
+type sessionSet struct {
+	keys    []allot.InsightKey
+	index   map[allot.InsightKey]int32
+	rows    []sessionRow
+	growing []growthRow
+	last    int32 // the key of the session added last
+}
+
+// growthRow is what context_growth reads of a session.
+type growthRow struct {
+	key                                  int32
+	requests, firstInput, lastInput      int64
+	input, cacheRead, cacheWrite5m, cw1h int64 // input kinds of its calls
+	cost                                 allot.Money
+}
+
+// sessionRow is one session's size and cost; key indexes sessionSet.keys.
+type sessionRow struct {
+	key      int32
+	requests int64
+	tokens   int64 // input + output
+	cost     allot.Money
+}
+
+func newSessionSet() *sessionSet { return &sessionSet{index: map[allot.InsightKey]int32{}, last: -1} }
+
+// add records s, which the caller may reuse afterwards.
+func (ss *sessionSet) add(s *allot.SessionUsage) {
+	// Sessions of one key often come in a row: try the last key first.
+	k := ss.last
+	if k < 0 || ss.keys[k] != s.InsightKey {
+		var ok bool
+		if k, ok = ss.index[s.InsightKey]; !ok {
+			k = int32(len(ss.keys))
+			ss.keys = append(ss.keys, s.InsightKey)
+			ss.index[s.InsightKey] = k
+		}
+		ss.last = k
+	}
+	ss.rows = append(ss.rows, sessionRow{key: k, requests: s.Requests, tokens: s.Tokens.Total(), cost: s.Cost})
+	if mayGrow(s) {
+		ss.growing = append(ss.growing, growthRow{key: k, requests: s.Requests, firstInput: s.FirstInput, lastInput: s.LastInput,
+			input: s.Tokens.Input, cacheRead: s.Tokens.CacheRead, cacheWrite5m: s.Tokens.CacheWrite5m, cw1h: s.Tokens.CacheWrite1h, cost: s.Cost})
+	}
+}
+
+// mayGrow is the part of context_growth's test that needs no options:
+// most turns grew the input, and the last call sent at least twice the
+// first's.
+func mayGrow(s *allot.SessionUsage) bool {
+	return s.Growing*10 >= 8*(s.Requests-1) && s.LastInput >= 2*s.FirstInput
+}
+
+// sessionsOf returns d's sessions as a sessionSet: the one Load filled,
+// or one made from d.Sessions.
+func sessionsOf(d *Data) *sessionSet {
+	if d.sessions != nil {
+		return d.sessions
+	}
+	ss := newSessionSet()
+	for i := range d.Sessions {
+		ss.add(&d.Sessions[i])
+	}
+	return ss
+}
