@@ -10,10 +10,12 @@ import "github.com/allot-dev/allot"
 // a few) are kept whole.
 type sessionSet struct {
 	keys    []allot.InsightKey
-	index   map[allot.InsightKey]int32
+	index   map[allot.InsightKey]int32  // keys by value
+	byPtr   map[*allot.InsightKey]int32 // keys by the pointer a store passes
 	rows    []sessionRow
 	growing []growthRow
-	last    int32 // the key of the session added last
+	lastPtr *allot.InsightKey // the key pointer of the session added last
+	last    int32             // and its index
 }
 
 // growthRow is what context_growth reads of a session.
@@ -32,20 +34,26 @@ type sessionRow struct {
 	cost     allot.Money
 }
 
-func newSessionSet() *sessionSet { return &sessionSet{index: map[allot.InsightKey]int32{}, last: -1} }
+func newSessionSet() *sessionSet {
+	return &sessionSet{index: map[allot.InsightKey]int32{}, byPtr: map[*allot.InsightKey]int32{}, last: -1}
+}
 
-// add records s, which the caller may reuse afterwards.
-func (ss *sessionSet) add(s *allot.SessionUsage) {
-	// Sessions of one key often come in a row: try the last key first.
+// add records s, which the caller may reuse afterwards; key is its
+// InsightKey, the same pointer for all sessions of that key when they
+// come from a store's EachSession.
+func (ss *sessionSet) add(key *allot.InsightKey, s *allot.SessionUsage) {
 	k := ss.last
-	if k < 0 || ss.keys[k] != s.InsightKey {
+	if key != ss.lastPtr {
 		var ok bool
-		if k, ok = ss.index[s.InsightKey]; !ok {
-			k = int32(len(ss.keys))
-			ss.keys = append(ss.keys, s.InsightKey)
-			ss.index[s.InsightKey] = k
+		if k, ok = ss.byPtr[key]; !ok {
+			if k, ok = ss.index[*key]; !ok {
+				k = int32(len(ss.keys))
+				ss.keys = append(ss.keys, *key)
+				ss.index[*key] = k
+			}
+			ss.byPtr[key] = k
 		}
-		ss.last = k
+		ss.lastPtr, ss.last = key, k
 	}
 	ss.rows = append(ss.rows, sessionRow{key: k, requests: s.Requests, tokens: s.Tokens.Total(), cost: s.Cost})
 	if mayGrow(s) {
@@ -69,7 +77,7 @@ func sessionsOf(d *Data) *sessionSet {
 	}
 	ss := newSessionSet()
 	for i := range d.Sessions {
-		ss.add(&d.Sessions[i])
+		ss.add(&d.Sessions[i].InsightKey, &d.Sessions[i])
 	}
 	return ss
 }

@@ -516,8 +516,15 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
 	if q.EachSession != nil { // handed over one by one, as asked
+		keys := map[allot.InsightKey]*allot.InsightKey{}
 		for i := range out.Sessions {
-			if err := q.EachSession(&out.Sessions[i]); err != nil {
+			s := &out.Sessions[i]
+			key := keys[s.InsightKey]
+			if key == nil {
+				key = &s.InsightKey
+				keys[s.InsightKey] = key
+			}
+			if err := q.EachSession(key, s); err != nil {
 				return out, fmt.Errorf("insight calls: %w", err)
 			}
 		}

@@ -896,8 +896,8 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	if err != nil {
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
-	session := func(i int, a int64, s *allot.SessionUsage) {
-		key, _ := names.key(a)
+	session := func(i int, a int64, s *allot.SessionUsage) *allot.InsightKey {
+		key, _ := names.key(a) // one pointer per canonical attribution, so per key
 		v := &sessions.vals[i]
 		*s = allot.SessionUsage{
 			InsightKey: *key, Session: sessionNames[i],
@@ -906,12 +906,13 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 			Tokens:   allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]},
 			Cost:     allot.Money(v[cCost]), FirstInput: v[cFirstInput], LastInput: v[cLastInput], Growing: v[cGrowing],
 		}
+		return key
 	}
 	if q.EachSession != nil {
 		var s allot.SessionUsage
 		for i, a := range sessions.attr {
-			session(i, a, &s)
-			if err := q.EachSession(&s); err != nil {
+			key := session(i, a, &s)
+			if err := q.EachSession(key, &s); err != nil {
 				return out, fmt.Errorf("insight calls: %w", err)
 			}
 		}

@@ -228,7 +228,15 @@ func testEachSession(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatalf("user %q: no sessions in %d events", user, len(events))
 		}
 		var got []allot.SessionUsage
-		q.EachSession = func(s *allot.SessionUsage) error {
+		keys := map[allot.InsightKey]*allot.InsightKey{}
+		q.EachSession = func(key *allot.InsightKey, s *allot.SessionUsage) error {
+			if *key != s.InsightKey {
+				t.Errorf("user %q: session %s came with key %+v", user, s.Session, *key)
+			}
+			if k, ok := keys[*key]; ok && k != key {
+				t.Errorf("user %q: key %+v came as two pointers", user, *key)
+			}
+			keys[*key] = key
 			got = append(got, *s)
 			return nil
 		}
@@ -246,7 +254,7 @@ func testEachSession(t *testing.T, open func(t *testing.T) Store) {
 			t.Errorf("user %q: prompts differ with EachSession", user)
 		}
 		stop := errors.New("stop")
-		q.EachSession = func(*allot.SessionUsage) error { return stop }
+		q.EachSession = func(*allot.InsightKey, *allot.SessionUsage) error { return stop }
 		if _, err := src.InsightCalls(ctx, q); !errors.Is(err, stop) {
 			t.Errorf("user %q: EachSession's error came back as %v", user, err)
 		}
