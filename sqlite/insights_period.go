@@ -20,6 +20,10 @@ import (
 // (30 days, 7 days, the previous period...) are few.
 const periodExtrasKept = 4
 
+// periodExtrasMax is the most attributions a kept sum holds (about 150
+// bytes each): an org with more is summed on every call instead.
+const periodExtrasMax = 500_000
+
 // extrasPeriod is the whole org's extras over days [from, to) at
 // versions, by attribution.
 type extrasPeriod struct {
@@ -79,7 +83,9 @@ func (db *DB) orgExtras(ctx context.Context, d0, d1 int64) (map[int64]*extrasAgg
 	if err != nil {
 		return nil, err
 	}
-	db.pextras.put(d0, d1, vs, sums)
+	if len(sums) <= periodExtrasMax {
+		db.pextras.put(d0, d1, vs, sums)
+	}
 	return sums, nil
 }
 
