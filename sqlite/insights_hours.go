@@ -95,6 +95,18 @@ func (c *insightHours) put(hour int64, r *hourRows, oldest int64) {
 	c.hours[hour] = merged
 }
 
+// newHourRows returns an hour without rows of the tables asked for.
+func newHourRows(calls, extras bool) *hourRows {
+	r := &hourRows{}
+	if calls {
+		r.calls = []dayCall{}
+	}
+	if extras {
+		r.extras = []dayExtra{}
+	}
+	return r
+}
+
 // readHourRows reads the insight rows of hours [h0, h1) through q, of the
 // given attributions only unless attrs is nil, into one hourRows per hour
 // with rows (calls and extras non-nil when asked for).
@@ -103,13 +115,7 @@ func readHourRows(ctx context.Context, q querier, h0, h1 int64, attrs []int64, c
 	hourOf := func(h int64) *hourRows {
 		r := out[h]
 		if r == nil {
-			r = &hourRows{}
-			if calls {
-				r.calls = []dayCall{}
-			}
-			if extras {
-				r.extras = []dayExtra{}
-			}
+			r = newHourRows(calls, extras)
 			out[h] = r
 		}
 		return r
@@ -290,13 +296,7 @@ func (db *DB) readRecentHours(ctx context.Context, tx *sql.Tx, from, to int64, a
 		for _, h := range missing[i:j] {
 			r := rows[h]
 			if r == nil {
-				r = &hourRows{}
-				if calls {
-					r.calls = []dayCall{}
-				}
-				if extras {
-					r.extras = []dayExtra{}
-				}
+				r = newHourRows(calls, extras)
 			}
 			r.version = vs[h-h0]
 			cached[h-h0] = r

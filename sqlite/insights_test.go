@@ -669,58 +669,67 @@ func TestRelabelTasksKeepsToItsRange(t *testing.T) {
 	}
 }
 
-// Today's completed hours are kept in memory after a whole-org read, and
-// every change to them (late events, a relabel) is seen by the next read:
-// after each change, reads through the warm cache equal reads with the
-// cache emptied, for the org and for one person.
-func TestInsightHoursCacheFollowsChanges(t *testing.T) {
+// The insights caches follow every change to what they hold: today's
+// completed hours (kept after a whole-org read) and the org's extras over
+// past days. Calls arrive, then late calls into the hours and days already
+// read, then a relabel moves some; after each, reads through the warm
+// caches must equal reads with them emptied, for the org and one person.
+func TestInsightCachesFollowChanges(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	day := insightStart.Truncate(24 * time.Hour)
-	db.clock = func() time.Time { return day.Add(23 * time.Hour) } // every event below is in a completed hour of today
-	events := genSessions(5, 4, 1, day)
-	for i := range events {
-		if events[i].User == "user0" {
-			events[i].Task = allot.UntaggedTask
-		}
+	cases := []struct {
+		name   string
+		days   int           // of calls, from the day below
+		now    time.Duration // after the first day's start
+		cached func(db *DB) bool
+	}{
+		{"today's completed hours", 1, 23 * time.Hour, func(db *DB) bool { return len(db.ihours.hours) > 0 }},
+		{"the org's extras over past days", 3, 3*24*time.Hour + time.Hour, func(db *DB) bool { return len(db.pextras.periods) > 0 }},
 	}
-	from, to := day, day.Add(24*time.Hour)
-	var first, late []allot.Event
-	for i, e := range events { // every fourth call arrives late, into hours already read
-		if i%4 == 3 {
-			late = append(late, e)
-		} else {
-			first = append(first, e)
-		}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := openTest(t)
+			day := insightStart.Truncate(24 * time.Hour)
+			db.clock = func() time.Time { return day.Add(tc.now) }
+			events := genSessions(5, 4, tc.days, day)
+			labels := allot.TaskLabels{}
+			for i := range events {
+				if events[i].User == "user0" {
+					events[i].Task = allot.UntaggedTask
+					if events[i].SystemFP != 0 {
+						labels[events[i].SystemFP] = "code-review"
+					}
+				}
+			}
+			from, to := day, day.Add(time.Duration(tc.days+1)*24*time.Hour)
+			var first, late []allot.Event
+			for i, e := range events { // every fourth call arrives late
+				if i%4 == 3 {
+					late = append(late, e)
+				} else {
+					first = append(first, e)
+				}
+			}
+			same := func(stage string) {
+				t.Helper()
+				readInsightViews(t, db, from, to) // fill the caches
+				if !tc.cached(db) {
+					t.Fatalf("%s: nothing was kept", stage)
+				}
+				sameAsFresh(t, db, from, to, stage)
+			}
+			mustAppend(t, db, first)
+			checkInsights(t, db, first, from, to)
+			same("first calls")
+			mustAppend(t, db, late)
+			same("late calls")
+			if n, err := db.RelabelTasks(ctx, labels, from, to); err != nil || n == 0 {
+				t.Fatalf("relabel: %d events, %v", n, err)
+			}
+			same("relabel")
+		})
 	}
-	same := func(stage string) {
-		t.Helper()
-		sameAsFresh(t, db, from, to, stage)
-		if len(db.ihours.hours) == 0 {
-			t.Fatalf("%s: no hour was cached by whole-org reads of today", stage)
-		}
-	}
-	read := func() { readInsightViews(t, db, from, to) }
-
-	mustAppend(t, db, first)
-	checkInsights(t, db, first, from, to)
-	same("first calls")
-	read() // warm the cache again
-	mustAppend(t, db, late)
-	same("late calls")
-
-	read()
-	labels := allot.TaskLabels{}
-	for i := range events {
-		if events[i].Task == allot.UntaggedTask && events[i].SystemFP != 0 {
-			labels[events[i].SystemFP] = "code-review"
-		}
-	}
-	if n, err := db.RelabelTasks(ctx, labels, from, to); err != nil || n == 0 {
-		t.Fatalf("relabel: %d events, %v", n, err)
-	}
-	same("relabel")
 }
 
 // insightViews is what insights read of a range: the org's and one
@@ -758,47 +767,4 @@ func sameAsFresh(t *testing.T, db *DB, from, to time.Time, stage string) {
 	if cold := readInsightViews(t, db, from, to); !reflect.DeepEqual(warm, cold) {
 		t.Errorf("%s: insights through the caches differ from a fresh read:\n warm %+v\n cold %+v", stage, warm, cold)
 	}
-}
-
-// The org's extras over past days are kept in memory, and a late event
-// or a relabel on one of those days is seen by the next read.
-func TestPeriodExtrasFollowChanges(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	day := insightStart.Truncate(24 * time.Hour)
-	db.clock = func() time.Time { return day.Add(3*24*time.Hour + time.Hour) } // the events' days are past
-	events := genSessions(6, 4, 3, day)
-	for i := range events {
-		if events[i].User == "user0" {
-			events[i].Task = allot.UntaggedTask
-		}
-	}
-	from, to := day, day.Add(4*24*time.Hour)
-	var first, late []allot.Event
-	for i, e := range events {
-		if i%5 == 4 {
-			late = append(late, e)
-		} else {
-			first = append(first, e)
-		}
-	}
-	mustAppend(t, db, first)
-	checkInsights(t, db, first, from, to)
-	sameAsFresh(t, db, from, to, "first calls")
-	if len(db.pextras.periods) == 0 {
-		t.Fatal("the org's extras over past days were not kept")
-	}
-	mustAppend(t, db, late)
-	sameAsFresh(t, db, from, to, "late calls")
-	labels := allot.TaskLabels{}
-	for i := range events {
-		if events[i].Task == allot.UntaggedTask && events[i].SystemFP != 0 {
-			labels[events[i].SystemFP] = "code-review"
-		}
-	}
-	if n, err := db.RelabelTasks(ctx, labels, from, to); err != nil || n == 0 {
-		t.Fatalf("relabel: %d events, %v", n, err)
-	}
-	sameAsFresh(t, db, from, to, "relabel")
 }
