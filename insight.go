@@ -148,10 +148,11 @@ type InsightQuery struct {
 	Totals   bool // InsightUsage: only requests, tokens and cost are wanted
 	// EachSession, when set, receives InsightCalls' sessions one at a time
 	// instead of InsightCalls.Sessions: an org's month holds millions, too
-	// many to hold as structs. The session passed is reused after the call;
-	// key equals its InsightKey and is the same pointer for every session
-	// of that key within one call, so consumers can group by it cheaply.
-	EachSession func(key *InsightKey, s *SessionUsage) error
+	// many to hold as structs. The session passed is reused after the call.
+	// keyID names its InsightKey within the call: the same non-negative
+	// number for every session of that key, another for another key, and
+	// small (an index, not a hash), so consumers can group by it cheaply.
+	EachSession func(keyID int, s *SessionUsage) error
 }
 
 // InsightCalls is what a scope's calls show about its system prompts and

@@ -100,13 +100,13 @@ func Load(ctx context.Context, src allot.InsightSource, users []allot.User, scop
 	}
 	d.sessions = newSessionSet()
 	callsQuery := own
-	callsQuery.EachSession = func(key *allot.InsightKey, s *allot.SessionUsage) error { d.sessions.add(key, s); return nil }
+	callsQuery.EachSession = func(keyID int, s *allot.SessionUsage) error { d.sessions.add(keyID, s); return nil }
 	calls, err := src.InsightCalls(ctx, callsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("insights: %w", err)
 	}
 	for i := range calls.Sessions { // a source that hands them over at once
-		d.sessions.add(&calls.Sessions[i].InsightKey, &calls.Sessions[i])
+		d.sessions.add(-1, &calls.Sessions[i])
 	}
 	d.Prompts = calls.Prompts
 	today := d.Now.Truncate(24 * time.Hour)

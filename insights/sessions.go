@@ -10,12 +10,11 @@ import "github.com/allot-dev/allot"
 // a few) are kept whole.
 type sessionSet struct {
 	keys    []allot.InsightKey
-	index   map[allot.InsightKey]int32  // keys by value
-	byPtr   map[*allot.InsightKey]int32 // keys by the pointer a store passes
+	index   map[allot.InsightKey]int32 // keys by value
+	byID    []int32                    // keys by the id a store passes, +1 (0: not seen)
+	bigIDs  map[int]int32              // the same for ids too large for byID
 	rows    []sessionRow
 	growing []growthRow
-	lastPtr *allot.InsightKey // the key pointer of the session added last
-	last    int32             // and its index
 }
 
 // growthRow is what context_growth reads of a session.
@@ -35,31 +34,50 @@ type sessionRow struct {
 }
 
 func newSessionSet() *sessionSet {
-	return &sessionSet{index: map[allot.InsightKey]int32{}, byPtr: map[*allot.InsightKey]int32{}, last: -1}
+	return &sessionSet{index: map[allot.InsightKey]int32{}, bigIDs: map[int]int32{}}
 }
 
-// add records s, which the caller may reuse afterwards; key is its
-// InsightKey, the same pointer for all sessions of that key when they
-// come from a store's EachSession.
-func (ss *sessionSet) add(key *allot.InsightKey, s *allot.SessionUsage) {
-	k := ss.last
-	if key != ss.lastPtr {
+// maxDenseKeyID bounds sessionSet.byID.
+const maxDenseKeyID = 1 << 22
+
+// add records s, which the caller may reuse afterwards; id names its
+// InsightKey as a store's EachSession does, or is -1 when unknown.
+func (ss *sessionSet) add(id int, s *allot.SessionUsage) {
+	var k int32
+	switch {
+	case id >= 0 && id < len(ss.byID) && ss.byID[id] != 0:
+		k = ss.byID[id] - 1
+	case id >= maxDenseKeyID:
 		var ok bool
-		if k, ok = ss.byPtr[key]; !ok {
-			if k, ok = ss.index[*key]; !ok {
-				k = int32(len(ss.keys))
-				ss.keys = append(ss.keys, *key)
-				ss.index[*key] = k
-			}
-			ss.byPtr[key] = k
+		if k, ok = ss.bigIDs[id]; !ok {
+			k = ss.keyOf(&s.InsightKey)
+			ss.bigIDs[id] = k
 		}
-		ss.lastPtr, ss.last = key, k
+	default:
+		k = ss.keyOf(&s.InsightKey)
+		if id >= 0 {
+			if id >= len(ss.byID) {
+				ss.byID = append(ss.byID, make([]int32, id+1-len(ss.byID))...)
+			}
+			ss.byID[id] = k + 1
+		}
 	}
 	ss.rows = append(ss.rows, sessionRow{key: k, requests: s.Requests, tokens: s.Tokens.Total(), cost: s.Cost})
 	if mayGrow(s) {
 		ss.growing = append(ss.growing, growthRow{key: k, requests: s.Requests, firstInput: s.FirstInput, lastInput: s.LastInput,
 			input: s.Tokens.Input, cacheRead: s.Tokens.CacheRead, cacheWrite5m: s.Tokens.CacheWrite5m, cw1h: s.Tokens.CacheWrite1h, cost: s.Cost})
 	}
+}
+
+// keyOf returns the index of key in ss.keys, adding it if new.
+func (ss *sessionSet) keyOf(key *allot.InsightKey) int32 {
+	k, ok := ss.index[*key]
+	if !ok {
+		k = int32(len(ss.keys))
+		ss.keys = append(ss.keys, *key)
+		ss.index[*key] = k
+	}
+	return k
 }
 
 // mayGrow is the part of context_growth's test that needs no options:
@@ -77,7 +95,7 @@ func sessionsOf(d *Data) *sessionSet {
 	}
 	ss := newSessionSet()
 	for i := range d.Sessions {
-		ss.add(&d.Sessions[i].InsightKey, &d.Sessions[i])
+		ss.add(-1, &d.Sessions[i])
 	}
 	return ss
 }

@@ -516,15 +516,15 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
 	if q.EachSession != nil { // handed over one by one, as asked
-		keys := map[allot.InsightKey]*allot.InsightKey{}
+		ids := map[allot.InsightKey]int{}
 		for i := range out.Sessions {
 			s := &out.Sessions[i]
-			key := keys[s.InsightKey]
-			if key == nil {
-				key = &s.InsightKey
-				keys[s.InsightKey] = key
+			id, ok := ids[s.InsightKey]
+			if !ok {
+				id = len(ids)
+				ids[s.InsightKey] = id
 			}
-			if err := q.EachSession(key, s); err != nil {
+			if err := q.EachSession(id, s); err != nil {
 				return out, fmt.Errorf("insight calls: %w", err)
 			}
 		}

@@ -579,6 +579,7 @@ type insightNames struct {
 	db     *DB
 	ctx    context.Context
 	keys   map[int64]*allot.InsightKey // nil: filtered out
+	dense  []*allot.InsightKey         // keys of small attribution ids, by id; nil: not known yet or filtered out
 	canons []int64                     // by attribution: the first with its InsightKey, -1 filtered out, 0 not yet known
 	byKey  map[allot.InsightKey]int64
 	user   int64 // dict id to match, -1 for any
@@ -627,6 +628,9 @@ func (n *insightNames) name(id int64) (string, error) {
 // key returns the InsightKey of attribution id, or nil when the query's
 // filters leave it out.
 func (n *insightNames) key(id int64) (*allot.InsightKey, error) {
+	if id > 0 && id < int64(len(n.dense)) && n.dense[id] != nil {
+		return n.dense[id], nil
+	}
 	if k, ok := n.keys[id]; ok {
 		return k, nil
 	}
@@ -660,6 +664,12 @@ func (n *insightNames) key(id int64) (*allot.InsightKey, error) {
 		*f.dst = s
 	}
 	n.keys[id] = &k
+	if id > 0 && id < 1<<24 { // attrs ids are small and dense
+		for int64(len(n.dense)) <= id {
+			n.dense = append(n.dense, nil)
+		}
+		n.dense[id] = &k
+	}
 	return &k, nil
 }
 
@@ -896,8 +906,8 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	if err != nil {
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
-	session := func(i int, a int64, s *allot.SessionUsage) *allot.InsightKey {
-		key, _ := names.key(a) // one pointer per canonical attribution, so per key
+	session := func(i int, a int64, s *allot.SessionUsage) {
+		key, _ := names.key(a)
 		v := &sessions.vals[i]
 		*s = allot.SessionUsage{
 			InsightKey: *key, Session: sessionNames[i],
@@ -906,13 +916,13 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 			Tokens:   allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]},
 			Cost:     allot.Money(v[cCost]), FirstInput: v[cFirstInput], LastInput: v[cLastInput], Growing: v[cGrowing],
 		}
-		return key
 	}
 	if q.EachSession != nil {
 		var s allot.SessionUsage
 		for i, a := range sessions.attr {
-			key := session(i, a, &s)
-			if err := q.EachSession(key, &s); err != nil {
+			session(i, a, &s)
+			// A canonical attribution is one per InsightKey, and ids are small.
+			if err := q.EachSession(int(a), &s); err != nil {
 				return out, fmt.Errorf("insight calls: %w", err)
 			}
 		}

@@ -228,15 +228,18 @@ func testEachSession(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatalf("user %q: no sessions in %d events", user, len(events))
 		}
 		var got []allot.SessionUsage
-		keys := map[allot.InsightKey]*allot.InsightKey{}
-		q.EachSession = func(key *allot.InsightKey, s *allot.SessionUsage) error {
-			if *key != s.InsightKey {
-				t.Errorf("user %q: session %s came with key %+v", user, s.Session, *key)
+		ids, keys := map[allot.InsightKey]int{}, map[int]allot.InsightKey{}
+		q.EachSession = func(id int, s *allot.SessionUsage) error {
+			if id < 0 || id > 1<<24 {
+				t.Errorf("user %q: key id %d is not a small index", user, id)
 			}
-			if k, ok := keys[*key]; ok && k != key {
-				t.Errorf("user %q: key %+v came as two pointers", user, *key)
+			if k, ok := ids[s.InsightKey]; ok && k != id {
+				t.Errorf("user %q: key %+v came as ids %d and %d", user, s.InsightKey, k, id)
 			}
-			keys[*key] = key
+			if k, ok := keys[id]; ok && k != s.InsightKey {
+				t.Errorf("user %q: id %d named keys %+v and %+v", user, id, k, s.InsightKey)
+			}
+			ids[s.InsightKey], keys[id] = id, s.InsightKey
 			got = append(got, *s)
 			return nil
 		}
@@ -254,7 +257,7 @@ func testEachSession(t *testing.T, open func(t *testing.T) Store) {
 			t.Errorf("user %q: prompts differ with EachSession", user)
 		}
 		stop := errors.New("stop")
-		q.EachSession = func(*allot.InsightKey, *allot.SessionUsage) error { return stop }
+		q.EachSession = func(int, *allot.SessionUsage) error { return stop }
 		if _, err := src.InsightCalls(ctx, q); !errors.Is(err, stop) {
 			t.Errorf("user %q: EachSession's error came back as %v", user, err)
 		}
