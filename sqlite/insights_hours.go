@@ -280,16 +280,12 @@ func (db *DB) readRecentHours(ctx context.Context, tx *sql.Tx, from, to int64, a
 	// A person's or team's read fills no cache: the whole org's hours are
 	// not theirs to pay for. It uses what whole-org reads left.
 	fill := attrs == nil
-	read := attrs
-	if fill {
-		read = nil
-	}
 	for i := 0; i < len(missing); {
 		j := i + 1
 		for j < len(missing) && missing[j] == missing[j-1]+1 {
 			j++
 		}
-		rows, err := readHourRows(ctx, tx, missing[i], missing[j-1]+1, read, calls, extras)
+		rows, err := readHourRows(ctx, tx, missing[i], missing[j-1]+1, attrs, calls, extras)
 		if err != nil {
 			return nil, err
 		}
