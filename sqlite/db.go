@@ -41,11 +41,12 @@ type DB struct {
 
 	dict    *dict
 	attrs   *attrCache
-	rcache  *rollupCache     // reports' blocks of rollups (rollupcache.go)
-	ihours  *insightHours    // completed hours' insight rows (insights_hours.go)
-	pextras *periodExtras    // the org's extras over past days (insights_period.go)
-	clock   func() time.Time // insights' now, when not time.Now (tests)
-	ckpt    *checkpointer    // copies the WAL into the file in the background (checkpoint.go)
+	rcache  *rollupCache                       // reports' blocks of rollups (rollupcache.go)
+	ihours  *insightHours                      // completed hours' insight rows (insights_hours.go)
+	pextras *periodCache[map[int64]*extrasAgg] // the org's extras over past days (insights_period.go)
+	pdaily  *periodCache[[]allot.DailySpend]   // the org's daily spend on past days
+	clock   func() time.Time                   // insights' now, when not time.Now (tests)
+	ckpt    *checkpointer                      // copies the WAL into the file in the background (checkpoint.go)
 
 	wmu   sync.Mutex           // held by every write: one transaction at a time on w
 	stmts map[string]*sql.Stmt // Append's statements, prepared on w at Open, by SQL
@@ -107,7 +108,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 
-	db.dict, db.attrs, db.ihours, db.pextras = newDict(), newAttrCache(), newInsightHours(), &periodExtras{}
+	db.dict, db.attrs, db.ihours, db.pextras, db.pdaily = newDict(), newAttrCache(), newInsightHours(), &periodCache[map[int64]*extrasAgg]{}, &periodCache[[]allot.DailySpend]{}
 	err = db.dict.refresh(ctx, r)
 	if err == nil {
 		err = db.attrs.refresh(ctx, r)

@@ -9,58 +9,65 @@ import (
 
 // Every insights call, a person's included, sums the whole org's extras
 // (failed, duplicate and unlimited calls) over the period: peers are
-// compared by them. Past days' sums are kept in memory per run of days,
-// keyed by those days' rollup_day_versions: every change to a day's
+// compared by them; the org's view also reads everyone's daily spend.
+// Past days' sums are kept in memory per run of days, keyed by those
+// days' rollup_day_versions: every change to a day's
 // events (a late event, a relabel, retention) bumps its version in the
 // same transaction, so a stored sum stands for as long as the versions
 // do. The versions are read before the sums, so a sum is never older than
 // its key.
 
-// periodExtrasKept is how many runs of days are kept: the periods in use
-// (30 days, 7 days, the previous period...) are few.
-const periodExtrasKept = 4
+// periodsKept is how many runs of days a periodCache keeps: the periods
+// in use (30 days, 7 days, the previous period...) are few.
+const periodsKept = 4
 
-// periodExtrasMax is the most attributions a kept sum holds (about 150
-// bytes each): an org with more is summed on every call instead.
+// periodExtrasMax is the most attributions a kept sum of extras holds
+// (about 150 bytes each): an org with more is summed on every call instead.
 const periodExtrasMax = 500_000
 
-// extrasPeriod is the whole org's extras over days [from, to) at
-// versions, by attribution.
-type extrasPeriod struct {
+// periodDailyMax is the most rows a kept daily spend holds (about 100
+// bytes each, one per person and day).
+const periodDailyMax = 1_000_000
+
+// period is a value computed over the whole org's days [from, to), read
+// when those days had versions.
+type period[V any] struct {
 	from, to int64
 	versions []int64
-	sums     map[int64]*extrasAgg
+	value    V
 }
 
-// periodExtras is the cache of extrasPeriods, most recently used first.
-type periodExtras struct {
+// periodCache keeps values computed over runs of past days, most recently
+// used first, each standing for as long as its days' versions do.
+type periodCache[V any] struct {
 	mu      sync.Mutex
-	periods []*extrasPeriod
+	periods []*period[V]
 }
 
-// get returns the sums of [from, to) at versions, or nil. The map must
-// not be changed.
-func (c *periodExtras) get(from, to int64, versions []int64) map[int64]*extrasAgg {
+// get returns the value of [from, to) at versions, if kept. It must not be
+// changed.
+func (c *periodCache[V]) get(from, to int64, versions []int64) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, p := range c.periods {
 		if p.from == from && p.to == to && slices.Equal(p.versions, versions) {
 			copy(c.periods[1:i+1], c.periods[:i])
 			c.periods[0] = p
-			return p.sums
+			return p.value, true
 		}
 	}
-	return nil
+	var zero V
+	return zero, false
 }
 
-// put stores the sums of [from, to) read at versions.
-func (c *periodExtras) put(from, to int64, versions []int64, sums map[int64]*extrasAgg) {
+// put keeps the value of [from, to) computed after reading versions.
+func (c *periodCache[V]) put(from, to int64, versions []int64, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.periods = slices.DeleteFunc(c.periods, func(p *extrasPeriod) bool { return p.from == from && p.to == to })
-	c.periods = slices.Insert(c.periods, 0, &extrasPeriod{from: from, to: to, versions: versions, sums: sums})
-	if len(c.periods) > periodExtrasKept {
-		c.periods = c.periods[:periodExtrasKept]
+	c.periods = slices.DeleteFunc(c.periods, func(p *period[V]) bool { return p.from == from && p.to == to })
+	c.periods = slices.Insert(c.periods, 0, &period[V]{from: from, to: to, versions: versions, value: v})
+	if len(c.periods) > periodsKept {
+		c.periods = c.periods[:periodsKept]
 	}
 }
 
@@ -72,7 +79,7 @@ func (db *DB) orgExtras(ctx context.Context, d0, d1 int64) (map[int64]*extrasAgg
 	if err != nil {
 		return nil, err
 	}
-	if sums := db.pextras.get(d0, d1, vs); sums != nil {
+	if sums, ok := db.pextras.get(d0, d1, vs); ok {
 		return sums, nil
 	}
 	sums := map[int64]*extrasAgg{}

@@ -80,6 +80,35 @@ func mergeCall(a, b *callAgg) {
 	}
 }
 
+// sortCalls orders a day's call entries by session, then attribution and
+// fingerprint, unless they are in that order already: then the entries
+// of one person's session are adjacent, and InsightCalls merges them
+// without a table per day.
+func sortCalls(calls []dayCall) {
+	cmp := func(a, b dayCall) int {
+		switch {
+		case a.session != b.session:
+			return cmpInt(a.session, b.session)
+		case a.attr != b.attr:
+			return cmpInt(a.attr, b.attr)
+		}
+		return cmpInt(a.fp, b.fp)
+	}
+	if !slices.IsSortedFunc(calls, cmp) {
+		slices.SortFunc(calls, cmp)
+	}
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
 // A packed day is up to 2×insightParts insight_days rows: part p holds
 // in its calls blob the call entries of the users whose dict id is p
 // modulo insightParts, part insightParts+p their extras in its extras
@@ -137,6 +166,27 @@ func (r *varints) next() int64 {
 	return v
 }
 
+// fill reads len(dst) varints into dst: the entries of an org's month are
+// millions of varints, read here in one loop rather than a call each.
+func (r *varints) fill(dst []int64) {
+	b := r.b
+	for k := range dst {
+		if len(b) > 0 && b[0] < 0x80 { // one byte: most values
+			dst[k] = int64(b[0]>>1) ^ -int64(b[0]&1)
+			b = b[1:]
+			continue
+		}
+		u, n := binary.Uvarint(b)
+		if n <= 0 {
+			r.err = true
+			return
+		}
+		dst[k] = int64(u>>1) ^ -int64(u&1)
+		b = b[n:]
+	}
+	r.b = b
+}
+
 func (r *varints) count() int {
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 || v > uint64(len(r.b)) {
@@ -152,15 +202,16 @@ func decodeCalls(day int64, b []byte, out []dayCall) ([]dayCall, error) {
 	r := varints{b: b}
 	base := day * usPerDay
 	n := r.count()
+	out = slices.Grow(out, n) // n is at most the blob's length
 	for i := 0; i < n && !r.err; i++ {
-		var c dayCall
-		c.attr, c.session, c.fp = r.next(), r.next(), r.next()
-		for j := range c.v {
-			c.v[j] = r.next()
-		}
+		out = out[:len(out)+1]
+		c := &out[len(out)-1]
+		var key [3]int64
+		r.fill(key[:])
+		r.fill(c.v[:])
+		c.attr, c.session, c.fp = key[0], key[1], key[2]
 		c.v[cFirstUS] += base
 		c.v[cLastUS] += base
-		out = append(out, c)
 	}
 	if r.err || len(r.b) != 0 {
 		return out, errBadInsightDay
@@ -269,6 +320,9 @@ func (db *DB) packDay(ctx context.Context, tx *sql.Tx, day int64, d *insightDay)
 			}
 			extras[u%insightParts] = append(extras[u%insightParts], x)
 		}
+	}
+	for p := range calls {
+		sortCalls(calls[p])
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO insight_days (day, part, calls, extras) VALUES (?, -1, x'', x'')`, day); err != nil {
 		return err
@@ -402,7 +456,9 @@ func (db *DB) filterOf(ctx context.Context, q allot.InsightQuery) (insightFilter
 
 // eachInsightDay calls fn, in day order, with the insight aggregates of
 // f's people on every day overlapping [from, to) that has any: their call
-// entries if calls, their extras if extras. fn must not keep the day: its
+// entries if calls, their extras if extras. One person's call entries of
+// a session are adjacent (sortCalls; a day's parts are sorted each, and a
+// person's entries are all in one part). fn must not keep the day: its
 // slices are reused. It folds waiting events first and packs past days on
 // first use.
 func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightFilter, calls, extras bool, fn func(d *insightDay) error) error {
@@ -488,6 +544,7 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 	rawDays := slices.Sorted(maps.Keys(raw))
 	emitRaw := func(before int64) error {
 		for len(rawDays) > 0 && rawDays[0] < before {
+			sortCalls(raw[rawDays[0]].calls)
 			if err := fn(raw[rawDays[0]]); err != nil {
 				return err
 			}
@@ -526,6 +583,7 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 			if cur.calls, err = decodeCalls(day, cb, cur.calls); err != nil {
 				return err
 			}
+			sortCalls(cur.calls[n:]) // a no-op unless packed before parts were sorted
 			if keep != nil {
 				kept := cur.calls[:n]
 				for _, c := range cur.calls[n:] {
@@ -853,36 +911,55 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
 	prompts := newCallSums[[2]int64]() // canonical attr, fp
-	// Per canonical attribution and session: the period's, one day's.
-	var sessions, day *sessionTable
+	// Per canonical attribution and session over the period. A session's
+	// entries of one day (one per attribution and system prompt)
+	// interleave and merge first; a later day's follow the earlier ones.
+	var sessions *sessionTable
 	days := int(to.Sub(from) / (24 * time.Hour))
+	type part struct {
+		canon int64
+		v     callAgg
+	}
+	var group []part // one session's entries of a day, by canonical attribution
 	err = db.eachInsightDay(ctx, from, to, f, true, false, func(d *insightDay) error {
 		if sessions == nil { // size for a period like its first day
 			n := len(d.calls)
 			maxID := db.dict.maxID()
-			dense := denseSessions(maxID, n*(days+1))
-			sessions, day = newSessionTable(maxID, n*(days+1), dense), newSessionTable(maxID, n, dense)
+			sessions = newSessionTable(maxID, n*(days+1), denseSessions(maxID, n*(days+1)))
 			prompts.index = make(map[[2]int64]int, n)
 		}
-		day.reset()
-		for i := range d.calls {
-			c := &d.calls[i]
-			a, err := names.canon(c.attr)
-			if err != nil {
-				return err
+		calls := d.calls
+		for i := 0; i < len(calls); {
+			session := calls[i].session
+			group = group[:0]
+			for ; i < len(calls) && calls[i].session == session; i++ {
+				c := &calls[i]
+				a, err := names.canon(c.attr)
+				if err != nil {
+					return err
+				}
+				if a < 0 {
+					continue
+				}
+				if c.fp != 0 {
+					prompts.add([2]int64{a, c.fp}, &c.v, false)
+				}
+				if session == 0 {
+					continue
+				}
+				j := 0
+				for j < len(group) && group[j].canon != a {
+					j++
+				}
+				if j < len(group) {
+					mergeCall(&group[j].v, &c.v)
+				} else {
+					group = append(group, part{a, c.v})
+				}
 			}
-			if a < 0 {
-				continue
+			for j := range group {
+				sessions.add(group[j].canon, session, &group[j].v, true)
 			}
-			if c.fp != 0 {
-				prompts.add([2]int64{a, c.fp}, &c.v, false)
-			}
-			if c.session != 0 { // a session's parts with other prompts interleave
-				day.add(a, c.session, &c.v, false)
-			}
-		}
-		for i := range day.vals { // days come in order: this one follows
-			sessions.add(day.attr[i], day.sess[i], &day.vals[i], true)
 		}
 		return nil
 	})
@@ -949,10 +1026,42 @@ func (db *DB) SessionUsage(ctx context.Context, q allot.InsightQuery) ([]allot.S
 
 // DailySpend returns each person's usage per UTC day over the days
 // overlapping [q.From, q.To), from the rollups: the packed daily totals of
-// past days, the hourly rollups of today and of days changed since.
+// past days, the hourly rollups of today and of days changed since. The
+// whole org's past days are kept in memory while unchanged
+// (insights_period.go).
 func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.DailySpend, error) {
 	from, to := dayBounds(q.From, q.To)
 	d0, d1 := from.UnixMicro()/usPerDay, to.UnixMicro()/usPerDay
+	past := min(d1, db.now().UnixMicro()/usPerDay)
+	if q.User != "" || q.Team != "" || d0 >= past {
+		return db.dailySpend(ctx, q, d0, d1)
+	}
+	vs, err := versions(ctx, db.r, "rollup_day_versions", "day", d0, past)
+	if err != nil {
+		return nil, fmt.Errorf("daily spend: %w", err)
+	}
+	kept, ok := db.pdaily.get(d0, past, vs)
+	if !ok {
+		if kept, err = db.dailySpend(ctx, q, d0, past); err != nil {
+			return nil, err
+		}
+		if len(kept) <= periodDailyMax {
+			db.pdaily.put(d0, past, vs, kept)
+		}
+	}
+	rest, err := db.dailySpend(ctx, q, past, d1)
+	if err != nil {
+		return nil, err
+	}
+	// Past days come first in day order; the kept rows are not the caller's.
+	return append(append(make([]allot.DailySpend, 0, len(kept)+len(rest)), kept...), rest...), nil
+}
+
+// dailySpend is DailySpend over the days [d0, d1).
+func (db *DB) dailySpend(ctx context.Context, q allot.InsightQuery, d0, d1 int64) ([]allot.DailySpend, error) {
+	if d0 >= d1 {
+		return []allot.DailySpend{}, nil
+	}
 	names, err := db.insightNames(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("daily spend: %w", err)
@@ -1072,11 +1181,13 @@ func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.Dai
 			day = end
 			continue
 		}
-		err := eachRow(ctx, tx, `SELECT hour / 24, attr, `+sumOfSumColumns+` FROM rollups_hourly WHERE `+where+` GROUP BY 1, 2`,
+		// Rows are summed in Go as they come: grouping in SQL would sort
+		// the whole org's hours of today first.
+		err := eachRow(ctx, tx, `SELECT hour / 24, attr, requests, input, output, cost_nano FROM rollups_hourly WHERE `+where,
 			args, func(rows *sql.Rows) error {
 				var d, attr int64
 				var s sums
-				if err := rows.Scan(&d, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {
+				if err := rows.Scan(&d, &attr, &s[sRequests], &s[sInput], &s[sOutput], &s[sCost]); err != nil {
 					return err
 				}
 				add(d, attr, &s)

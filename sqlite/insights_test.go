@@ -304,6 +304,57 @@ func checkInsights(t *testing.T, db *DB, events []allot.Event, from, to time.Tim
 	}
 }
 
+// TestInsightSessionsAcrossPromptsAndKeys: a person's session whose calls
+// alternate between system prompts, one of their keys a day, is one
+// session, its parts of a day interleaved and the next day's following,
+// both from packed past days and from today's hours, though other
+// sessions (one of another person by the same name) come between its
+// parts in the stored order.
+func TestInsightSessionsAcrossPromptsAndKeys(t *testing.T) {
+	t.Parallel()
+	day := insightStart.Truncate(24 * time.Hour)
+	var events []allot.Event
+	add := func(user, key, session string, fp uint64, at time.Time, input int64) {
+		tok := allot.Tokens{Input: input, Output: 100}
+		events = append(events, allot.Event{
+			ID: fmt.Sprintf("x-%d", len(events)), Time: at,
+			Principal: allot.Principal{Org: "acme", Team: "team0", User: user, KeyID: key, KeyLabel: key, Role: allot.RoleMember},
+			Provider:  "openai", RequestedModel: "m", ServedModel: "m", Route: allot.RouteChat,
+			Task: "code", Session: session, App: "app", Source: allot.SourceGateway, Status: 200, MaxTokens: 1000,
+			SystemFP: fp, RequestFP: uint64(len(events) + 1), Tokens: tok, Cost: allot.Money(input * 100), CostKnown: true,
+		})
+	}
+	for d, key := range []string{"ana-laptop", "ana-ci"} { // one key a day: a key's calls are one stream
+		for i := range 40 {
+			at := day.Add(time.Duration(d)*24*time.Hour + 10*time.Hour + time.Duration(i)*2*time.Minute)
+			fp := uint64(111 + 111*(i/2%2)) // two prompts in turn, then from 11:00 a third
+			if i >= 30 {
+				fp = 444
+			}
+			add("ana", key, "s1", fp, at, int64(1000+4000*(i/2%2)+10*i))
+			add("ana", key, "s2", 333, at.Add(time.Second), int64(2000-10*i))
+			add("bo", "bo-laptop", "s1", 111, at.Add(2*time.Second), int64(3000+i))
+		}
+	}
+	slices.SortStableFunc(events, func(a, b allot.Event) int { return a.Time.Compare(b.Time) })
+	from, to := day, day.Add(2*24*time.Hour)
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+	}{
+		{"packed days", to.Add(time.Hour)},
+		{"today's hours", to.Add(-time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := openTest(t)
+			db.clock = func() time.Time { return tc.now }
+			mustAppend(t, db, events)
+			checkInsights(t, db, events, from, to)
+		})
+	}
+}
+
 func TestInsightAggregatesMatchEvents(t *testing.T) {
 	t.Parallel()
 	events := genSessions(1, 12, 3, insightStart)
@@ -684,6 +735,7 @@ func TestInsightCachesFollowChanges(t *testing.T) {
 	}{
 		{"today's completed hours", 1, 23 * time.Hour, func(db *DB) bool { return len(db.ihours.hours) > 0 }},
 		{"the org's extras over past days", 3, 3*24*time.Hour + time.Hour, func(db *DB) bool { return len(db.pextras.periods) > 0 }},
+		{"the org's daily spend on past days", 3, 3*24*time.Hour + time.Hour, func(db *DB) bool { return len(db.pdaily.periods) > 0 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -733,10 +785,11 @@ func TestInsightCachesFollowChanges(t *testing.T) {
 }
 
 // insightViews is what insights read of a range: the org's and one
-// person's usage and calls.
+// person's usage, calls and daily spend.
 type insightViews struct {
 	usage, mine []allot.InsightUsage
 	calls, own  allot.InsightCalls
+	daily, days []allot.DailySpend
 }
 
 func readInsightViews(t *testing.T, db *DB, from, to time.Time) insightViews {
@@ -748,7 +801,11 @@ func readInsightViews(t *testing.T, db *DB, from, to time.Time) insightViews {
 	if v.usage, err = db.InsightUsage(ctx, org); err == nil {
 		if v.mine, err = db.InsightUsage(ctx, person); err == nil {
 			if v.calls, err = db.InsightCalls(ctx, org); err == nil {
-				v.own, err = db.InsightCalls(ctx, person)
+				if v.own, err = db.InsightCalls(ctx, person); err == nil {
+					if v.daily, err = db.DailySpend(ctx, org); err == nil {
+						v.days, err = db.DailySpend(ctx, person)
+					}
+				}
 			}
 		}
 	}
@@ -763,7 +820,7 @@ func readInsightViews(t *testing.T, db *DB, from, to time.Time) insightViews {
 func sameAsFresh(t *testing.T, db *DB, from, to time.Time, stage string) {
 	t.Helper()
 	warm := readInsightViews(t, db, from, to)
-	db.ihours, db.pextras = newInsightHours(), &periodExtras{}
+	db.ihours, db.pextras, db.pdaily = newInsightHours(), &periodCache[map[int64]*extrasAgg]{}, &periodCache[[]allot.DailySpend]{}
 	if cold := readInsightViews(t, db, from, to); !reflect.DeepEqual(warm, cold) {
 		t.Errorf("%s: insights through the caches differ from a fresh read:\n warm %+v\n cold %+v", stage, warm, cold)
 	}
