@@ -148,7 +148,8 @@ type InsightQuery struct {
 	Totals   bool // InsightUsage: only requests, tokens and cost are wanted
 	// EachSession, when set, receives InsightCalls' sessions one at a time
 	// instead of InsightCalls.Sessions: an org's month holds millions, too
-	// many to hold as structs. The session passed is reused after the call.
+	// many to hold as structs. The session passed is reused after the call
+	// and must not be changed: a store may rewrite only what differs.
 	// keyID names its InsightKey within the call: the same non-negative
 	// number for every session of that key, another for another key, and
 	// small (an index, not a hash), so consumers can group by it cheaply.

@@ -400,7 +400,8 @@ func contextGrowth(ss *sessionSet, pr prices, days int, opts Options) []Recommen
 		a.calls += n
 		a.input = a.input.Add(allot.Tokens{Input: s.input, CacheRead: s.cacheRead, CacheWrite5m: s.cacheWrite5m, CacheWrite1h: s.cw1h})
 		a.spend += s.cost
-		if s.lastInput-s.firstInput > a.last-a.first {
+		// The largest growth, the later of equal ones: whatever the order.
+		if g := s.lastInput - s.firstInput; g > a.last-a.first || g == a.last-a.first && s.lastInput > a.last {
 			a.first, a.last = s.firstInput, s.lastInput
 		}
 	}
@@ -543,8 +544,8 @@ func runaway(ss *sessionSet, days int, opts Options) []Recommendation {
 		userOf[k] = id
 	}
 	byUser := make([][]int32, len(names))
-	for i, r := range ss.rows {
-		u := userOf[r.key]
+	for i := range ss.n {
+		u := userOf[ss.row(i).key]
 		byUser[u] = append(byUser[u], int32(i))
 	}
 	order := make([]int32, len(names))
@@ -566,7 +567,7 @@ func runaway(ss *sessionSet, days int, opts Options) []Recommendation {
 		if len(idx) < 3 {
 			continue // no usual to compare with
 		}
-		at := func(i int) *sessionRow { return &ss.rows[idx[i]] }
+		at := func(i int) *sessionRow { return ss.row(int(idx[i])) }
 		medCalls := median(len(idx), func(i int) int64 { return at(i).requests })
 		medTokens := median(len(idx), func(i int) int64 { return at(i).tokens })
 		medCost := allot.Money(median(len(idx), func(i int) int64 { return int64(at(i).cost) }))
@@ -581,8 +582,12 @@ func runaway(ss *sessionSet, days int, opts Options) []Recommendation {
 			n++
 			spend += s.cost
 			save += max(s.cost-medCost, 0)
-			if s.requests > worstCalls {
-				worstCalls, worstTokens, team, task = s.requests, s.tokens, ss.keys[s.key].Team, ss.keys[s.key].Task
+			// The largest by calls, then tokens, team and task: the same
+			// whatever order the store hands sessions over in.
+			k := &ss.keys[s.key]
+			if s.requests > worstCalls || s.requests == worstCalls && (s.tokens > worstTokens ||
+				s.tokens == worstTokens && (k.Team < team || k.Team == team && k.Task < task)) {
+				worstCalls, worstTokens, team, task = s.requests, s.tokens, k.Team, k.Task
 			}
 		}
 		if n == 0 || monthly(save, days) < opts.Floor {

@@ -1,6 +1,8 @@
 package insights
 
 import (
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -270,6 +272,46 @@ func TestMulDiv(t *testing.T) {
 	} {
 		if got := mulDiv(tc.a, tc.b, tc.c); got != tc.want {
 			t.Errorf("mulDiv(%d, %d, %d) = %d, want %d", tc.a, tc.b, tc.c, got, tc.want)
+		}
+	}
+}
+
+// TestSessionRecommendationsIgnoreOrder: a store may hand sessions over in
+// any order; runaway and context growth name the same largest session
+// whatever it is, ties included.
+func TestSessionRecommendationsIgnoreOrder(t *testing.T) {
+	t.Parallel()
+	session := func(task string, n, first, last, growing, input int64) allot.SessionUsage {
+		return allot.SessionUsage{
+			InsightKey: allot.InsightKey{Team: "data", User: "alice", Provider: "p", Model: "big-1", Task: task, App: "cli"},
+			Session:    "s", Requests: n, FirstInput: first, LastInput: last, Growing: growing,
+			Tokens: allot.Tokens{Input: input}, Cost: allot.Money(input * 10),
+		}
+	}
+	var sessions []allot.SessionUsage
+	for range 6 {
+		sessions = append(sessions, session("code", 10, 1000, 1000, 0, 10_000))
+	}
+	// Runaways of equal calls (one with more tokens, two tied in both), and
+	// growing sessions of equal growth.
+	sessions = append(sessions, session("review", 300, 1000, 1000, 0, 300_000), session("code", 300, 1000, 1000, 0, 300_000),
+		session("docs", 300, 1000, 1000, 0, 200_000),
+		session("code", 40, 1000, 41_000, 39, 840_000), session("code", 40, 2000, 42_000, 39, 880_000))
+	opts := DefaultOptions()
+	opts.Floor = 0
+	recommend := func(order []allot.SessionUsage) []Recommendation {
+		d := &Data{Now: testNow, Period: LastDays(testNow, 30), Scope: Scope{User: "alice"}, Sessions: order}
+		return Recommend(d, testPrices, opts)
+	}
+	want := recommend(sessions)
+	if len(only(want, KindRunaway)) == 0 || len(only(want, KindContextGrowth)) == 0 {
+		t.Fatalf("expected runaway and context growth recommendations, got %+v", want)
+	}
+	reversed := slices.Clone(sessions)
+	slices.Reverse(reversed)
+	for name, order := range map[string][]allot.SessionUsage{"reversed": reversed, "rotated": append(slices.Clone(sessions[7:]), sessions[:7]...)} {
+		if got := recommend(order); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %+v\nwant %+v", name, got, want)
 		}
 	}
 }

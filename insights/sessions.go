@@ -13,9 +13,18 @@ type sessionSet struct {
 	index   map[allot.InsightKey]int32 // keys by value
 	byID    []int32                    // keys by the id a store passes, +1 (0: not seen)
 	bigIDs  map[int]int32              // the same for ids too large for byID
-	rows    []sessionRow
+	rows    [][]sessionRow             // blocks of sessionBlock rows: see row
+	n       int                        // rows in all
 	growing []growthRow
 }
+
+// sessionBlock is how many rows a block of sessionSet.rows holds. Blocks
+// are never copied as the set grows: one slice of millions of rows,
+// grown by append, copied and allocated five times its final size.
+const sessionBlock = 1 << 14
+
+// row returns the i-th session row.
+func (ss *sessionSet) row(i int) *sessionRow { return &ss.rows[i/sessionBlock][i%sessionBlock] }
 
 // growthRow is what context_growth reads of a session.
 type growthRow struct {
@@ -62,7 +71,12 @@ func (ss *sessionSet) add(id int, s *allot.SessionUsage) {
 			ss.byID[id] = k + 1
 		}
 	}
-	ss.rows = append(ss.rows, sessionRow{key: k, requests: s.Requests, tokens: s.Tokens.Total(), cost: s.Cost})
+	if ss.n%sessionBlock == 0 {
+		ss.rows = append(ss.rows, make([]sessionRow, 0, sessionBlock))
+	}
+	last := &ss.rows[len(ss.rows)-1]
+	*last = append(*last, sessionRow{key: k, requests: s.Requests, tokens: s.Tokens.Total(), cost: s.Cost})
+	ss.n++
 	if mayGrow(s) {
 		ss.growing = append(ss.growing, growthRow{key: k, requests: s.Requests, firstInput: s.FirstInput, lastInput: s.LastInput,
 			input: s.Tokens.Input, cacheRead: s.Tokens.CacheRead, cacheWrite5m: s.Tokens.CacheWrite5m, cw1h: s.Tokens.CacheWrite1h, cost: s.Cost})

@@ -45,6 +45,7 @@ type DB struct {
 	ihours  *insightHours                      // completed hours' insight rows (insights_hours.go)
 	pextras *periodCache[map[int64]*extrasAgg] // the org's extras over past days (insights_period.go)
 	pdaily  *periodCache[[]allot.DailySpend]   // the org's daily spend on past days
+	pcalls  *periodCache[*keptCalls]           // the org's call sums over past days (insights_calls.go)
 	clock   func() time.Time                   // insights' now, when not time.Now (tests)
 	ckpt    *checkpointer                      // copies the WAL into the file in the background (checkpoint.go)
 
@@ -109,6 +110,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 
 	db.dict, db.attrs, db.ihours, db.pextras, db.pdaily = newDict(), newAttrCache(), newInsightHours(), &periodCache[map[int64]*extrasAgg]{}, &periodCache[[]allot.DailySpend]{}
+	db.pcalls = &periodCache[*keptCalls]{keep: 2} // the period in view and one other: they are large
 	err = db.dict.refresh(ctx, r)
 	if err == nil {
 		err = db.attrs.refresh(ctx, r)

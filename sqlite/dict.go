@@ -109,7 +109,24 @@ func (d *dict) refresh(ctx context.Context, q querier) error {
 // names maps ids to strings, loading ids the cache lacks from q.
 func (d *dict) names(ctx context.Context, q querier, ids ...int64) ([]string, error) {
 	out := make([]string, len(ids))
+	// Under one lock, those cached (all, usually); then the rest one by one.
+	missing := false
+	d.mu.RLock()
 	for i, id := range ids {
+		if id >= 0 && id < int64(len(d.strs)) && (id == 0 || d.strs[id] != "") {
+			out[i] = d.strs[id]
+		} else {
+			missing = true
+		}
+	}
+	d.mu.RUnlock()
+	if !missing {
+		return out, nil
+	}
+	for i, id := range ids {
+		if out[i] != "" || id == 0 {
+			continue
+		}
 		s, ok := d.str(id)
 		if !ok {
 			if err := d.refresh(ctx, q); err != nil {

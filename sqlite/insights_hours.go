@@ -177,6 +177,7 @@ type hourMerger struct {
 	calls  map[int64]map[[3]int64]int // per day: (attr, session, fp) -> index in calls
 	extras map[[2]int64]int           // (day, attr) -> index in extras
 	keep   map[int64]bool             // attributions kept; nil: all
+	sizes  map[int64][2]int           // per day: at most how many call and extras entries it gets
 }
 
 func newHourMerger(attrs []int64) *hourMerger {
@@ -190,12 +191,25 @@ func newHourMerger(attrs []int64) *hourMerger {
 	return m
 }
 
+// expect sizes the day of hour for r's rows as well, before any is
+// added: the whole org's day is hundreds of thousands of entries, which
+// grown one append at a time were copied over and over.
+func (m *hourMerger) expect(hour int64, r *hourRows) {
+	if m.sizes == nil {
+		m.sizes = map[int64][2]int{}
+	}
+	day := floorDiv(hour, 24)
+	n := m.sizes[day]
+	m.sizes[day] = [2]int{n[0] + len(r.calls), n[1] + len(r.extras)}
+}
+
 func (m *hourMerger) dayOf(day int64) *insightDay {
 	d := m.days[day]
 	if d == nil {
-		d = &insightDay{day: day}
+		n := m.sizes[day]
+		d = &insightDay{day: day, calls: make([]dayCall, 0, n[0]), extras: make([]dayExtra, 0, n[1])}
 		m.days[day] = d
-		m.calls[day] = map[[3]int64]int{}
+		m.calls[day] = make(map[[3]int64]int, n[0])
 	}
 	return d
 }
@@ -243,6 +257,9 @@ func readInsightHours(ctx context.Context, q querier, from, to int64, attrs []in
 		return nil, err
 	}
 	m := newHourMerger(nil) // read filtered already
+	for h, r := range hours {
+		m.expect(h, r)
+	}
 	for h := from * 24; h < to*24; h++ {
 		if r := hours[h]; r != nil {
 			m.add(h, r)
@@ -302,15 +319,25 @@ func (db *DB) readRecentHours(ctx context.Context, tx *sql.Tx, from, to int64, a
 		}
 		i = j
 	}
+	rest := map[int64]*hourRows{}
+	if h1 < to*24 { // the current hour and any after it
+		if rest, err = readHourRows(ctx, tx, h1, to*24, attrs, calls, extras); err != nil {
+			return nil, err
+		}
+	}
 	m := newHourMerger(attrs)
+	if attrs == nil { // a person keeps a few of the org's rows: no sizing by all of them
+		for h := h0; h < h1; h++ {
+			m.expect(h, cached[h-h0])
+		}
+		for h, r := range rest {
+			m.expect(h, r)
+		}
+	}
 	for h := h0; h < h1; h++ {
 		m.add(h, cached[h-h0])
 	}
-	if h1 < to*24 { // the current hour and any after it
-		rest, err := readHourRows(ctx, tx, h1, to*24, attrs, calls, extras)
-		if err != nil {
-			return nil, err
-		}
+	if h1 < to*24 {
 		for h := h1; h < to*24; h++ {
 			if r := rest[h]; r != nil {
 				m.add(h, r)

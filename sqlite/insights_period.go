@@ -41,6 +41,7 @@ type period[V any] struct {
 // used first, each standing for as long as its days' versions do.
 type periodCache[V any] struct {
 	mu      sync.Mutex
+	keep    int // how many periods to keep; 0 for periodsKept
 	periods []*period[V]
 }
 
@@ -66,8 +67,12 @@ func (c *periodCache[V]) put(from, to int64, versions []int64, v V) {
 	defer c.mu.Unlock()
 	c.periods = slices.DeleteFunc(c.periods, func(p *period[V]) bool { return p.from == from && p.to == to })
 	c.periods = slices.Insert(c.periods, 0, &period[V]{from: from, to: to, versions: versions, value: v})
-	if len(c.periods) > periodsKept {
-		c.periods = c.periods[:periodsKept]
+	keep := c.keep
+	if keep == 0 {
+		keep = periodsKept
+	}
+	if len(c.periods) > keep {
+		c.periods = c.periods[:keep]
 	}
 }
 

@@ -390,8 +390,9 @@ func packedInsightDays(ctx context.Context, q querier, from, to int64) (map[int6
 }
 
 // WarmInsights folds waiting events, packs every past day of the last
-// days days and sums the org's extras over the default 30-day period's
-// past days, so that the next insights answer without building them. A
+// days days and sums the org's extras and calls over the default 30-day
+// period's past days, so that the next insights answer without building
+// them. A
 // server may call it at quiet times, e.g. hourly.
 func (db *DB) WarmInsights(ctx context.Context, days int) error {
 	if err := db.flushInsights(ctx); err != nil {
@@ -401,7 +402,10 @@ func (db *DB) WarmInsights(ctx context.Context, days int) error {
 	if err := db.ensureInsightDays(ctx, today-int64(days), today); err != nil {
 		return err
 	}
-	_, err := db.orgExtras(ctx, today-29, today)
+	if _, err := db.orgExtras(ctx, today-29, today); err != nil {
+		return err
+	}
+	_, err := db.orgCalls(ctx, today-29, today)
 	return err
 }
 
@@ -868,160 +872,6 @@ func dayBounds(from, to time.Time) (time.Time, time.Time) {
 	d0 := floorDiv(from.UnixMicro(), usPerDay)
 	d1 := floorDiv(to.UnixMicro()-1, usPerDay) + 1
 	return time.UnixMicro(d0 * usPerDay).UTC(), time.UnixMicro(d1 * usPerDay).UTC()
-}
-
-// callSums accumulates call entries per key in first-seen order.
-type callSums[K comparable] struct {
-	index map[K]int
-	keys  []K
-	vals  []callAgg
-}
-
-func newCallSums[K comparable]() *callSums[K] { return &callSums[K]{index: map[K]int{}} }
-
-// add merges v under k: followed (v after the stored calls) or interleaved.
-func (s *callSums[K]) add(k K, v *callAgg, follows bool) {
-	if i, ok := s.index[k]; ok {
-		if follows {
-			followCall(&s.vals[i], v)
-		} else {
-			mergeCall(&s.vals[i], v)
-		}
-		return
-	}
-	s.index[k] = len(s.vals)
-	s.keys = append(s.keys, k)
-	s.vals = append(s.vals, *v)
-}
-
-// InsightCalls sums, over the days overlapping [q.From, q.To), the calls
-// per InsightKey and system prompt fingerprint, and per InsightKey and
-// session, in one pass over the packed days. Within a day a session's
-// parts with different system prompts interleave; a later day's parts
-// follow the earlier ones.
-func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.InsightCalls, error) {
-	var out allot.InsightCalls
-	from, to := dayBounds(q.From, q.To)
-	f, err := db.filterOf(ctx, q)
-	if err != nil {
-		return out, fmt.Errorf("insight calls: %w", err)
-	}
-	names, err := db.insightNames(ctx, q)
-	if err != nil {
-		return out, fmt.Errorf("insight calls: %w", err)
-	}
-	prompts := newCallSums[[2]int64]() // canonical attr, fp
-	// Per canonical attribution and session over the period. A session's
-	// entries of one day (one per attribution and system prompt)
-	// interleave and merge first; a later day's follow the earlier ones.
-	var sessions *sessionTable
-	days := int(to.Sub(from) / (24 * time.Hour))
-	type part struct {
-		canon int64
-		v     callAgg
-	}
-	var group []part // one session's entries of a day, by canonical attribution
-	err = db.eachInsightDay(ctx, from, to, f, true, false, func(d *insightDay) error {
-		if sessions == nil { // size for a period like its first day
-			n := len(d.calls)
-			maxID := db.dict.maxID()
-			sessions = newSessionTable(maxID, n*(days+1), denseSessions(maxID, n*(days+1)))
-			prompts.index = make(map[[2]int64]int, n)
-		}
-		calls := d.calls
-		for i := 0; i < len(calls); {
-			session := calls[i].session
-			group = group[:0]
-			for ; i < len(calls) && calls[i].session == session; i++ {
-				c := &calls[i]
-				a, err := names.canon(c.attr)
-				if err != nil {
-					return err
-				}
-				if a < 0 {
-					continue
-				}
-				if c.fp != 0 {
-					prompts.add([2]int64{a, c.fp}, &c.v, false)
-				}
-				if session == 0 {
-					continue
-				}
-				j := 0
-				for j < len(group) && group[j].canon != a {
-					j++
-				}
-				if j < len(group) {
-					mergeCall(&group[j].v, &c.v)
-				} else {
-					group = append(group, part{a, c.v})
-				}
-			}
-			for j := range group {
-				sessions.add(group[j].canon, session, &group[j].v, true)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return out, fmt.Errorf("insight calls: %w", err)
-	}
-	if sessions == nil {
-		sessions = newSessionTable(0, 0, false)
-	}
-	out.Prompts = make([]allot.PromptUsage, len(prompts.keys))
-	for i, k := range prompts.keys {
-		key, _ := names.key(k[0]) // resolved by canon
-		v := &prompts.vals[i]
-		out.Prompts[i] = allot.PromptUsage{
-			InsightKey: *key, SystemFP: uint64(k[1]), Requests: v[cRequests],
-			Tokens: allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]},
-			Cost:   allot.Money(v[cCost]), MinInput: v[cMinInput], CacheMisses: v[cMisses],
-		}
-	}
-	sessionNames, err := db.dict.names(ctx, db.r, sessions.sess...) // one lookup each, not cached per query
-	if err != nil {
-		return out, fmt.Errorf("insight calls: %w", err)
-	}
-	session := func(i int, a int64, s *allot.SessionUsage) {
-		key, _ := names.key(a)
-		v := &sessions.vals[i]
-		*s = allot.SessionUsage{
-			InsightKey: *key, Session: sessionNames[i],
-			Start: time.UnixMicro(v[cFirstUS]).UTC(), End: time.UnixMicro(v[cLastUS]).UTC(),
-			Requests: v[cRequests],
-			Tokens:   allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]},
-			Cost:     allot.Money(v[cCost]), FirstInput: v[cFirstInput], LastInput: v[cLastInput], Growing: v[cGrowing],
-		}
-	}
-	if q.EachSession != nil {
-		var s allot.SessionUsage
-		for i, a := range sessions.attr {
-			session(i, a, &s)
-			// A canonical attribution is one per InsightKey, and ids are small.
-			if err := q.EachSession(int(a), &s); err != nil {
-				return out, fmt.Errorf("insight calls: %w", err)
-			}
-		}
-		return out, nil
-	}
-	out.Sessions = make([]allot.SessionUsage, len(sessions.vals))
-	for i, a := range sessions.attr {
-		session(i, a, &out.Sessions[i])
-	}
-	return out, nil
-}
-
-// PromptUsage is InsightCalls' prompts.
-func (db *DB) PromptUsage(ctx context.Context, q allot.InsightQuery) ([]allot.PromptUsage, error) {
-	c, err := db.InsightCalls(ctx, q)
-	return c.Prompts, err
-}
-
-// SessionUsage is InsightCalls' sessions.
-func (db *DB) SessionUsage(ctx context.Context, q allot.InsightQuery) ([]allot.SessionUsage, error) {
-	c, err := db.InsightCalls(ctx, q)
-	return c.Sessions, err
 }
 
 // DailySpend returns each person's usage per UTC day over the days

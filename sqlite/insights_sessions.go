@@ -83,6 +83,23 @@ func (t *sessionTable) add(attr, session int64, v *callAgg, follows bool) {
 	}
 }
 
+// find returns the index of the entry of (attr, session), or -1.
+func (t *sessionTable) find(attr, session int64) int {
+	var h int32
+	switch {
+	case !t.sparse && session >= 0 && session < int64(len(t.head)):
+		h = t.head[session]
+	case t.sparse || session >= maxDenseSession:
+		h = t.big[session]
+	}
+	for i := h; i != 0; i = t.next[i-1] {
+		if t.attr[i-1] == attr {
+			return int(i - 1)
+		}
+	}
+	return -1
+}
+
 // reset empties the table, clearing only the slots its entries used.
 func (t *sessionTable) reset() {
 	for _, s := range t.sess {

@@ -736,6 +736,7 @@ func TestInsightCachesFollowChanges(t *testing.T) {
 		{"today's completed hours", 1, 23 * time.Hour, func(db *DB) bool { return len(db.ihours.hours) > 0 }},
 		{"the org's extras over past days", 3, 3*24*time.Hour + time.Hour, func(db *DB) bool { return len(db.pextras.periods) > 0 }},
 		{"the org's daily spend on past days", 3, 3*24*time.Hour + time.Hour, func(db *DB) bool { return len(db.pdaily.periods) > 0 }},
+		{"the org's call sums over past days", 3, 2*24*time.Hour + 12*time.Hour, func(db *DB) bool { return len(db.pcalls.periods) > 0 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -820,7 +821,7 @@ func readInsightViews(t *testing.T, db *DB, from, to time.Time) insightViews {
 func sameAsFresh(t *testing.T, db *DB, from, to time.Time, stage string) {
 	t.Helper()
 	warm := readInsightViews(t, db, from, to)
-	db.ihours, db.pextras, db.pdaily = newInsightHours(), &periodCache[map[int64]*extrasAgg]{}, &periodCache[[]allot.DailySpend]{}
+	db.ihours, db.pextras, db.pdaily, db.pcalls = newInsightHours(), &periodCache[map[int64]*extrasAgg]{}, &periodCache[[]allot.DailySpend]{}, &periodCache[*keptCalls]{keep: 2}
 	if cold := readInsightViews(t, db, from, to); !reflect.DeepEqual(warm, cold) {
 		t.Errorf("%s: insights through the caches differ from a fresh read:\n warm %+v\n cold %+v", stage, warm, cold)
 	}
