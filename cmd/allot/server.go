@@ -163,7 +163,7 @@ func (s *server) init(ctx context.Context) error {
 	s.stop = stop
 	go s.ration.run(bg, 2*time.Second)
 	s.startRetention(bg)
-	go warmStore(bg, s.db, s.logger) // the first reports after a restart then come from memory
+	go keepWarm(bg, s.db, s.logger, warmEvery) // the first reports after a restart, or a new day, then come from memory
 	tasks, err := newLiveTasks(ctx, cfg.Tasks, s.db, s.logger)
 	if err != nil {
 		return err

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,19 +16,30 @@ import (
 
 // warmReporter records what warmStore asks of a store.
 type warmReporter struct {
+	mu        sync.Mutex
 	queries   []allot.ReportQuery
 	warmed    []int
 	reportErr error
 }
 
 func (w *warmReporter) Report(_ context.Context, q allot.ReportQuery) ([]allot.ReportRow, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.queries = append(w.queries, q)
 	return nil, w.reportErr
 }
 
 func (w *warmReporter) WarmInsights(_ context.Context, days int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.warmed = append(w.warmed, days)
 	return nil
+}
+
+func (w *warmReporter) warmings() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.warmed)
 }
 
 // A starting server reads the last 35 days of rollups in one report (so
@@ -37,7 +50,7 @@ func TestWarmStoreReadsTheLastDaysOnce(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	r := &warmReporter{}
-	warmStore(context.Background(), r, slog.New(slog.NewTextHandler(&logs, nil)))
+	warmStore(context.Background(), r, slog.New(slog.NewTextHandler(&logs, nil)), slog.LevelInfo)
 	if len(r.queries) != 1 || len(r.warmed) != 1 || r.warmed[0] != warmDays {
 		t.Fatalf("queries %+v, insight warmings %v: want one report and one warming of %d days", r.queries, r.warmed, warmDays)
 	}
@@ -52,8 +65,35 @@ func TestWarmStoreReadsTheLastDaysOnce(t *testing.T) {
 
 	logs.Reset()
 	failing := &warmReporter{reportErr: errors.New("database is gone")}
-	warmStore(context.Background(), failing, slog.New(slog.NewTextHandler(&logs, nil)))
+	warmStore(context.Background(), failing, slog.New(slog.NewTextHandler(&logs, nil)), slog.LevelInfo)
 	if len(failing.warmed) != 0 || !strings.Contains(logs.String(), "database is gone") {
 		t.Fatalf("after a failed report: warmings %v, log %s", failing.warmed, logs.String())
+	}
+}
+
+// A running server warms its store again and again (a new day, or a late
+// call into a past day, would leave the next insights to rebuild), and
+// stops when the server does.
+func TestKeepWarmRepeatsUntilStopped(t *testing.T) {
+	t.Parallel()
+	r := &warmReporter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		keepWarm(ctx, r, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond)
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for r.warmings() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("warmed %d times in 5 s at a 1 ms interval", r.warmings())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("keepWarm still running after its context ended")
 	}
 }
