@@ -157,7 +157,7 @@ type InsightQuery struct {
 }
 
 // InsightCalls is what a scope's calls show about its system prompts and
-// sessions over a range.
+// sessions over a range, each in no particular order.
 type InsightCalls struct {
 	Prompts  []PromptUsage
 	Sessions []SessionUsage // calls without a session are left out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -50,13 +51,6 @@ func (d *dict) maxID() int64 {
 	return int64(len(d.strs) - 1)
 }
 
-// add caches id <-> s.
-func (d *dict) add(id int64, s string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.addLocked(id, s)
-}
-
 func (d *dict) addLocked(id int64, s string) {
 	for int64(len(d.strs)) <= id {
 		d.strs = append(d.strs, "")
@@ -70,24 +64,33 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// load reads the rows with ids above the cached ones.
-func (d *dict) load(ctx context.Context, q querier) (map[int64]string, error) {
+// dictRows are dict rows in id order.
+type dictRows struct {
+	ids  []int64
+	strs []string
+}
+
+// load reads the rows with ids above the cached ones. A ledger's dict
+// holds every session name, millions of them: rows are read into slices,
+// not a map.
+func (d *dict) load(ctx context.Context, q querier) (dictRows, error) {
+	var out dictRows
 	rows, err := q.QueryContext(ctx, `SELECT id, s FROM dict WHERE id > ? ORDER BY id`, d.maxID())
 	if err != nil {
-		return nil, fmt.Errorf("read dictionary: %w", err)
+		return out, fmt.Errorf("read dictionary: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]string{}
 	for rows.Next() {
 		var id int64
 		var s string
 		if err := rows.Scan(&id, &s); err != nil {
-			return nil, fmt.Errorf("read dictionary: %w", err)
+			return out, fmt.Errorf("read dictionary: %w", err)
 		}
-		out[id] = s
+		out.ids = append(out.ids, id)
+		out.strs = append(out.strs, s)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read dictionary: %w", err)
+		return out, fmt.Errorf("read dictionary: %w", err)
 	}
 	return out, nil
 }
@@ -100,10 +103,28 @@ func (d *dict) refresh(ctx context.Context, q querier) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for id, s := range rows {
-		d.addLocked(id, s)
-	}
+	d.addRowsLocked(rows)
 	return nil
+}
+
+// addRowsLocked caches rows, growing the cache once for all of them.
+func (d *dict) addRowsLocked(rows dictRows) {
+	if len(rows.ids) == 0 {
+		return
+	}
+	if len(rows.ids) > len(d.ids) { // a first load: size the map at once, not by doubling
+		ids := make(map[string]int64, len(d.ids)+len(rows.ids))
+		for s, id := range d.ids {
+			ids[s] = id
+		}
+		d.ids = ids
+	}
+	if last := rows.ids[len(rows.ids)-1]; last >= int64(len(d.strs)) {
+		d.strs = slices.Grow(d.strs, int(last)+1-len(d.strs))
+	}
+	for i, id := range rows.ids {
+		d.addLocked(id, rows.strs[i])
+	}
 }
 
 // names maps ids to strings, loading ids the cache lacks from q.
@@ -174,9 +195,9 @@ func (in *interner) resolve(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
-	byStr := make(map[string]int64, len(known))
-	for id, s := range known {
-		byStr[s] = id
+	byStr := make(map[string]int64, len(known.ids))
+	for i, id := range known.ids {
+		byStr[known.strs[i]] = id
 	}
 	var add []string
 	for _, s := range in.missing {
@@ -213,9 +234,9 @@ func (in *interner) resolve(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	// Cache what was there already: those rows are committed.
-	for id, s := range known {
-		in.d.add(id, s)
-	}
+	in.d.mu.Lock()
+	in.d.addRowsLocked(known)
+	in.d.mu.Unlock()
 	return nil
 }
 

@@ -110,7 +110,7 @@ func (db *DB) sumCalls(ctx context.Context, names *insightNames, f insightFilter
 // session, in one pass over the packed days. Within a day a session's
 // parts with different system prompts interleave; a later day's parts
 // follow the earlier ones. The whole org's past days come from memory
-// while unchanged (keptCalls), and today's follow them.
+// when kept (keptCalls), and today's follow them.
 func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.InsightCalls, error) {
 	var out allot.InsightCalls
 	from, to := dayBounds(q.From, q.To)
@@ -122,15 +122,22 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	if err != nil {
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
+	// The whole org's past days come from memory when WarmInsights kept
+	// them and they are unchanged; else every day is read. Keeping them
+	// costs more than one read, so a read does not: a one-off command
+	// would pay it for nothing, and a server warms them every few minutes.
 	var kept *keptCalls
 	rest := from
 	if f.users == nil {
 		d0, past := from.UnixMicro()/usPerDay, min(to.UnixMicro()/usPerDay, db.now().UnixMicro()/usPerDay)
 		if d0 < past {
-			if kept, err = db.orgCalls(ctx, d0, past); err != nil {
+			vs, err := versions(ctx, db.r, "rollup_day_versions", "day", d0, past)
+			if err != nil {
 				return out, fmt.Errorf("insight calls: %w", err)
 			}
-			rest = time.UnixMicro(past * usPerDay).UTC()
+			if k, ok := db.pcalls.get(d0, past, vs); ok {
+				kept, rest = k, time.UnixMicro(past*usPerDay).UTC()
+			}
 		}
 	}
 	var recent *periodCalls
@@ -340,7 +347,8 @@ const keptSessionValues = 14
 const periodSessionsMax = 5_000_000
 
 // orgCalls returns the whole org's call sums over the past days [d0, d1),
-// from the cache or summed and stored. It must not be changed.
+// from the cache or summed and stored (WarmInsights). It must not be
+// changed.
 func (db *DB) orgCalls(ctx context.Context, d0, d1 int64) (*keptCalls, error) {
 	vs, err := versions(ctx, db.r, "rollup_day_versions", "day", d0, d1)
 	if err != nil {
