@@ -149,7 +149,9 @@ type InsightQuery struct {
 	// EachSession, when set, receives InsightCalls' sessions one at a time
 	// instead of InsightCalls.Sessions: an org's month holds millions, too
 	// many to hold as structs. The session passed is reused after the call
-	// and must not be changed: a store may rewrite only what differs.
+	// and must not be changed: a store may rewrite only what differs. Its
+	// Session name may be left empty: naming millions of sessions means
+	// reading every name, and streaming consumers count and measure them.
 	// keyID names its InsightKey within the call: the same non-negative
 	// number for every session of that key, another for another key, and
 	// small (an index, not a hash), so consumers can group by it cheaply.

@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -176,7 +177,7 @@ func Recommend(d *Data, pricer allot.Pricer, opts Options) []Recommendation {
 		if c := cmpDesc(int64(a.MonthlySavings), int64(b.MonthlySavings)); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Kind+"\x00"+a.User+"\x00"+a.Task+"\x00"+a.Model, b.Kind+"\x00"+b.User+"\x00"+b.Task+"\x00"+b.Model)
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.User, b.User), strings.Compare(a.Task, b.Task), strings.Compare(a.Model, b.Model))
 	})
 	return kept
 }

@@ -40,6 +40,7 @@ type attrCache struct {
 	ids   map[attr]int64
 	attrs map[int64]attr
 	max   int64
+	named int // how many attrs had their strings cached by cacheAttrStrings
 }
 
 func newAttrCache() *attrCache {

@@ -111,11 +111,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 	db.dict, db.attrs, db.ihours, db.pextras, db.pdaily = newDict(), newAttrCache(), newInsightHours(), &periodCache[map[int64]*extrasAgg]{}, &periodCache[[]allot.DailySpend]{}
 	db.pcalls = &periodCache[*keptCalls]{keep: 2} // the period in view and one other: they are large
-	err = db.dict.refresh(ctx, r)
-	if err == nil {
-		err = db.attrs.refresh(ctx, r)
-	}
-	if err != nil {
+	// The dictionary fills as strings are used (dict.go).
+	if err = db.attrs.refresh(ctx, r); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}

@@ -11,13 +11,33 @@ import (
 
 // dict is the in-memory copy of the dict table: the strings events repeat,
 // each stored once and referred to by a small integer. Id 0 is "". Rows are
-// append-only, so a cached id never goes stale; ids this process has not
-// seen (written by another process) are loaded on demand.
+// append-only, so a cached id never goes stale.
+//
+// The cache fills as strings are used, not at open: a ledger's dict holds
+// every session name, millions on a busy one, and reading them all took a
+// one-off command (allot insights, allot report) a second or more before
+// it could start. A few ids or strings the cache lacks are read by key;
+// once a process has gone to the table more than dictLookups times, the
+// whole table is read (ids above those read in full before), as it would
+// otherwise go on asking row by row (an export, a request log).
 type dict struct {
-	mu   sync.RWMutex
-	ids  map[string]int64
-	strs []string // by id; strs[0] = ""
+	mu      sync.RWMutex
+	ids     map[string]int64
+	strs    []string // by id; strs[0] = "", "" where not cached
+	full    int64    // every id up to full is cached
+	lookups int      // reads by key so far
 }
+
+// dictLookups is how many reads by key the dict makes before it reads the
+// whole table instead.
+const dictLookups = 64
+
+// dictKeyed is the most ids one names call reads by key (in chunks of
+// dictChunk): more are read with the whole table.
+const (
+	dictKeyed = 1 << 16
+	dictChunk = 4096
+)
 
 func newDict() *dict {
 	return &dict{ids: map[string]int64{"": 0}, strs: []string{""}}
@@ -31,24 +51,41 @@ func (d *dict) id(s string) (int64, bool) {
 	return id, ok
 }
 
-// str returns the string of id if it is cached.
-func (d *dict) str(id int64) (string, bool) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if id < 0 || id >= int64(len(d.strs)) {
-		return "", false
+// lookup returns the id of s, reading it through q if the cache lacks
+// it; ok is false when s was never stored.
+func (d *dict) lookup(ctx context.Context, q querier, s string) (id int64, ok bool, err error) {
+	if id, ok := d.id(s); ok {
+		return id, true, nil
 	}
-	if id != 0 && d.strs[id] == "" {
+	rows, err := d.keyed(ctx, q, "s", []any{s})
+	if err != nil {
+		return 0, false, err
+	}
+	d.mu.Lock()
+	d.addRowsLocked(rows, false)
+	d.mu.Unlock()
+	if len(rows.ids) == 0 {
+		return 0, false, nil
+	}
+	return rows.ids[0], true, nil
+}
+
+// strLocked returns the string of id if it is cached. Call holding mu.
+func (d *dict) strLocked(id int64) (string, bool) {
+	if id < 0 || id >= int64(len(d.strs)) || id != 0 && d.strs[id] == "" {
 		return "", false
 	}
 	return d.strs[id], true
 }
 
-// maxID is the largest cached id.
-func (d *dict) maxID() int64 {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return int64(len(d.strs) - 1)
+// maxID returns the largest id stored, through q.
+func (d *dict) maxID(ctx context.Context, q querier) (int64, error) {
+	var max int64
+	err := eachRow(ctx, q, `SELECT coalesce(max(id), 0) FROM dict`, nil, func(rows *sql.Rows) error { return rows.Scan(&max) })
+	if err != nil {
+		return 0, fmt.Errorf("read dictionary: %w", err)
+	}
+	return max, nil
 }
 
 func (d *dict) addLocked(id int64, s string) {
@@ -70,32 +107,74 @@ type dictRows struct {
 	strs []string
 }
 
-// load reads the rows with ids above the cached ones. A ledger's dict
+// load reads the rows with ids above those read in full. A ledger's dict
 // holds every session name, millions of them: rows are read into slices,
 // not a map.
 func (d *dict) load(ctx context.Context, q querier) (dictRows, error) {
-	var out dictRows
-	rows, err := q.QueryContext(ctx, `SELECT id, s FROM dict WHERE id > ? ORDER BY id`, d.maxID())
-	if err != nil {
-		return out, fmt.Errorf("read dictionary: %w", err)
+	d.mu.RLock()
+	full := d.full
+	d.mu.RUnlock()
+	return d.read(ctx, q, `SELECT id, s FROM dict WHERE id > ? ORDER BY id`, full)
+}
+
+// keyed reads the rows whose col (id or s) is one of keys.
+func (d *dict) keyed(ctx context.Context, q querier, col string, keys []any) (dictRows, error) {
+	d.mu.Lock()
+	d.lookups++
+	d.mu.Unlock()
+	return d.read(ctx, q, `SELECT id, s FROM dict WHERE `+col+` IN (`+placeholders(len(keys))+`) ORDER BY id`, keys...)
+}
+
+// cacheAttrStrings makes sure the dictionary holds every string that
+// attributions name (people, teams, keys, models...; not sessions), in one
+// read: reads that then name attributions one at a time find them cached.
+func (db *DB) cacheAttrStrings(ctx context.Context) error {
+	db.attrs.mu.RLock()
+	var ids []int64
+	seen := map[int64]bool{}
+	if len(db.attrs.attrs) != db.attrs.named {
+		for _, a := range db.attrs.attrs {
+			for _, id := range a {
+				if !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
+		}
 	}
-	defer rows.Close()
-	for rows.Next() {
+	n := len(db.attrs.attrs)
+	db.attrs.mu.RUnlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := db.dict.names(ctx, db.r, ids...); err != nil {
+		return err
+	}
+	db.attrs.mu.Lock()
+	db.attrs.named = max(db.attrs.named, n)
+	db.attrs.mu.Unlock()
+	return nil
+}
+
+func (d *dict) read(ctx context.Context, q querier, query string, args ...any) (dictRows, error) {
+	var out dictRows
+	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
 		var id int64
 		var s string
 		if err := rows.Scan(&id, &s); err != nil {
-			return out, fmt.Errorf("read dictionary: %w", err)
+			return err
 		}
 		out.ids = append(out.ids, id)
 		out.strs = append(out.strs, s)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return out, fmt.Errorf("read dictionary: %w", err)
 	}
 	return out, nil
 }
 
-// refresh caches the rows other writers added.
+// refresh reads every row not read in full before.
 func (d *dict) refresh(ctx context.Context, q querier) error {
 	rows, err := d.load(ctx, q)
 	if err != nil {
@@ -103,12 +182,13 @@ func (d *dict) refresh(ctx context.Context, q querier) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.addRowsLocked(rows)
+	d.addRowsLocked(rows, true)
 	return nil
 }
 
-// addRowsLocked caches rows, growing the cache once for all of them.
-func (d *dict) addRowsLocked(rows dictRows) {
+// addRowsLocked caches rows, growing the cache once for all of them; all
+// says they are every row above those read in full before.
+func (d *dict) addRowsLocked(rows dictRows, all bool) {
 	if len(rows.ids) == 0 {
 		return
 	}
@@ -119,43 +199,69 @@ func (d *dict) addRowsLocked(rows dictRows) {
 		}
 		d.ids = ids
 	}
-	if last := rows.ids[len(rows.ids)-1]; last >= int64(len(d.strs)) {
+	last := rows.ids[len(rows.ids)-1]
+	if last >= int64(len(d.strs)) {
 		d.strs = slices.Grow(d.strs, int(last)+1-len(d.strs))
 	}
 	for i, id := range rows.ids {
 		d.addLocked(id, rows.strs[i])
 	}
+	if all {
+		d.full = max(d.full, last)
+	}
 }
 
-// names maps ids to strings, loading ids the cache lacks from q.
+// names maps ids to strings, reading those the cache lacks through q.
 func (d *dict) names(ctx context.Context, q querier, ids ...int64) ([]string, error) {
 	out := make([]string, len(ids))
-	// Under one lock, those cached (all, usually); then the rest one by one.
-	missing := false
+	var missing []any
 	d.mu.RLock()
 	for i, id := range ids {
-		if id >= 0 && id < int64(len(d.strs)) && (id == 0 || d.strs[id] != "") {
-			out[i] = d.strs[id]
+		if s, ok := d.strLocked(id); ok {
+			out[i] = s
 		} else {
-			missing = true
+			missing = append(missing, id) // repeats are harmless in IN (...)
 		}
 	}
+	keyed := d.lookups < dictLookups
 	d.mu.RUnlock()
-	if !missing {
+	if len(missing) == 0 {
 		return out, nil
 	}
+	if len(missing) > 64 { // rows of events repeat the same people and models
+		seen := make(map[any]bool, len(missing))
+		missing = slices.DeleteFunc(missing, func(id any) bool {
+			dup := seen[id]
+			seen[id] = true
+			return dup
+		})
+	}
+	keyed = keyed && len(missing) <= dictKeyed
+	if keyed {
+		d.mu.Lock()
+		d.lookups++
+		d.mu.Unlock()
+		for chunk := range slices.Chunk(missing, dictChunk) {
+			rows, err := d.read(ctx, q, `SELECT id, s FROM dict WHERE id IN (`+placeholders(len(chunk))+`) ORDER BY id`, chunk...)
+			if err != nil {
+				return nil, err
+			}
+			d.mu.Lock()
+			d.addRowsLocked(rows, false)
+			d.mu.Unlock()
+		}
+	} else if err := d.refresh(ctx, q); err != nil {
+		return nil, err
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	for i, id := range ids {
 		if out[i] != "" || id == 0 {
 			continue
 		}
-		s, ok := d.str(id)
+		s, ok := d.strLocked(id)
 		if !ok {
-			if err := d.refresh(ctx, q); err != nil {
-				return nil, err
-			}
-			if s, ok = d.str(id); !ok {
-				return nil, fmt.Errorf("dictionary has no id %d", id)
-			}
+			return nil, fmt.Errorf("dictionary has no id %d", id)
 		}
 		out[i] = s
 	}
@@ -189,30 +295,35 @@ func (in *interner) resolve(ctx context.Context, tx *sql.Tx) error {
 	if len(in.missing) == 0 {
 		return nil
 	}
-	// Another process may have added some of them: read what is new first
-	// (the write lock is held, so nothing changes under us).
-	known, err := in.d.load(ctx, tx)
-	if err != nil {
-		return err
-	}
-	byStr := make(map[string]int64, len(known.ids))
-	for i, id := range known.ids {
-		byStr[known.strs[i]] = id
-	}
+	// Some may be stored already (by another process, or before this one
+	// cached them): read those by string first. The write lock is held,
+	// so nothing changes under us.
 	var add []string
-	for _, s := range in.missing {
-		if id, ok := byStr[s]; ok {
-			in.pending[s] = id
-		} else {
-			add = append(add, s)
+	for chunk := range slices.Chunk(in.missing, 500) {
+		keys := make([]any, len(chunk))
+		for i, s := range chunk {
+			keys[i] = s
 		}
+		known, err := in.d.read(ctx, tx, `SELECT id, s FROM dict WHERE s IN (`+placeholders(len(keys))+`) ORDER BY id`, keys...)
+		if err != nil {
+			return err
+		}
+		for i, id := range known.ids {
+			in.pending[known.strs[i]] = id
+		}
+		for _, s := range chunk {
+			if _, ok := in.pending[s]; !ok {
+				add = append(add, s)
+			}
+		}
+		// Cache what was there already: those rows are committed.
+		in.d.mu.Lock()
+		in.d.addRowsLocked(known, false)
+		in.d.mu.Unlock()
 	}
-	for len(add) > 0 {
-		n := min(len(add), 500)
-		chunk := add[:n]
-		add = add[n:]
-		q := "INSERT INTO dict (s) VALUES " + strings.TrimSuffix(strings.Repeat("(?),", n), ",") + " RETURNING id, s"
-		args := make([]any, n)
+	for chunk := range slices.Chunk(add, 500) {
+		q := "INSERT INTO dict (s) VALUES " + strings.TrimSuffix(strings.Repeat("(?),", len(chunk)), ",") + " RETURNING id, s"
+		args := make([]any, len(chunk))
 		for i, s := range chunk {
 			args[i] = s
 		}
@@ -233,10 +344,6 @@ func (in *interner) resolve(ctx context.Context, tx *sql.Tx) error {
 			return fmt.Errorf("add to dictionary: %w", err)
 		}
 	}
-	// Cache what was there already: those rows are committed.
-	in.d.mu.Lock()
-	in.d.addRowsLocked(known)
-	in.d.mu.Unlock()
 	return nil
 }
 

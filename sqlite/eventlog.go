@@ -129,14 +129,12 @@ func (db *DB) eventTerms(ctx context.Context, filter map[allot.Dimension]string)
 		if !ok {
 			return nil, false, allot.Errorf(allot.EInvalid, "cannot filter the request log on %q; filter on user, team, model, task, app or provider and use from/to for time", d)
 		}
-		id, ok := db.dict.id(filter[d])
+		id, ok, err := db.dict.lookup(ctx, db.r, filter[d])
+		if err != nil {
+			return nil, false, fmt.Errorf("list events: %w", err)
+		}
 		if !ok {
-			if err := db.dict.refresh(ctx, db.r); err != nil {
-				return nil, false, fmt.Errorf("list events: %w", err)
-			}
-			if id, ok = db.dict.id(filter[d]); !ok {
-				return nil, false, nil
-			}
+			return nil, false, nil
 		}
 		terms = append(terms, filterTerm{pos, id})
 	}
@@ -264,13 +262,9 @@ func (db *DB) listEvents(ctx context.Context, query string, args []any) ([]allot
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	out := make([]allot.Event, len(raw))
-	for i := range raw {
-		s, err := db.dict.names(ctx, db.r, raw[i].strs[:]...)
-		if err != nil {
-			return nil, fmt.Errorf("list events: %w", err)
-		}
-		out[i] = raw[i].event(s)
+	out, err := db.events(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return out, nil
 }

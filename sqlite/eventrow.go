@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"encoding/hex"
 	"time"
 
@@ -140,4 +141,22 @@ func (r *eventRow) event(s []string) allot.Event {
 		CostKnown: r.flags&flagCostKnown != 0,
 		Estimated: r.flags&flagEstimated != 0,
 	}
+}
+
+// events builds the Events of raw, naming all their strings in one read.
+func (db *DB) events(ctx context.Context, raw []eventRow) ([]allot.Event, error) {
+	ids := make([]int64, 0, len(raw)*len(eventRow{}.strs))
+	for i := range raw {
+		ids = append(ids, raw[i].strs[:]...)
+	}
+	names, err := db.dict.names(ctx, db.r, ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]allot.Event, len(raw))
+	n := len(eventRow{}.strs)
+	for i := range raw {
+		out[i] = raw[i].event(names[i*n : (i+1)*n])
+	}
+	return out, nil
 }

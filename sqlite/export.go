@@ -90,13 +90,9 @@ func (db *DB) EventsAfter(ctx context.Context, after int64, limit int) ([]allot.
 	if err != nil {
 		return nil, after, fmt.Errorf("read events after %d: %w", after, err)
 	}
-	out := make([]allot.Event, len(raw))
-	for i := range raw {
-		s, err := db.dict.names(ctx, db.r, raw[i].strs[:]...)
-		if err != nil {
-			return nil, after, fmt.Errorf("read events after %d: %w", after, err)
-		}
-		out[i] = raw[i].event(s)
+	out, err := db.events(ctx, raw)
+	if err != nil {
+		return nil, after, fmt.Errorf("read events after %d: %w", after, err)
 	}
 	return out, last, nil
 }

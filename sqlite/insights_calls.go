@@ -54,10 +54,13 @@ func (db *DB) sumCalls(ctx context.Context, names *insightNames, f insightFilter
 		v     callAgg
 	}
 	var group []part // one session's entries of a day, by canonical attribution
-	err := db.eachInsightDay(ctx, from, to, f, true, false, func(d *insightDay) error {
+	maxID, err := db.dict.maxID(ctx, db.r)
+	if err != nil {
+		return nil, err
+	}
+	err = db.eachInsightDay(ctx, from, to, f, true, false, func(d *insightDay) error {
 		if p.sessions == nil { // size for a period like its first day
 			n := len(d.calls)
-			maxID := db.dict.maxID()
 			p.sessions = newSessionTable(maxID, n*(days+1), denseSessions(maxID, n*(days+1)))
 			p.prompts.index = make(map[[2]int64]int, n)
 		}
@@ -250,8 +253,8 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	return out, nil
 }
 
-// sessionEmitter hands sessions to EachSession, or appends them to out,
-// looking their names up a chunk at a time. To EachSession it passes one
+// sessionEmitter hands sessions to EachSession, unnamed, or appends them
+// to out, looking their names up a chunk at a time. To EachSession it passes one
 // SessionUsage, rewriting its InsightKey only when the key changes: an
 // org's month is millions of sessions of a few thousand keys.
 type sessionEmitter struct {
@@ -281,9 +284,12 @@ func (em *sessionEmitter) add(attr, session int64, v *callAgg) error {
 }
 
 func (em *sessionEmitter) flush() error {
-	sessionNames, err := em.db.dict.names(em.ctx, em.db.r, em.sess...)
-	if err != nil {
-		return err
+	var sessionNames []string // EachSession's sessions go unnamed (allot.InsightQuery)
+	if em.out != nil {
+		var err error
+		if sessionNames, err = em.db.dict.names(em.ctx, em.db.r, em.sess...); err != nil {
+			return err
+		}
 	}
 	for i, a := range em.attr {
 		key, _ := em.names.key(a) // resolved by canon
@@ -295,7 +301,9 @@ func (em *sessionEmitter) flush() error {
 		} else if key != em.key {
 			s.InsightKey, em.key = *key, key
 		}
-		s.Session = sessionNames[i]
+		if sessionNames != nil {
+			s.Session = sessionNames[i]
+		}
 		s.Start, s.End = time.UnixMicro(v[cFirstUS]).UTC(), time.UnixMicro(v[cLastUS]).UTC()
 		s.Requests = v[cRequests]
 		s.Tokens = allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]}

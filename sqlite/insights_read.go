@@ -430,14 +430,12 @@ func (db *DB) filterOf(ctx context.Context, q allot.InsightQuery) (insightFilter
 		if name == "" {
 			continue
 		}
-		id, ok := db.dict.id(name)
+		id, ok, err := db.dict.lookup(ctx, db.r, name)
+		if err != nil {
+			return f, err
+		}
 		if !ok {
-			if err := db.dict.refresh(ctx, db.r); err != nil {
-				return f, err
-			}
-			if id, ok = db.dict.id(name); !ok {
-				return f, nil // never recorded: nobody matches
-			}
+			return f, nil // never recorded: nobody matches
 		}
 		ids[name] = id
 	}
@@ -651,6 +649,9 @@ type insightNames struct {
 }
 
 func (db *DB) insightNames(ctx context.Context, q allot.InsightQuery) (*insightNames, error) {
+	if err := db.cacheAttrStrings(ctx); err != nil {
+		return nil, err
+	}
 	n := &insightNames{db: db, ctx: ctx, keys: map[int64]*allot.InsightKey{}, byKey: map[allot.InsightKey]int64{},
 		user: -1, team: -1, strs: map[int64]string{}}
 	for _, f := range []struct {
@@ -660,15 +661,11 @@ func (db *DB) insightNames(ctx context.Context, q allot.InsightQuery) (*insightN
 		if f.value == "" {
 			continue
 		}
-		id, ok := db.dict.id(f.value)
-		if !ok {
-			if err := db.dict.refresh(ctx, db.r); err != nil {
-				return nil, err
-			}
-			if id, ok = db.dict.id(f.value); !ok {
-				n.none = true
-			}
+		id, ok, err := db.dict.lookup(ctx, db.r, f.value)
+		if err != nil {
+			return nil, err
 		}
+		n.none = n.none || !ok
 		*f.id = id
 	}
 	return n, nil

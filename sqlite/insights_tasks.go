@@ -31,10 +31,10 @@ func (db *DB) RelabelTasks(ctx context.Context, labels allot.TaskLabels, from, t
 	if err := db.attrs.refresh(ctx, db.r); err != nil {
 		return 0, fmt.Errorf("relabel tasks: %w", err)
 	}
-	if err := db.dict.refresh(ctx, db.r); err != nil {
+	untagged, ok, err := db.dict.lookup(ctx, db.r, allot.UntaggedTask)
+	if err != nil {
 		return 0, fmt.Errorf("relabel tasks: %w", err)
 	}
-	untagged, ok := db.dict.id(allot.UntaggedTask)
 	if !ok {
 		return 0, nil
 	}

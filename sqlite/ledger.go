@@ -265,13 +265,9 @@ func (db *DB) Events(ctx context.Context, from, to time.Time, limit int) ([]allo
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
-	out := make([]allot.Event, len(raw))
-	for i := range raw {
-		s, err := db.dict.names(ctx, db.r, raw[i].strs[:]...)
-		if err != nil {
-			return nil, fmt.Errorf("read events: %w", err)
-		}
-		out[i] = raw[i].event(s)
+	out, err := db.events(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
 	}
 	return out, nil
 }

@@ -131,14 +131,12 @@ func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRo
 		if !ok {
 			return nil, allot.Errorf(allot.EInvalid, "unknown report filter %q; filter on user,team,model,task,app or provider", d)
 		}
-		id, ok := db.dict.id(q.Filter[d])
+		id, ok, err := db.dict.lookup(ctx, db.r, q.Filter[d])
+		if err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
 		if !ok {
-			if err := db.dict.refresh(ctx, db.r); err != nil {
-				return nil, fmt.Errorf("report: %w", err)
-			}
-			if id, ok = db.dict.id(q.Filter[d]); !ok {
-				return []allot.ReportRow{}, nil // a value never recorded matches nothing
-			}
+			return []allot.ReportRow{}, nil // a value never recorded matches nothing
 		}
 		r.filter = append(r.filter, filterTerm{pos, id})
 		r.timeOnly = false
@@ -185,6 +183,9 @@ func (db *DB) sumUnits(r *report, units []unitRef) {
 
 // rows turns r's groups into sorted report rows.
 func (db *DB) rows(ctx context.Context, r *report) ([]allot.ReportRow, error) {
+	if err := db.cacheAttrStrings(ctx); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
 	names := map[int64]string{}
 	name := func(id int64) (string, error) {
 		if s, ok := names[id]; ok {
