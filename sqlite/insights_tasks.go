@@ -51,11 +51,18 @@ func (db *DB) RelabelTasks(ctx context.Context, labels allot.TaskLabels, from, t
 	if err := tx.QueryRowContext(ctx, `SELECT (SELECT seq FROM insight_state), (SELECT coalesce(max(seq), 0) FROM events)`).Scan(&done, &last); err != nil {
 		return 0, fmt.Errorf("relabel tasks: %w", err)
 	}
-	foldCommit := func() {}
+	foldFinish, committed := func(bool) {}, false
 	if done < last {
-		if foldCommit, err = db.foldInsights(ctx, tx, done, last, nil); err != nil {
+		finish, err := db.foldInsights(ctx, tx, done, last, nil)
+		if err != nil {
 			return 0, fmt.Errorf("relabel tasks: %w", err)
 		}
+		foldFinish = finish
+		defer func() {
+			if !committed {
+				foldFinish(false)
+			}
+		}()
 	}
 
 	// Where the labelled prompts were sent untagged: (day, attr, fp), from
@@ -91,7 +98,8 @@ func (db *DB) RelabelTasks(ctx context.Context, labels allot.TaskLabels, from, t
 		if err := tx.Commit(); err != nil {
 			return 0, fmt.Errorf("relabel tasks: %w", err)
 		}
-		foldCommit()
+		committed = true
+		foldFinish(true)
 		return 0, nil
 	}
 
@@ -151,9 +159,10 @@ func (db *DB) RelabelTasks(ctx context.Context, labels allot.TaskLabels, from, t
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("relabel tasks: %w", err)
 	}
+	committed = true
 	in.commit()
 	ain.commit()
-	foldCommit()
+	foldFinish(true)
 	st := db.insights()
 	st.pending, st.from, st.to, st.valid = nil, last, last, true
 	return changed, nil
@@ -197,5 +206,5 @@ func (db *DB) rebuildDay(ctx context.Context, tx *sql.Tx, day int64, attrs []int
 	if err != nil {
 		return err
 	}
-	return db.writeInsights(ctx, tx, groupInsights(evs, &dupCheck{pending: map[dupKey]dupSeen{}}))
+	return db.writeInsights(ctx, tx, groupInsights(evs, &dupCheck{pending: map[dupKey]dupSeen{}})) // no windows: nothing to finish
 }

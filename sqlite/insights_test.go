@@ -848,3 +848,53 @@ func sameAsFresh(t *testing.T, db *DB, from, to time.Time, stage string) {
 		t.Errorf("%s: insights through the caches differ from a fresh read:\n warm %+v\n cold %+v", stage, warm, cold)
 	}
 }
+
+// TestDupCheckTakesBackWhatItRecorded: a fold records its calls in the
+// duplicate and prompt windows as it goes; if its transaction fails the
+// windows are exactly as before, if it commits they hold the calls, and
+// either way it finds the same repeats as a check of the calls alone.
+func TestDupCheckTakesBackWhatItRecorded(t *testing.T) {
+	t.Parallel()
+	sec := int64(time.Second / time.Microsecond)
+	before := func() (*dupWindow, *promptWindow) {
+		return &dupWindow{seen: map[dupKey]dupSeen{{"ana", 7}: {100 * sec, "old-1"}, {"bo", 9}: {50 * sec, "old-2"}}, maxT: 100 * sec, pruneAt: 4096},
+			&promptWindow{seen: map[int64]int64{11: 90 * sec}, maxT: 90 * sec, pruneAt: 4096}
+	}
+	evs := []insightEvent{
+		{id: "a", user: "ana", t: 160 * sec, requestFP: 7, systemFP: 11}, // repeats old-1, a known prompt
+		{id: "b", user: "ana", t: 170 * sec, requestFP: 7, systemFP: 12}, // repeats a
+		{id: "c", user: "bo", t: 900 * sec, requestFP: 9, systemFP: 12},  // old-2 is too old
+		{id: "d", user: "cy", t: 910 * sec, requestFP: 5},
+	}
+	wantDup, wantKnown := []bool{true, true, false, false}, []bool{true, false, true, false}
+	for _, ok := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed=%v", ok), func(t *testing.T) {
+			t.Parallel()
+			w, pw := before()
+			check := &dupCheck{w: w, pw: pw}
+			for i := range evs {
+				e := evs[i]
+				if known := check.knownPrompt(&e); known != wantKnown[i] {
+					t.Errorf("call %s: known prompt %v, want %v", e.id, known, wantKnown[i])
+				}
+				if dup := check.repeat(&e); dup != wantDup[i] {
+					t.Errorf("call %s: repeat %v, want %v", e.id, dup, wantDup[i])
+				}
+			}
+			check.finish(ok)
+			w0, pw0 := before()
+			if !ok {
+				if !reflect.DeepEqual(w, w0) || !reflect.DeepEqual(pw, pw0) {
+					t.Fatalf("after a failed fold the windows are\n %+v %+v\nwant\n %+v %+v", w, pw, w0, pw0)
+				}
+				return
+			}
+			if got := w.seen[dupKey{"ana", 7}]; got.id != "b" || w.maxT != 910*sec || w.seen[dupKey{"bo", 9}].id != "c" {
+				t.Fatalf("after a committed fold the duplicate window is %+v", w)
+			}
+			if pw.seen[11] != 160*sec || pw.seen[12] != 900*sec || pw.maxT != 900*sec {
+				t.Fatalf("after a committed fold the prompt window is %+v", pw)
+			}
+		})
+	}
+}

@@ -99,7 +99,14 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 	}
 	inserted := 0
-	commitInsights := func() {}
+	// The insight state remembers this batch once the transaction has
+	// committed, and forgets what the fold recorded if it did not.
+	finishInsights, committed := func(bool) {}, false
+	defer func() {
+		if !committed {
+			finishInsights(false)
+		}
+	}()
 	args := make([]any, 0, chunkSize(len(batch))*eventColumnCount)
 	for done := 0; done < len(batch); {
 		rows := chunkSize(len(batch) - done)
@@ -150,15 +157,18 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 			}
 		}
 		// Insight aggregates (insights_write.go).
-		if commitInsights, err = db.addInsights(ctx, tx, before, batch, refs, stored, inserted); err != nil {
+		finish, err := db.addInsights(ctx, tx, before, batch, refs, stored, inserted)
+		if err != nil {
 			return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 		}
+		finishInsights = finish
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 	}
+	committed = true
 	commitRefs()
-	commitInsights()
+	finishInsights(true)
 	return inserted, nil
 }
 
