@@ -56,26 +56,29 @@ func TestBackgroundCheckpointCopiesTheWALIntoTheFile(t *testing.T) {
 // which the next append writes the WAL from its start again. Before, the
 // WAL only ever grew under such a writer (by gigabytes in a long bulk
 // load): a checkpoint beside it never caught up. Over eight checkpoints
-// the WAL must stay near what one second of appends writes (the first
-// second's, before any catch-up), where it used to grow eightfold.
+// the WAL must stay near what a second of appends writes, well under what
+// all of them wrote: how many appends a second brings depends on the
+// machine's load, so the bound counts appends, not seconds.
 func TestWALStartsOverUnderContinuousAppends(t *testing.T) {
 	t.Parallel()
 	db := openTest(t)
 	db.ckpt.cap.Store(256) // 1 MB: the WAL passes it within an append
-	var early, late int64  // the WAL's largest size before the first catch-up, and after
-	i := 0
-	for deadline := time.Now().Add(2 * time.Minute); db.ckpt.catchUps.Load() < 8 && time.Now().Before(deadline); i++ {
-		caughtUp := db.ckpt.catchUps.Load() > 0
-		mustAppend(t, db, genEvents(uint64(i+1), 1000, benchStart.Add(time.Duration(i)*time.Minute), time.Minute, benchWorld))
+	walSize := func() int64 {
 		fi, err := os.Stat(db.path + "-wal")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if caughtUp {
-			late = max(late, fi.Size())
-		} else {
-			early = max(early, fi.Size())
-		}
+		return fi.Size()
+	}
+	// The file grows by what an append writes until the WAL starts over;
+	// from then on its size is the largest it reached.
+	var step, largest int64 // the most one append grew the file; its largest size
+	i := 0
+	for deadline := time.Now().Add(2 * time.Minute); db.ckpt.catchUps.Load() < 8 && time.Now().Before(deadline); i++ {
+		before := walSize()
+		mustAppend(t, db, genEvents(uint64(i+1), 1000, benchStart.Add(time.Duration(i)*time.Minute), time.Minute, benchWorld))
+		size := walSize()
+		step, largest = max(step, size-before), max(largest, size)
 	}
 	if err, _ := db.ckpt.err.Load().(error); err != nil {
 		t.Fatalf("background checkpoint: %v", err)
@@ -83,7 +86,7 @@ func TestWALStartsOverUnderContinuousAppends(t *testing.T) {
 	if db.ckpt.catchUps.Load() < 8 {
 		t.Fatalf("%d catch-up checkpoints in 2 minutes of appends; want 8", db.ckpt.catchUps.Load())
 	}
-	if late > early*7/2 {
-		t.Fatalf("the WAL grew to %d bytes over %d appends of 1,000 events (%d before the first catch-up): it does not start over", late, i, early)
+	if step <= 0 || largest > int64(i)*step/3 {
+		t.Fatalf("the WAL grew to %d bytes over %d appends of 1,000 events, up to %d bytes each: it does not start over", largest, i, step)
 	}
 }
