@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -381,10 +382,10 @@ func (db *DB) orgCalls(ctx context.Context, d0, d1 int64) (*keptCalls, error) {
 		order[i] = int32(i)
 	}
 	slices.SortFunc(order, func(a, b int32) int {
-		if c := cmpInt(t.attr[a], t.attr[b]); c != 0 {
+		if c := cmp.Compare(t.attr[a], t.attr[b]); c != 0 {
 			return c
 		}
-		return cmpInt(t.sess[a], t.sess[b])
+		return cmp.Compare(t.sess[a], t.sess[b])
 	})
 	k := &keptCalls{prompts: p.prompts, n: len(t.vals), base: d0 * usPerDay}
 	k.sessions = make([]byte, 0, k.n*32)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -85,28 +86,18 @@ func mergeCall(a, b *callAgg) {
 // of one person's session are adjacent, and InsightCalls merges them
 // without a table per day.
 func sortCalls(calls []dayCall) {
-	cmp := func(a, b dayCall) int {
+	byKey := func(a, b dayCall) int {
 		switch {
 		case a.session != b.session:
-			return cmpInt(a.session, b.session)
+			return cmp.Compare(a.session, b.session)
 		case a.attr != b.attr:
-			return cmpInt(a.attr, b.attr)
+			return cmp.Compare(a.attr, b.attr)
 		}
-		return cmpInt(a.fp, b.fp)
+		return cmp.Compare(a.fp, b.fp)
 	}
-	if !slices.IsSortedFunc(calls, cmp) {
-		slices.SortFunc(calls, cmp)
+	if !slices.IsSortedFunc(calls, byKey) {
+		slices.SortFunc(calls, byKey)
 	}
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // A packed day is up to 2×insightParts insight_days rows: part p holds
@@ -1058,21 +1049,11 @@ func (db *DB) dailySpend(ctx context.Context, q allot.InsightQuery, d0, d1 int64
 			return c
 		}
 		if a.Team != b.Team {
-			return cmpString(a.Team, b.Team)
+			return cmp.Compare(a.Team, b.Team)
 		}
-		return cmpString(a.User, b.User)
+		return cmp.Compare(a.User, b.User)
 	})
 	return out, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // DB answers insights from its aggregates.
