@@ -11,8 +11,8 @@ import (
 
 // TestDictionaryFillsAsUsed: a handle opened on a ledger reads none of its
 // dictionary; it reads the strings it is asked for by key, the whole table
-// once it has asked often, and appends through it store no string twice,
-// whichever handle stored it first.
+// once it has asked often or when a server warms it, and appends through
+// it store no string twice, whichever handle stored it first.
 func TestDictionaryFillsAsUsed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -77,5 +77,13 @@ func TestDictionaryFillsAsUsed(t *testing.T) {
 	}
 	if db.dict.lookups > dictLookups+1 {
 		t.Fatalf("%d reads by key before reading the whole table", db.dict.lookups)
+	}
+	// A server's warming reads it whole, ahead of anyone's request.
+	warm := open()
+	if err := warm.WarmInsights(ctx, 35); err != nil {
+		t.Fatal(err)
+	}
+	if warm.dict.full != max || warm.dict.lookups != 0 {
+		t.Fatalf("after warming the dictionary is full to %d after %d reads by key, want %d after none", warm.dict.full, warm.dict.lookups, max)
 	}
 }
