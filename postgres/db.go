@@ -66,6 +66,9 @@ type DB struct {
 	dims   *attrDims          // attribution ids to report dimensions (reportunits.go)
 	rcache *rollupcache.Cache // reports' blocks of closed days (reportunits.go)
 
+	kextras *keptPeriods[[]attrExtras] // the org's extras over closed days (insights_kept.go)
+	kcalls  *keptPeriods[*callFolder]  // the org's calls folded over closed days
+
 	partMu sync.Mutex
 	parts  map[int]bool // months (year*12 + month-1) known to have a partition
 
@@ -122,7 +125,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", target, err)
 	}
 	db := &DB{pool: pool, schema: schema, logger: logger, target: target, dict: newDict(), attrs: newAttrCache(),
-		dims: newAttrDims(), rcache: rollupcache.New(reportCacheBytes), parts: map[int]bool{}}
+		dims: newAttrDims(), rcache: rollupcache.New(reportCacheBytes), parts: map[int]bool{},
+		kextras: &keptPeriods[[]attrExtras]{}, kcalls: &keptPeriods[*callFolder]{}}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	if opts.Migrate {
 		err = db.Migrate(ctx)

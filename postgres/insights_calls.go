@@ -134,7 +134,8 @@ type dupKey struct {
 // insightExtras sums, per attribution of s, the failed, duplicate and
 // unlimited calls in [from, to), in attribution order, and returns the
 // attributions' keys. Duplicates are found over every call of the
-// scope's users, from allot.DuplicateWindow before from.
+// scope's users, from allot.DuplicateWindow before from. The org's sums
+// over closed days come from memory when kept (insights_kept.go).
 func (db *DB) insightExtras(ctx context.Context, from, to time.Time, s insightScope) ([]attrExtras, attrKeys, error) {
 	var out []attrExtras
 	var keys attrKeys
@@ -143,86 +144,131 @@ func (db *DB) insightExtras(ctx context.Context, from, to time.Time, s insightSc
 		if keys, err = db.readAttrKeys(ctx, tx, s.users); err != nil {
 			return err
 		}
-		var keep map[int32]bool
-		where, args := `time >= $1 AND time < $2`, []any{from.Add(-allot.DuplicateWindow), to}
-		if s.attrs != nil {
-			keep = make(map[int32]bool, len(s.attrs))
-			for _, a := range s.attrs {
-				keep[a] = true
+		var kept []attrExtras
+		if s.attrs == nil {
+			d0 := floorDiv(from.UnixMicro(), usPerDay)
+			end, vs, err := closedRun(ctx, tx, d0, floorDiv(to.UnixMicro(), usPerDay))
+			if err != nil {
+				return err
 			}
-			where, args = `attr = ANY ($3::int4[]) AND `+where, append(args, s.users)
+			if k, ok := db.kextras.get(d0, end, vs); ok && end > d0 {
+				kept, from = k, time.UnixMicro(end*usPerDay).UTC()
+			}
 		}
-		start, window := from.UnixMicro(), allot.DuplicateWindow.Microseconds()
-		seen := map[dupKey]int64{}
-		pruned := int64(0)
-		sums := map[int32]*[extrasValues]int64{}
-		err = eachInsightRow(ctx, tx, where, args, false, func(r *insightRow) error {
-			dup := false
-			if r.requestFP != 0 {
-				u, ok := keys.users[r.attr]
-				if !ok {
-					return fmt.Errorf("events refer to unknown attribution %d", r.attr)
-				}
-				k := dupKey{u, r.requestFP}
-				if prev, ok := seen[k]; ok && r.t-prev <= window {
-					dup = true
-				}
-				seen[k] = r.t
-				if r.t-pruned > 64*window { // forget calls no repeat can follow
-					for k, t := range seen {
-						if r.t-t > window {
-							delete(seen, k)
-						}
-					}
-					pruned = r.t
-				}
-			}
-			failed := allot.FailedStatus(int(r.status))
-			if r.t < start || keep != nil && !keep[r.attr] || !failed && !dup && r.maxTokens != 0 {
-				return nil
-			}
-			x := sums[r.attr]
-			if x == nil {
-				x = &[extrasValues]int64{}
-				sums[r.attr] = x
-			}
-			t := &r.tokens
-			if failed {
-				x[0]++
-				x[1] += t.Input
-				x[2] += t.Output
-				x[3] += r.cost
-			}
-			if dup {
-				x[4]++
-				x[5] += t.Input
-				x[6] += t.Output
-				x[7] += r.cost
-			}
-			if r.maxTokens == 0 {
-				x[8]++
-				x[9] += t.Output
-				if c := allot.LongOutputBucket(t.Output); c >= 0 {
-					x[10+2*c]++
-					x[11+2*c] += t.Output
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if out, err = scanExtras(ctx, tx, from, to, s, keys); err != nil || kept == nil {
 			return err
 		}
-		out = make([]attrExtras, 0, len(sums))
-		for a, v := range sums {
-			out = append(out, attrExtras{a, *v})
-		}
-		slices.SortFunc(out, func(a, b attrExtras) int { return cmp.Compare(a.attr, b.attr) })
+		out = addExtras(kept, out)
 		return nil
 	})
 	if err != nil {
 		return nil, keys, fmt.Errorf("read failed and repeated calls: %w", err)
 	}
 	return out, keys, nil
+}
+
+// addExtras returns the per-attribution sums of a and b (each in
+// attribution order), in attribution order.
+func addExtras(a, b []attrExtras) []attrExtras {
+	out := make([]attrExtras, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && a[i].attr < b[j].attr:
+			out = append(out, a[i])
+			i++
+		case i == len(a) || b[j].attr < a[i].attr:
+			out = append(out, b[j])
+			j++
+		default:
+			x := a[i]
+			for k := range x.v {
+				x.v[k] += b[j].v[k]
+			}
+			out = append(out, x)
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+// scanExtras is insightExtras over the events, read through tx.
+func scanExtras(ctx context.Context, tx pgx.Tx, from, to time.Time, s insightScope, keys attrKeys) ([]attrExtras, error) {
+	var keep map[int32]bool
+	where, args := `time >= $1 AND time < $2`, []any{from.Add(-allot.DuplicateWindow), to}
+	if s.attrs != nil {
+		keep = make(map[int32]bool, len(s.attrs))
+		for _, a := range s.attrs {
+			keep[a] = true
+		}
+		where, args = `attr = ANY ($3::int4[]) AND `+where, append(args, s.users)
+	}
+	start, window := from.UnixMicro(), allot.DuplicateWindow.Microseconds()
+	seen := map[dupKey]int64{}
+	pruned := int64(0)
+	sums := map[int32]*[extrasValues]int64{}
+	err := eachInsightRow(ctx, tx, where, args, false, func(r *insightRow) error {
+		dup := false
+		if r.requestFP != 0 {
+			u, ok := keys.users[r.attr]
+			if !ok {
+				return fmt.Errorf("events refer to unknown attribution %d", r.attr)
+			}
+			k := dupKey{u, r.requestFP}
+			if prev, ok := seen[k]; ok && r.t-prev <= window {
+				dup = true
+			}
+			seen[k] = r.t
+			if r.t-pruned > 64*window { // forget calls no repeat can follow
+				for k, t := range seen {
+					if r.t-t > window {
+						delete(seen, k)
+					}
+				}
+				pruned = r.t
+			}
+		}
+		failed := allot.FailedStatus(int(r.status))
+		if r.t < start || keep != nil && !keep[r.attr] || !failed && !dup && r.maxTokens != 0 {
+			return nil
+		}
+		x := sums[r.attr]
+		if x == nil {
+			x = &[extrasValues]int64{}
+			sums[r.attr] = x
+		}
+		t := &r.tokens
+		if failed {
+			x[0]++
+			x[1] += t.Input
+			x[2] += t.Output
+			x[3] += r.cost
+		}
+		if dup {
+			x[4]++
+			x[5] += t.Input
+			x[6] += t.Output
+			x[7] += r.cost
+		}
+		if r.maxTokens == 0 {
+			x[8]++
+			x[9] += t.Output
+			if c := allot.LongOutputBucket(t.Output); c >= 0 {
+				x[10+2*c]++
+				x[11+2*c] += t.Output
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]attrExtras, 0, len(sums))
+	for a, v := range sums {
+		out = append(out, attrExtras{a, *v})
+	}
+	slices.SortFunc(out, func(a, b attrExtras) int { return cmp.Compare(a.attr, b.attr) })
+	return out, nil
 }
 
 // callChain is the calls of one chain (a UTC day, attribution, session
@@ -502,7 +548,20 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 		}
 		f := newCallFolder(keys)
 		if s.attrs == nil {
-			err = db.foldOrgCalls(ctx, tx, f, from, to)
+			// The org's calls up to the end of the closed days come from
+			// memory when kept (insights_kept.go); the rest follow.
+			start := from
+			d0 := floorDiv(from.UnixMicro(), usPerDay)
+			end, vs, runErr := closedRun(ctx, tx, d0, floorDiv(to.UnixMicro(), usPerDay))
+			if runErr != nil {
+				return runErr
+			}
+			if k, ok := db.kcalls.get(d0, end, vs); ok && end > d0 {
+				f, start = k.clone(keys), time.UnixMicro(end*usPerDay).UTC()
+			}
+			if start.Before(to) {
+				err = db.foldOrgCalls(ctx, tx, f, start, to)
+			}
 		} else {
 			err = db.foldScopeCalls(ctx, tx, f, from, to, s.attrs)
 		}

@@ -453,3 +453,83 @@ func TestSameInsightsAsSQLiteWithTies(t *testing.T) {
 	mustAppend(t, pg, events)
 	compareInsights(t, lite, pg, insightQueries(insightStart, days))
 }
+
+// TestKeptOrgInsightsAsRead: the org's sums over closed days, once kept
+// (WarmInsights), give the same insights as reading every event, the same
+// as SQLite's; a late call into a closed day gives the day a new version,
+// and the kept sums are not used until kept again.
+func TestKeptOrgInsightsAsRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const days = 4
+	events := genInsightLedger(4, 12, days, insightStart)
+	var first, late []allot.Event
+	for i, e := range events {
+		if i%5 == 4 && e.Time.Before(insightStart.Add(3*24*time.Hour)) {
+			late = append(late, e)
+		} else {
+			first = append(first, e)
+		}
+	}
+	lite, pg := openInsightPair(t, first)
+	mustAppend(t, pg, first)
+	if _, err := pg.CloseDays(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var qs []allot.InsightQuery
+	for _, q := range insightQueries(insightStart, days) {
+		if q.User == "" && q.Team == "" {
+			qs = append(qs, q)
+		}
+	}
+	keep := func() {
+		t.Helper()
+		for _, q := range qs {
+			from, to := dayBounds(q.From, q.To)
+			if err := pg.warmOrg(ctx, from.UnixMicro()/usPerDay, to.UnixMicro()/usPerDay); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	type views struct {
+		usage [][]allot.InsightUsage
+		calls []allot.InsightCalls
+	}
+	read := func() views {
+		t.Helper()
+		var v views
+		for _, q := range qs {
+			u, err := pg.InsightUsage(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := pg.InsightCalls(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.usage, v.calls = append(v.usage, u), append(v.calls, c)
+		}
+		return v
+	}
+	forget := func() { pg.kextras, pg.kcalls = &keptPeriods[[]attrExtras]{}, &keptPeriods[*callFolder]{} }
+	same := func(stage string, used bool) {
+		t.Helper()
+		hits := pg.kextras.hits.Load() + pg.kcalls.hits.Load()
+		kept := read()
+		if got := pg.kextras.hits.Load() + pg.kcalls.hits.Load(); (got > hits) != used {
+			t.Fatalf("%s: kept sums used %d times, want them used: %v", stage, got-hits, used)
+		}
+		forget()
+		if fresh := read(); !reflect.DeepEqual(kept, fresh) {
+			t.Errorf("%s: insights through the kept sums differ from reading every event", stage)
+		}
+	}
+	keep()
+	same("kept", true)
+	keep()
+	compareInsights(t, lite, pg, qs)
+	mustAppend(t, pg, late)
+	same("late calls into closed days", false)
+	keep()
+	same("kept again", true)
+}
