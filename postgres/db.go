@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/internal/periodcache"
 	"github.com/allot-dev/allot/internal/rollupcache"
 )
 
@@ -66,8 +67,8 @@ type DB struct {
 	dims   *attrDims          // attribution ids to report dimensions (reportunits.go)
 	rcache *rollupcache.Cache // reports' blocks of closed days (reportunits.go)
 
-	kextras *keptPeriods[[]attrExtras] // the org's extras over closed days (insights_kept.go)
-	kcalls  *keptPeriods[*callFolder]  // the org's calls folded over closed days
+	kextras *periodcache.Cache[[]attrExtras] // the org's extras over closed days (insights_kept.go)
+	kcalls  *periodcache.Cache[*callFolder]  // the org's calls folded over closed days
 
 	partMu sync.Mutex
 	parts  map[int]bool // months (year*12 + month-1) known to have a partition
@@ -126,7 +127,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	db := &DB{pool: pool, schema: schema, logger: logger, target: target, dict: newDict(), attrs: newAttrCache(),
 		dims: newAttrDims(), rcache: rollupcache.New(reportCacheBytes), parts: map[int]bool{},
-		kextras: &keptPeriods[[]attrExtras]{}, kcalls: &keptPeriods[*callFolder]{}}
+		kextras: &periodcache.Cache[[]attrExtras]{Keep: keptPeriodsMax}, kcalls: &periodcache.Cache[*callFolder]{Keep: keptPeriodsMax}}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	if opts.Migrate {
 		err = db.Migrate(ctx)

@@ -151,7 +151,7 @@ func (db *DB) insightExtras(ctx context.Context, from, to time.Time, s insightSc
 			if err != nil {
 				return err
 			}
-			if k, ok := db.kextras.get(d0, end, vs); ok && end > d0 {
+			if k, ok := db.kextras.Get(d0, end, vs); ok && end > d0 {
 				kept, from = k, time.UnixMicro(end*usPerDay).UTC()
 			}
 		}
@@ -556,7 +556,7 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 			if runErr != nil {
 				return runErr
 			}
-			if k, ok := db.kcalls.get(d0, end, vs); ok && end > d0 {
+			if k, ok := db.kcalls.Get(d0, end, vs); ok && end > d0 {
 				f, start = k.clone(keys), time.UnixMicro(end*usPerDay).UTC()
 			}
 			if start.Before(to) {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,51 +24,12 @@ import (
 // (serve's warming, every few minutes) keeps them, as keeping costs more
 // than one read.
 
-// keptPeriod is a value summed over the days [from, to) at versions.
-type keptPeriod[V any] struct {
-	from, to int64
-	versions []int64
-	value    V
-}
-
-// keptPeriods holds the last few kept values, most recently used first.
-type keptPeriods[V any] struct {
-	mu      sync.Mutex
-	periods []*keptPeriod[V]
-	hits    atomic.Int64 // reads that used a kept value, for tests
-}
-
 // keptPeriodsMax is how many periods are kept: a server warms one.
 const keptPeriodsMax = 2
 
 // keptSessionsMax is the most sessions a kept fold holds (about 200 bytes
 // each with its index): a larger org's calls are read on every call.
 const keptSessionsMax = 2_000_000
-
-func (c *keptPeriods[V]) get(from, to int64, versions []int64) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, p := range c.periods {
-		if p.from == from && p.to == to && slices.Equal(p.versions, versions) {
-			copy(c.periods[1:i+1], c.periods[:i])
-			c.periods[0] = p
-			c.hits.Add(1)
-			return p.value, true
-		}
-	}
-	var zero V
-	return zero, false
-}
-
-func (c *keptPeriods[V]) put(from, to int64, versions []int64, v V) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.periods = slices.DeleteFunc(c.periods, func(p *keptPeriod[V]) bool { return p.from == from && p.to == to })
-	c.periods = slices.Insert(c.periods, 0, &keptPeriod[V]{from: from, to: to, versions: versions, value: v})
-	if len(c.periods) > keptPeriodsMax {
-		c.periods = c.periods[:keptPeriodsMax]
-	}
-}
 
 // closedRun returns, read in tx, the end of the run of closed days from
 // d0 (at most d1), and the versions of the day before d0 (0 if it is not
@@ -113,7 +72,7 @@ func (db *DB) warmOrg(ctx context.Context, d0, d1 int64) error {
 			return err
 		}
 		from, to := time.UnixMicro(d0*usPerDay).UTC(), time.UnixMicro(end*usPerDay).UTC()
-		if _, ok := db.kextras.get(d0, end, vs); !ok {
+		if _, ok := db.kextras.Get(d0, end, vs); !ok {
 			keys, err := db.readAttrKeys(ctx, tx, nil)
 			if err != nil {
 				return err
@@ -122,9 +81,9 @@ func (db *DB) warmOrg(ctx context.Context, d0, d1 int64) error {
 			if err != nil {
 				return err
 			}
-			db.kextras.put(d0, end, vs, extras)
+			db.kextras.Put(d0, end, vs, extras)
 		}
-		if _, ok := db.kcalls.get(d0, end, vs); !ok {
+		if _, ok := db.kcalls.Get(d0, end, vs); !ok {
 			keys, err := db.readAttrKeys(ctx, tx, nil)
 			if err != nil {
 				return err
@@ -137,7 +96,7 @@ func (db *DB) warmOrg(ctx context.Context, d0, d1 int64) error {
 				return err
 			}
 			if len(f.sessions.vals) <= keptSessionsMax {
-				db.kcalls.put(d0, end, vs, f)
+				db.kcalls.Put(d0, end, vs, f)
 			}
 		}
 		return nil

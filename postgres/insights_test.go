@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/internal/periodcache"
 	"github.com/allot-dev/allot/sqlite"
 )
 
@@ -511,12 +512,14 @@ func TestKeptOrgInsightsAsRead(t *testing.T) {
 		}
 		return v
 	}
-	forget := func() { pg.kextras, pg.kcalls = &keptPeriods[[]attrExtras]{}, &keptPeriods[*callFolder]{} }
+	forget := func() {
+		pg.kextras, pg.kcalls = &periodcache.Cache[[]attrExtras]{Keep: keptPeriodsMax}, &periodcache.Cache[*callFolder]{Keep: keptPeriodsMax}
+	}
 	same := func(stage string, used bool) {
 		t.Helper()
-		hits := pg.kextras.hits.Load() + pg.kcalls.hits.Load()
+		hits := pg.kextras.Hits() + pg.kcalls.Hits()
 		kept := read()
-		if got := pg.kextras.hits.Load() + pg.kcalls.hits.Load(); (got > hits) != used {
+		if got := pg.kextras.Hits() + pg.kcalls.Hits(); (got > hits) != used {
 			t.Fatalf("%s: kept sums used %d times, want them used: %v", stage, got-hits, used)
 		}
 		forget()

@@ -139,7 +139,7 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 			if err != nil {
 				return out, fmt.Errorf("insight calls: %w", err)
 			}
-			if k, ok := db.pcalls.get(d0, past, vs); ok {
+			if k, ok := db.pcalls.Get(d0, past, vs); ok {
 				kept, rest = k, time.UnixMicro(past*usPerDay).UTC()
 			}
 		}
@@ -363,7 +363,7 @@ func (db *DB) orgCalls(ctx context.Context, d0, d1 int64) (*keptCalls, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k, ok := db.pcalls.get(d0, d1, vs); ok {
+	if k, ok := db.pcalls.Get(d0, d1, vs); ok {
 		return k, nil
 	}
 	names, err := db.insightNames(ctx, allot.InsightQuery{})
@@ -395,7 +395,7 @@ func (db *DB) orgCalls(ctx context.Context, d0, d1 int64) (*keptCalls, error) {
 		attr, session = t.attr[i], t.sess[i]
 	}
 	if k.n <= periodSessionsMax {
-		db.pcalls.put(d0, d1, vs, k)
+		db.pcalls.Put(d0, d1, vs, k)
 	}
 	return k, nil
 }

@@ -882,13 +882,13 @@ func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.Dai
 	if err != nil {
 		return nil, fmt.Errorf("daily spend: %w", err)
 	}
-	kept, ok := db.pdaily.get(d0, past, vs)
+	kept, ok := db.pdaily.Get(d0, past, vs)
 	if !ok {
 		if kept, err = db.dailySpend(ctx, q, d0, past); err != nil {
 			return nil, err
 		}
 		if len(kept) <= periodDailyMax {
-			db.pdaily.put(d0, past, vs, kept)
+			db.pdaily.Put(d0, past, vs, kept)
 		}
 	}
 	rest, err := db.dailySpend(ctx, q, past, d1)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/internal/periodcache"
 )
 
 // insightStart is a past Monday: its days are packed into insight_days.
@@ -687,8 +688,8 @@ func TestWarmInsightsPacksPastDays(t *testing.T) {
 	if packed != 10 || folded != last {
 		t.Errorf("warmed %d days (want the 10 before today), folded up to %d of %d events", packed, folded, last)
 	}
-	if len(db.pextras.periods) != 1 {
-		t.Errorf("the org's extras over the last 30 days were not summed (%d periods kept)", len(db.pextras.periods))
+	if db.pextras.Len() != 1 {
+		t.Errorf("the org's extras over the last 30 days were not summed (%d periods kept)", db.pextras.Len())
 	}
 }
 
@@ -740,9 +741,9 @@ func TestInsightCachesFollowChanges(t *testing.T) {
 		cached func(db *DB) bool
 	}{
 		{"today's completed hours", 1, 23 * time.Hour, func(db *DB) bool { return len(db.ihours.hours) > 0 }},
-		{"the org's extras over past days", 3, 3*24*time.Hour + time.Hour, func(db *DB) bool { return len(db.pextras.periods) > 0 }},
-		{"the org's daily spend on past days", 3, 3*24*time.Hour + time.Hour, func(db *DB) bool { return len(db.pdaily.periods) > 0 }},
-		{"the org's call sums over past days", 3, 2*24*time.Hour + 12*time.Hour, func(db *DB) bool { return len(db.pcalls.periods) > 0 }},
+		{"the org's extras over past days", 3, 3*24*time.Hour + time.Hour, func(db *DB) bool { return db.pextras.Len() > 0 }},
+		{"the org's daily spend on past days", 3, 3*24*time.Hour + time.Hour, func(db *DB) bool { return db.pdaily.Len() > 0 }},
+		{"the org's call sums over past days", 3, 2*24*time.Hour + 12*time.Hour, func(db *DB) bool { return db.pcalls.Len() > 0 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -843,7 +844,7 @@ func readInsightViews(t *testing.T, db *DB, from, to time.Time) insightViews {
 func sameAsFresh(t *testing.T, db *DB, from, to time.Time, stage string) {
 	t.Helper()
 	warm := readInsightViews(t, db, from, to)
-	db.ihours, db.pextras, db.pdaily, db.pcalls = newInsightHours(), &periodCache[map[int64]*extrasAgg]{}, &periodCache[[]allot.DailySpend]{}, &periodCache[*keptCalls]{keep: 2}
+	db.ihours, db.pextras, db.pdaily, db.pcalls = newInsightHours(), &periodcache.Cache[map[int64]*extrasAgg]{}, &periodcache.Cache[[]allot.DailySpend]{}, &periodcache.Cache[*keptCalls]{Keep: 2}
 	if cold := readInsightViews(t, db, from, to); !reflect.DeepEqual(warm, cold) {
 		t.Errorf("%s: insights through the caches differ from a fresh read:\n warm %+v\n cold %+v", stage, warm, cold)
 	}
