@@ -57,13 +57,11 @@ func (d *dict) lookup(ctx context.Context, q querier, s string) (id int64, ok bo
 	if id, ok := d.id(s); ok {
 		return id, true, nil
 	}
-	rows, err := d.keyed(ctx, q, "s", []any{s})
+	d.counted()
+	rows, err := d.byKey(ctx, q, "s", []any{s})
 	if err != nil {
 		return 0, false, err
 	}
-	d.mu.Lock()
-	d.addRowsLocked(rows, false)
-	d.mu.Unlock()
 	if len(rows.ids) == 0 {
 		return 0, false, nil
 	}
@@ -117,12 +115,28 @@ func (d *dict) load(ctx context.Context, q querier) (dictRows, error) {
 	return d.read(ctx, q, `SELECT id, s FROM dict WHERE id > ? ORDER BY id`, full)
 }
 
-// keyed reads the rows whose col (id or s) is one of keys.
-func (d *dict) keyed(ctx context.Context, q querier, col string, keys []any) (dictRows, error) {
+// byKey reads the rows whose col (id or s) is one of keys, dictChunk at a
+// time, and caches them.
+func (d *dict) byKey(ctx context.Context, q querier, col string, keys []any) (dictRows, error) {
+	var all dictRows
+	for chunk := range slices.Chunk(keys, dictChunk) {
+		rows, err := d.read(ctx, q, `SELECT id, s FROM dict WHERE `+col+` IN (`+placeholders(len(chunk))+`) ORDER BY id`, chunk...)
+		if err != nil {
+			return all, err
+		}
+		d.mu.Lock()
+		d.addRowsLocked(rows, false)
+		d.mu.Unlock()
+		all.ids, all.strs = append(all.ids, rows.ids...), append(all.strs, rows.strs...)
+	}
+	return all, nil
+}
+
+// counted records a read by key on a reader's behalf (see dictLookups).
+func (d *dict) counted() {
 	d.mu.Lock()
 	d.lookups++
 	d.mu.Unlock()
-	return d.read(ctx, q, `SELECT id, s FROM dict WHERE `+col+` IN (`+placeholders(len(keys))+`) ORDER BY id`, keys...)
 }
 
 // cacheAttrStrings makes sure the dictionary holds every string that
@@ -238,17 +252,9 @@ func (d *dict) names(ctx context.Context, q querier, ids ...int64) ([]string, er
 	}
 	keyed = keyed && len(missing) <= dictKeyed
 	if keyed {
-		d.mu.Lock()
-		d.lookups++
-		d.mu.Unlock()
-		for chunk := range slices.Chunk(missing, dictChunk) {
-			rows, err := d.read(ctx, q, `SELECT id, s FROM dict WHERE id IN (`+placeholders(len(chunk))+`) ORDER BY id`, chunk...)
-			if err != nil {
-				return nil, err
-			}
-			d.mu.Lock()
-			d.addRowsLocked(rows, false)
-			d.mu.Unlock()
+		d.counted()
+		if _, err := d.byKey(ctx, q, "id", missing); err != nil {
+			return nil, err
 		}
 	} else if err := d.refresh(ctx, q); err != nil {
 		return nil, err
@@ -298,28 +304,22 @@ func (in *interner) resolve(ctx context.Context, tx *sql.Tx) error {
 	// Some may be stored already (by another process, or before this one
 	// cached them): read those by string first. The write lock is held,
 	// so nothing changes under us.
+	keys := make([]any, len(in.missing))
+	for i, s := range in.missing {
+		keys[i] = s
+	}
+	known, err := in.d.byKey(ctx, tx, "s", keys) // committed rows: cached as read
+	if err != nil {
+		return err
+	}
+	for i, id := range known.ids {
+		in.pending[known.strs[i]] = id
+	}
 	var add []string
-	for chunk := range slices.Chunk(in.missing, 500) {
-		keys := make([]any, len(chunk))
-		for i, s := range chunk {
-			keys[i] = s
+	for _, s := range in.missing {
+		if _, ok := in.pending[s]; !ok {
+			add = append(add, s)
 		}
-		known, err := in.d.read(ctx, tx, `SELECT id, s FROM dict WHERE s IN (`+placeholders(len(keys))+`) ORDER BY id`, keys...)
-		if err != nil {
-			return err
-		}
-		for i, id := range known.ids {
-			in.pending[known.strs[i]] = id
-		}
-		for _, s := range chunk {
-			if _, ok := in.pending[s]; !ok {
-				add = append(add, s)
-			}
-		}
-		// Cache what was there already: those rows are committed.
-		in.d.mu.Lock()
-		in.d.addRowsLocked(known, false)
-		in.d.mu.Unlock()
 	}
 	for chunk := range slices.Chunk(add, 500) {
 		q := "INSERT INTO dict (s) VALUES " + strings.TrimSuffix(strings.Repeat("(?),", len(chunk)), ",") + " RETURNING id, s"

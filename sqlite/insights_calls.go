@@ -182,8 +182,8 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 
 	// Sessions: the kept days' (by attribution and session), each followed
 	// by its calls of today if any, then today's new ones in first-seen
-	// order. Names are looked up a chunk at a time.
-	em := sessionEmitter{db: db, ctx: ctx, names: names, each: q.EachSession}
+	// order.
+	em := sessionEmitter{names: names, each: q.EachSession}
 	if q.EachSession == nil {
 		n := len(recent.sessions.vals)
 		if kept != nil {
@@ -192,8 +192,9 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 		out.Sessions = make([]allot.SessionUsage, 0, n)
 		em.out = &out.Sessions
 	}
+	var used []bool // today's sessions that followed a kept one
 	if kept != nil {
-		used := make([]bool, len(recent.sessions.vals))
+		used = make([]bool, len(recent.sessions.vals))
 		// Most kept sessions have no calls today: a bit per session id
 		// (small enough to stay in cache) spares them the table's lookup.
 		var today []uint64
@@ -234,90 +235,72 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 				return out, fmt.Errorf("insight calls: %w", err)
 			}
 		}
-		for i := range recent.sessions.vals {
-			if !used[i] {
-				if err := em.add(recent.sessions.attr[i], recent.sessions.sess[i], &recent.sessions.vals[i]); err != nil {
-					return out, fmt.Errorf("insight calls: %w", err)
-				}
-			}
+	}
+	for i := range recent.sessions.vals {
+		if used != nil && used[i] {
+			continue
 		}
-	} else {
-		for i := range recent.sessions.vals {
-			if err := em.add(recent.sessions.attr[i], recent.sessions.sess[i], &recent.sessions.vals[i]); err != nil {
-				return out, fmt.Errorf("insight calls: %w", err)
-			}
+		if err := em.add(recent.sessions.attr[i], recent.sessions.sess[i], &recent.sessions.vals[i]); err != nil {
+			return out, fmt.Errorf("insight calls: %w", err)
 		}
 	}
-	if err := em.flush(); err != nil {
+	if err := em.nameAll(ctx, db); err != nil {
 		return out, fmt.Errorf("insight calls: %w", err)
 	}
 	return out, nil
 }
 
 // sessionEmitter hands sessions to EachSession, unnamed, or appends them
-// to out, looking their names up a chunk at a time. To EachSession it passes one
+// to out, naming them all at the end. To EachSession it passes one
 // SessionUsage, rewriting its InsightKey only when the key changes: an
 // org's month is millions of sessions of a few thousand keys.
 type sessionEmitter struct {
-	db    *DB
-	ctx   context.Context
 	names *insightNames
 	each  func(keyID int, s *allot.SessionUsage) error
 	out   *[]allot.SessionUsage
-	attr  []int64
-	sess  []int64
-	vals  []callAgg
+	ids   []int64 // the session of each of out, by dict id
 	s     allot.SessionUsage
-	key   *allot.InsightKey // the key em.s holds
+	key   *allot.InsightKey // the key s holds
 }
-
-// sessionChunk is how many sessions sessionEmitter names at once.
-const sessionChunk = 4096
 
 func (em *sessionEmitter) add(attr, session int64, v *callAgg) error {
-	em.attr = append(em.attr, attr)
-	em.sess = append(em.sess, session)
-	em.vals = append(em.vals, *v)
-	if len(em.attr) == sessionChunk {
-		return em.flush()
+	key, _ := em.names.key(attr) // resolved by canon
+	if em.each == nil {
+		*em.out = append(*em.out, allot.SessionUsage{InsightKey: *key})
+		em.ids = append(em.ids, session)
+		setSession(&(*em.out)[len(*em.out)-1], v)
+		return nil
+	}
+	if key != em.key {
+		em.s.InsightKey, em.key = *key, key
+	}
+	setSession(&em.s, v)
+	// A canonical attribution is one per InsightKey, and ids are small.
+	return em.each(int(attr), &em.s)
+}
+
+// nameAll names the sessions appended to out, in one read of the
+// dictionary.
+func (em *sessionEmitter) nameAll(ctx context.Context, db *DB) error {
+	if em.out == nil {
+		return nil
+	}
+	names, err := db.dict.names(ctx, db.r, em.ids...)
+	if err != nil {
+		return err
+	}
+	for i := range *em.out {
+		(*em.out)[i].Session = names[i]
 	}
 	return nil
 }
 
-func (em *sessionEmitter) flush() error {
-	var sessionNames []string // EachSession's sessions go unnamed (allot.InsightQuery)
-	if em.out != nil {
-		var err error
-		if sessionNames, err = em.db.dict.names(em.ctx, em.db.r, em.sess...); err != nil {
-			return err
-		}
-	}
-	for i, a := range em.attr {
-		key, _ := em.names.key(a) // resolved by canon
-		v := &em.vals[i]
-		s := &em.s
-		if em.out != nil {
-			*em.out = append(*em.out, allot.SessionUsage{InsightKey: *key})
-			s = &(*em.out)[len(*em.out)-1]
-		} else if key != em.key {
-			s.InsightKey, em.key = *key, key
-		}
-		if sessionNames != nil {
-			s.Session = sessionNames[i]
-		}
-		s.Start, s.End = time.UnixMicro(v[cFirstUS]).UTC(), time.UnixMicro(v[cLastUS]).UTC()
-		s.Requests = v[cRequests]
-		s.Tokens = allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]}
-		s.Cost, s.FirstInput, s.LastInput, s.Growing = allot.Money(v[cCost]), v[cFirstInput], v[cLastInput], v[cGrowing]
-		// A canonical attribution is one per InsightKey, and ids are small.
-		if em.each != nil {
-			if err := em.each(int(a), s); err != nil {
-				return err
-			}
-		}
-	}
-	em.attr, em.sess, em.vals = em.attr[:0], em.sess[:0], em.vals[:0]
-	return nil
+// setSession sets s's figures (all but its key and name) from v.
+func setSession(s *allot.SessionUsage, v *callAgg) {
+	s.Start, s.End = time.UnixMicro(v[cFirstUS]).UTC(), time.UnixMicro(v[cLastUS]).UTC()
+	s.Requests = v[cRequests]
+	s.Tokens = allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]}
+	s.Cost, s.FirstInput, s.LastInput, s.Growing = allot.Money(v[cCost]), v[cFirstInput], v[cLastInput], v[cGrowing]
 }
 
 // PromptUsage is InsightCalls' prompts.

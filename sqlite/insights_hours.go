@@ -337,11 +337,9 @@ func (db *DB) readRecentHours(ctx context.Context, tx *sql.Tx, from, to int64, a
 	for h := h0; h < h1; h++ {
 		m.add(h, cached[h-h0])
 	}
-	if h1 < to*24 {
-		for h := h1; h < to*24; h++ {
-			if r := rest[h]; r != nil {
-				m.add(h, r)
-			}
+	for h := h1; h < to*24; h++ {
+		if r := rest[h]; r != nil {
+			m.add(h, r)
 		}
 	}
 	for day, d := range m.days { // a day with nothing kept is no day
