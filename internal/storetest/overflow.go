@@ -146,13 +146,33 @@ func AssertSaturated(t *testing.T, s Store, events []allot.Event, from, to time.
 		if err != nil {
 			t.Errorf("DailySpend %+v: %v", q, err)
 		}
+		want := expectedDaily(events, q)
+		if len(days) != len(want) {
+			t.Errorf("DailySpend %+v: %d rows, want %d", q, len(days), len(want))
+		}
 		for _, d := range days {
-			if d.Cost < 0 || d.Tokens < 0 {
-				t.Errorf("DailySpend %+v: negative sums in %+v", q, d)
-			}
-			if d.User == "alice" && d.Cost != allot.MaxMoney {
-				t.Errorf("DailySpend %+v: alice spent %d on %s, want MaxMoney", q, d.Cost, d.Day)
+			if w := want[d.Day.Format(time.DateOnly)+" "+d.User]; d != w {
+				t.Errorf("DailySpend %+v:\n got %+v\nwant %+v", q, d, w)
 			}
 		}
 	}
+}
+
+// expectedDaily is DailySpend of events for q, by day and user, summed
+// saturated.
+func expectedDaily(events []allot.Event, q allot.InsightQuery) map[string]allot.DailySpend {
+	out := map[string]allot.DailySpend{}
+	for _, e := range events {
+		if e.Time.Before(q.From) || !e.Time.Before(q.To) || q.User != "" && e.User != q.User || q.Team != "" && e.Team != q.Team {
+			continue
+		}
+		day := e.Time.UTC().Truncate(24 * time.Hour)
+		k := day.Format(time.DateOnly) + " " + e.User
+		d := out[k]
+		d.Day, d.Team, d.User = day, e.Team, e.User
+		d.Requests++
+		d.Tokens, d.Cost = allot.SatAdd(d.Tokens, e.Tokens.Total()), d.Cost.Plus(e.Cost)
+		out[k] = d
+	}
+	return out
 }
