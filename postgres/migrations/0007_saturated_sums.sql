@@ -1,4 +1,4 @@
--- 0006: sums saturate. int8 + (and sum8, built on it) raise "bigint out
+-- 0007: sums saturate. int8 + (and sum8, built on it) raise "bigint out
 -- of range" past the int64 range, so one stored event of a huge cost made
 -- every append to its hour fail, and reports over it too. Sums of stored
 -- values now saturate at the bounds allot.MaxMoney and allot.MinMoney
