@@ -447,7 +447,7 @@ func outputLimits(mine []*lineSum, everyone []allot.InsightUsage, pr prices, day
 	for _, u := range everyone {
 		if wanted[u.Task] {
 			o := outputs[tu{u.Task, u.User}]
-			outputs[tu{u.Task, u.User}] = [2]int64{o[0] + u.Tokens.Output, o[1] + u.Requests}
+			outputs[tu{u.Task, u.User}] = [2]int64{allot.SatAdd(o[0], u.Tokens.Output), allot.SatAdd(o[1], u.Requests)}
 		}
 	}
 	byTask := map[string][]int64{}

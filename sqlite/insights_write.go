@@ -420,7 +420,7 @@ func upsertExtrasSQL(rows int) string {
 	var set []string
 	for _, c := range strings.Split(extrasColumns, ",")[2:] {
 		c = strings.TrimSpace(c)
-		set = append(set, c+" = "+satAddSQL(c, "excluded."+c))
+		set = append(set, satAddColumn(c))
 	}
 	return `INSERT INTO insight_extras (` + extrasColumns + `) VALUES ` + valuesSQL(rows, 2+extrasValues) + `
 	ON CONFLICT (hour, attr) DO UPDATE SET ` + strings.Join(set, ", ")
