@@ -122,3 +122,31 @@ func TestOpenSaturatesOverflowedSums(t *testing.T) {
 	defer db.Close()
 	storetest.AssertSaturated(t, db, evs, from, to)
 }
+
+// FuzzSaturatingSQL checks satSumSQL and satAddSQL against exact sums.
+func FuzzSaturatingSQL(f *testing.F) {
+	db := openTest(f)
+	f.Add(int64(1), int64(2), int64(3))
+	f.Add(int64(math.MaxInt64), int64(math.MaxInt64), int64(-1))
+	f.Add(int64(math.MinInt64), int64(-1), int64(1<<32-1))
+	f.Add(int64(1<<32-1), int64(math.MaxInt64-(1<<32-1)), int64(1))
+	f.Fuzz(func(t *testing.T, a, b, c int64) {
+		var got int64
+		q := `SELECT ` + satSumSQL("x") + ` FROM (SELECT column1 AS x FROM (VALUES (?), (?), (?)))`
+		if err := db.r.QueryRow(q, a, b, c).Scan(&got); err != nil {
+			t.Fatalf("satSumSQL(%d, %d, %d): %v", a, b, c, err)
+		}
+		if want := clamped(a, b, c); got != want {
+			t.Fatalf("satSumSQL(%d, %d, %d) = %d, want %d", a, b, c, got, want)
+		}
+		if a == math.MinInt64 || b == math.MinInt64 {
+			return // stored sums never hold math.MinInt64
+		}
+		if err := db.r.QueryRow(`SELECT `+satAddSQL("?1", "?2"), a, b).Scan(&got); err != nil {
+			t.Fatalf("satAddSQL(%d, %d): %v", a, b, err)
+		}
+		if want := clamped(a, b); got != want {
+			t.Fatalf("satAddSQL(%d, %d) = %d, want %d", a, b, got, want)
+		}
+	})
+}
