@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sort"
 	"text/tabwriter"
@@ -49,8 +48,8 @@ func writeReconcile(w io.Writer, rows map[[2]string]*reconcileRow, all bool, mal
 	for _, r := range list {
 		total.report = total.report.Add(r.report)
 		total.ledger = total.ledger.Add(r.ledger)
-		total.reportCost = total.reportCost.Plus(r.reportCost)
-		total.ledgerCost = total.ledgerCost.Plus(r.ledgerCost)
+		total.reportCost += r.reportCost
+		total.ledgerCost += r.ledgerCost
 		total.priced = total.priced && r.priced
 		if r.differs() {
 			differ++
@@ -81,18 +80,9 @@ func writeReconcile(w io.Writer, rows map[[2]string]*reconcileRow, all bool, mal
 
 func writeReconcileRow(w io.Writer, day, model string, r *reconcileRow) {
 	fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%+d\t%d\t%d\t%+d\t%s\t%s\t%s\t\n", day, model,
-		r.report.Input, r.ledger.Input, satSub(r.ledger.Input, r.report.Input),
-		r.report.Output, r.ledger.Output, satSub(r.ledger.Output, r.report.Output),
-		reconcileUSD(r.reportCost), reconcileUSD(r.ledgerCost), reconcileSignedUSD(allot.Money(satSub(int64(r.ledgerCost), int64(r.reportCost)))))
-}
-
-// satSub is a-b saturated at the int64 range: a ledger's sums may sit at
-// the bound.
-func satSub(a, b int64) int64 {
-	if b == math.MinInt64 {
-		return allot.SatAdd(allot.SatAdd(a, math.MaxInt64), 1)
-	}
-	return allot.SatAdd(a, -b)
+		r.report.Input, r.ledger.Input, r.ledger.Input-r.report.Input,
+		r.report.Output, r.ledger.Output, r.ledger.Output-r.report.Output,
+		reconcileUSD(r.reportCost), reconcileUSD(r.ledgerCost), reconcileSignedUSD(r.ledgerCost-r.reportCost))
 }
 
 func reconcileUSD(m allot.Money) string { return "$" + m.String() }
@@ -167,9 +157,9 @@ that never went through allot shows up as a difference too.`,
 				}
 				rr := row(day.Format("2006-01-02"), model)
 				rr.report = rr.report.Add(r.Tokens)
-				rr.reportN = allot.SatAdd(rr.reportN, r.Requests)
+				rr.reportN += r.Requests
 				cost, known := r.Cost(env.catalog)
-				rr.reportCost = rr.reportCost.Plus(cost)
+				rr.reportCost += cost
 				rr.priced = rr.priced && known
 			}
 			ledgerRows, err := env.db.Report(cmd.Context(), allot.ReportQuery{
