@@ -71,9 +71,9 @@ type UsageSum struct {
 	Cost     Money `json:"cost_usd"`
 }
 
-// Add returns the sum of u and o.
+// Add returns the sum of u and o, saturated rather than wrapped.
 func (u UsageSum) Add(o UsageSum) UsageSum {
-	return UsageSum{Requests: u.Requests + o.Requests, Input: u.Input + o.Input, Output: u.Output + o.Output, Cost: u.Cost + o.Cost}
+	return UsageSum{Requests: SatAdd(u.Requests, o.Requests), Input: SatAdd(u.Input, o.Input), Output: SatAdd(u.Output, o.Output), Cost: u.Cost.Plus(o.Cost)}
 }
 
 // OutputClass sums the calls of one long-output class.

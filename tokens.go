@@ -14,7 +14,7 @@ type Tokens struct {
 }
 
 // CacheWrite is all input written to a cache, whatever its lifetime.
-func (t Tokens) CacheWrite() int64 { return t.CacheWrite5m + t.CacheWrite1h }
+func (t Tokens) CacheWrite() int64 { return SatAdd(t.CacheWrite5m, t.CacheWrite1h) }
 
 // Uncached is the input billed at the plain input rate.
 func (t Tokens) Uncached() int64 {
@@ -25,18 +25,19 @@ func (t Tokens) Uncached() int64 {
 	return u
 }
 
-// Total is input plus output.
-func (t Tokens) Total() int64 { return t.Input + t.Output }
+// Total is input plus output, saturated at the int64 range (see SatAdd).
+func (t Tokens) Total() int64 { return SatAdd(t.Input, t.Output) }
 
-// Add returns the kind-by-kind sum of t and o.
+// Add returns the kind-by-kind sum of t and o, each saturated at the int64
+// range, so that no sum of stored counts wraps negative.
 func (t Tokens) Add(o Tokens) Tokens {
 	return Tokens{
-		Input:        t.Input + o.Input,
-		CacheRead:    t.CacheRead + o.CacheRead,
-		CacheWrite5m: t.CacheWrite5m + o.CacheWrite5m,
-		CacheWrite1h: t.CacheWrite1h + o.CacheWrite1h,
-		Output:       t.Output + o.Output,
-		Reasoning:    t.Reasoning + o.Reasoning,
+		Input:        SatAdd(t.Input, o.Input),
+		CacheRead:    SatAdd(t.CacheRead, o.CacheRead),
+		CacheWrite5m: SatAdd(t.CacheWrite5m, o.CacheWrite5m),
+		CacheWrite1h: SatAdd(t.CacheWrite1h, o.CacheWrite1h),
+		Output:       SatAdd(t.Output, o.Output),
+		Reasoning:    SatAdd(t.Reasoning, o.Reasoning),
 	}
 }
 

@@ -81,10 +81,10 @@ func MeOf(ctx context.Context, r *budget.Rationer, reports allot.Reporter, p all
 		return me, fmt.Errorf("spend of %s: %w", p.User, err)
 	}
 	for _, row := range rows {
-		me.Requests += row.Requests
-		me.InputTokens += row.Tokens.Input
-		me.OutputTokens += row.Tokens.Output
-		me.SpendUSD += row.Cost
+		me.Requests = allot.SatAdd(me.Requests, row.Requests)
+		me.InputTokens = allot.SatAdd(me.InputTokens, row.Tokens.Input)
+		me.OutputTokens = allot.SatAdd(me.OutputTokens, row.Tokens.Output)
+		me.SpendUSD = me.SpendUSD.Plus(row.Cost)
 	}
 	if r == nil {
 		return me, nil

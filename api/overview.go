@@ -28,14 +28,14 @@ type Totals struct {
 }
 
 func (t *Totals) add(r allot.ReportRow) {
-	t.Requests += r.Requests
-	t.InputTokens += r.Tokens.Input
-	t.CacheReadTokens += r.Tokens.CacheRead
-	t.CacheWriteTokens += r.Tokens.CacheWrite()
-	t.OutputTokens += r.Tokens.Output
-	t.ReasoningTokens += r.Tokens.Reasoning
-	t.EstimatedRequests += r.EstimatedRequests
-	t.CostUSD += r.Cost
+	t.Requests = allot.SatAdd(t.Requests, r.Requests)
+	t.InputTokens = allot.SatAdd(t.InputTokens, r.Tokens.Input)
+	t.CacheReadTokens = allot.SatAdd(t.CacheReadTokens, r.Tokens.CacheRead)
+	t.CacheWriteTokens = allot.SatAdd(t.CacheWriteTokens, r.Tokens.CacheWrite())
+	t.OutputTokens = allot.SatAdd(t.OutputTokens, r.Tokens.Output)
+	t.ReasoningTokens = allot.SatAdd(t.ReasoningTokens, r.Tokens.Reasoning)
+	t.EstimatedRequests = allot.SatAdd(t.EstimatedRequests, r.EstimatedRequests)
+	t.CostUSD = t.CostUSD.Plus(r.Cost)
 }
 
 // ShareRow is one value of a dimension with its totals and its share of
@@ -192,12 +192,12 @@ func (u *Usage) overview(w http.ResponseWriter, r *http.Request, p allot.Princip
 		first := monthStart.Format("2006-01-02")
 		if month >= 0 {
 			for _, row := range results[month] {
-				f.SpentUSD += row.Cost
+				f.SpentUSD = f.SpentUSD.Plus(row.Cost)
 			}
 		} else {
 			for _, row := range results[1] {
 				if row.Dims[0] >= first {
-					f.SpentUSD += row.Cost
+					f.SpentUSD = f.SpentUSD.Plus(row.Cost)
 				}
 			}
 		}
@@ -299,14 +299,14 @@ func shares(rows []allot.ReportRow, i int, total allot.Money) []ShareRow {
 	if len(out) > maxShareRows {
 		other := ShareRow{Name: OtherName}
 		for _, r := range out[maxShareRows-1:] {
-			other.Requests += r.Requests
-			other.InputTokens += r.InputTokens
-			other.CacheReadTokens += r.CacheReadTokens
-			other.CacheWriteTokens += r.CacheWriteTokens
-			other.OutputTokens += r.OutputTokens
-			other.ReasoningTokens += r.ReasoningTokens
-			other.EstimatedRequests += r.EstimatedRequests
-			other.CostUSD += r.CostUSD
+			other.Requests = allot.SatAdd(other.Requests, r.Requests)
+			other.InputTokens = allot.SatAdd(other.InputTokens, r.InputTokens)
+			other.CacheReadTokens = allot.SatAdd(other.CacheReadTokens, r.CacheReadTokens)
+			other.CacheWriteTokens = allot.SatAdd(other.CacheWriteTokens, r.CacheWriteTokens)
+			other.OutputTokens = allot.SatAdd(other.OutputTokens, r.OutputTokens)
+			other.ReasoningTokens = allot.SatAdd(other.ReasoningTokens, r.ReasoningTokens)
+			other.EstimatedRequests = allot.SatAdd(other.EstimatedRequests, r.EstimatedRequests)
+			other.CostUSD = other.CostUSD.Plus(r.CostUSD)
 		}
 		out = append(out[:maxShareRows-1], other)
 	}
@@ -324,7 +324,7 @@ func shares(rows []allot.ReportRow, i int, total allot.Money) []ShareRow {
 func days(rows []allot.ReportRow, from, to time.Time) []DayRow {
 	cost := map[string]allot.Money{}
 	for _, row := range rows {
-		cost[row.Dims[1]] += row.Cost
+		cost[row.Dims[1]] = cost[row.Dims[1]].Plus(row.Cost)
 	}
 	keys := make([]string, 0, len(cost))
 	for k := range cost {
@@ -355,9 +355,9 @@ func days(rows []allot.ReportRow, from, to time.Time) []DayRow {
 		if d == nil { // an hour widened past the range's end
 			continue
 		}
-		d.Requests += row.Requests
-		d.Tokens += row.Tokens.Total()
-		d.CostUSD += row.Cost
+		d.Requests = allot.SatAdd(d.Requests, row.Requests)
+		d.Tokens = allot.SatAdd(d.Tokens, row.Tokens.Total())
+		d.CostUSD = d.CostUSD.Plus(row.Cost)
 		name := row.Dims[1]
 		if !kept[name] {
 			name = OtherName
@@ -365,7 +365,7 @@ func days(rows []allot.ReportRow, from, to time.Time) []DayRow {
 		found := false
 		for j := range d.Parts {
 			if d.Parts[j].Name == name {
-				d.Parts[j].CostUSD += row.Cost
+				d.Parts[j].CostUSD = d.Parts[j].CostUSD.Plus(row.Cost)
 				found = true
 			}
 		}

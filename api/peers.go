@@ -76,12 +76,12 @@ func (u *Usage) peers(w http.ResponseWriter, r *http.Request, p allot.Principal)
 	spend := map[string]allot.Money{}
 	teamOf := map[string]string{}
 	for _, row := range rows {
-		spend[row.Dims[0]] += row.Cost
+		spend[row.Dims[0]] = spend[row.Dims[0]].Plus(row.Cost)
 		if _, ok := teamOf[row.Dims[0]]; !ok {
 			teamOf[row.Dims[0]] = row.Dims[1]
 		}
 		if row.Dims[0] == s.user {
-			out.YouRequests += row.Requests
+			out.YouRequests = allot.SatAdd(out.YouRequests, row.Requests)
 		}
 	}
 	if u.People != nil { // everyone active counts, spenders or not, in their current team

@@ -114,9 +114,9 @@ func writeReportTable(w io.Writer, by []allot.Dimension, rows []allot.ReportRow)
 			fmt.Fprintf(&b, "%-*s ", dimWidth, clip(r.Dims[j], dimWidth))
 		}
 		fmt.Fprintf(&b, "%6s %9s %9s %9s %12s\n", short(r.Requests), short(r.Tokens.Input), short(r.Tokens.CacheRead), short(r.Tokens.Output), usd(r.Cost))
-		total.Requests += r.Requests
+		total.Requests = allot.SatAdd(total.Requests, r.Requests)
 		total.Tokens = total.Tokens.Add(r.Tokens)
-		total.Cost += r.Cost
+		total.Cost = total.Cost.Plus(r.Cost)
 	}
 	label := "TOTAL"
 	for range by {

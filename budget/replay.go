@@ -13,8 +13,19 @@ import (
 // for usage that reached the ledger without passing through Admit (OTLP,
 // imports). Calls admitted by Admit are counted by their Settle; replaying
 // them as well would count them twice.
+//
+// Charges to one counter cell are summed here first, saturated at the
+// int64 range (allot.SatAdd), so that replaying a ledger whose sums reached
+// allot.MaxMoney (stored before the ingest bounds, or past them) counts the
+// cell as spent to the bound rather than wrapping it negative, and the
+// counters get one charge per cell rather than one per event.
 func (r *Rationer) Replay(ctx context.Context, events []allot.Event) error {
+	type cell struct {
+		key    string
+		bucket int64
+	}
 	var charges []Charge
+	at := map[cell]int{}
 	for i := range events {
 		e := &events[i]
 		model := e.ServedModel
@@ -28,9 +39,15 @@ func (r *Rationer) Replay(ctx context.Context, events []allot.Event) error {
 			if in.rule.usd {
 				ch.Actual = int64(max(e.Cost, 0))
 			}
-			if ch.Actual != 0 {
-				charges = append(charges, ch)
+			if ch.Actual == 0 {
+				continue
 			}
+			if j, ok := at[cell{ch.Key, ch.Bucket}]; ok {
+				charges[j].Actual = allot.SatAdd(charges[j].Actual, ch.Actual)
+				continue
+			}
+			at[cell{ch.Key, ch.Bucket}] = len(charges)
+			charges = append(charges, ch)
 		}
 	}
 	if len(charges) == 0 {

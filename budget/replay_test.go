@@ -1,7 +1,9 @@
 package budget
 
 import (
+	"math"
 	"testing"
+	"time"
 
 	"github.com/allot-dev/allot"
 )
@@ -34,6 +36,34 @@ func TestReplayRebuildsCounters(t *testing.T) {
 	for name, spent := range want {
 		if s := statusOf(t, r, name, clk.Now()); s.Spent != spent {
 			t.Errorf("%s spent %d after replay, want %d", name, s.Spent, spent)
+		}
+	}
+}
+
+// TestReplaySaturates replays a ledger whose hourly sums reached the
+// bounds (stored before the ingest bounds, or past them): every budget it
+// counts against is spent to the bound, never wrapped negative, and its
+// status still reads.
+func TestReplaySaturates(t *testing.T) {
+	t.Parallel()
+	clk := newClock("2026-11-15T12:00:00Z")
+	r, _ := newRationer(t, allot.Policy{
+		Budgets: []allot.Budget{
+			{Name: "platform", Scope: "team:platform", LimitUSD: "1000"},
+			{Name: "alice-tokens", Scope: "user:alice", LimitTokens: 1_000_000},
+		},
+	}, clk)
+	var events []allot.Event
+	for h := range 5 { // one synthetic event per hour, as EachHour hands them out
+		events = append(events, allot.Event{Time: mustTime("2026-11-02T09:00:00Z").Add(time.Duration(h) * time.Hour), Principal: alice,
+			ServedModel: "gpt-4o", Cost: allot.MaxMoney, Tokens: allot.Tokens{Input: math.MaxInt64, Output: 1e15}})
+	}
+	if err := r.Replay(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	for name, spent := range map[string]int64{"platform": int64(allot.MaxMoney), "alice-tokens": math.MaxInt64} {
+		if s := statusOf(t, r, name, clk.Now()); s.Spent != spent || s.Percent < 100 {
+			t.Errorf("%s: spent %d (%.2f%%) after replay, want %d", name, s.Spent, s.Percent, spent)
 		}
 	}
 }

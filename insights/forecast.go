@@ -48,7 +48,7 @@ func ForecastSpend(daily []allot.DailySpend, now time.Time, limit *allot.Money, 
 	first := int64(math.MaxInt64)
 	for _, d := range daily {
 		k := day(d.Day)
-		spend[k] += d.Cost
+		spend[k] = spend[k].Plus(d.Cost)
 		first = min(first, k)
 	}
 	today := day(now)
@@ -56,7 +56,7 @@ func ForecastSpend(daily []allot.DailySpend, now time.Time, limit *allot.Money, 
 	monthEnd := monthStart.AddDate(0, 1, 0)
 	f := Forecast{PeriodStart: monthStart, PeriodEnd: monthEnd, Limit: limit, WeekdayRates: map[string]allot.Money{}, Anomalies: []Anomaly{}}
 	for d := day(monthStart); d <= today; d++ {
-		f.Spent += spend[d]
+		f.Spent = f.Spent.Plus(spend[d])
 	}
 
 	// Weekday rates over the complete days of the last four weeks that
@@ -67,9 +67,9 @@ func ForecastSpend(daily []allot.DailySpend, now time.Time, limit *allot.Money, 
 	var n int64
 	for d := max(today-rateDays, first); d < today; d++ {
 		w := at(d).Weekday()
-		sums[w] += spend[d]
+		sums[w] = sums[w].Plus(spend[d])
 		counts[w]++
-		total += spend[d]
+		total = total.Plus(spend[d])
 		n++
 	}
 	if n > 0 {
@@ -88,7 +88,7 @@ func ForecastSpend(daily []allot.DailySpend, now time.Time, limit *allot.Money, 
 	left := max(rates[now.Weekday()]-spend[today], 0)
 	f.Projected = f.Spent + left
 	for d := today + 1; d < day(monthEnd); d++ {
-		f.Projected += rates[at(d).Weekday()]
+		f.Projected = f.Projected.Plus(rates[at(d).Weekday()])
 	}
 
 	if limit != nil {
@@ -129,18 +129,18 @@ func runOut(limit allot.Money, spend map[int64]allot.Money, monthStart, today in
 			}
 			return within(at(d), span, limit-cum, amount)
 		}
-		cum += spend[d]
+		cum = cum.Plus(spend[d])
 	}
 	if left > 0 && cum+left >= limit {
 		return within(now, at(today+1).Sub(now), limit-cum, left)
 	}
-	cum += left
+	cum = cum.Plus(left)
 	for d := today + 1; d < monthEnd; d++ {
 		r := rates[at(d).Weekday()]
 		if r > 0 && cum+r >= limit {
 			return within(at(d), 24*time.Hour, limit-cum, r)
 		}
-		cum += r
+		cum = cum.Plus(r)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ type person struct {
 	hasUsage, inDirectory              bool
 }
 
-func (p *person) tokens() int64           { return p.input + p.output }
+func (p *person) tokens() int64           { return allot.SatAdd(p.input, p.output) }
 func (p *person) tokensPerRequest() int64 { return perRequest(p.tokens(), p.requests) }
 func (p *person) inputPerRequest() int64  { return perRequest(p.input, p.requests) }
 
@@ -47,16 +47,16 @@ func people(usage []allot.InsightUsage, users []allot.User, keep func(allot.Insi
 			out[u.User] = p
 		}
 		p.hasUsage = true
-		p.spend += u.Cost
-		p.requests += u.Requests
-		p.input += u.Tokens.Input
-		p.output += u.Tokens.Output
-		p.cacheRead += u.Tokens.CacheRead
-		p.noMax += u.NoMaxTokens
+		p.spend = p.spend.Plus(u.Cost)
+		p.requests = allot.SatAdd(p.requests, u.Requests)
+		p.input = allot.SatAdd(p.input, u.Tokens.Input)
+		p.output = allot.SatAdd(p.output, u.Tokens.Output)
+		p.cacheRead = allot.SatAdd(p.cacheRead, u.Tokens.CacheRead)
+		p.noMax = allot.SatAdd(p.noMax, u.NoMaxTokens)
 		if p.models == nil {
 			p.models = map[string]int64{}
 		}
-		p.models[u.Model] += u.Requests
+		p.models[u.Model] = allot.SatAdd(p.models[u.Model], u.Requests)
 	}
 	return out
 }

@@ -67,15 +67,15 @@ func ComparePlans(usage []allot.InsightUsage, users []allot.User, period Period,
 		pp := PersonPlans{User: p.user, Team: p.team, Consumption: monthly(p.spend, period.Days), Cheapest: ConsumptionPlan}
 		best, worst := pp.Consumption, pp.Consumption
 		for _, plan := range plans {
-			totals[plan.Name] += plan.USD
+			totals[plan.Name] = totals[plan.Name].Plus(plan.USD)
 			if plan.USD < best {
 				best, pp.Cheapest = plan.USD, plan.Name
 			}
 			worst = max(worst, plan.USD)
 		}
 		pp.Saves = worst - best
-		totals[ConsumptionPlan] += pp.Consumption
-		totals[CheapestPerPerson] += best
+		totals[ConsumptionPlan] = totals[ConsumptionPlan].Plus(pp.Consumption)
+		totals[CheapestPerPerson] = totals[CheapestPerPerson].Plus(best)
 		c.People = append(c.People, pp)
 	}
 	slices.SortStableFunc(c.People, func(a, b PersonPlans) int { return cmpDesc(int64(a.Consumption), int64(b.Consumption)) })

@@ -91,15 +91,15 @@ func practiceGroup(group []*person) PracticeGroup {
 	models := map[string]int64{}
 	var inputs []int64
 	for _, p := range group {
-		spend += p.spend
-		requests += p.requests
-		tokens += p.tokens()
-		input += p.input
-		cacheRead += p.cacheRead
-		noMax += p.noMax
+		spend = spend.Plus(p.spend)
+		requests = allot.SatAdd(requests, p.requests)
+		tokens = allot.SatAdd(tokens, p.tokens())
+		input = allot.SatAdd(input, p.input)
+		cacheRead = allot.SatAdd(cacheRead, p.cacheRead)
+		noMax = allot.SatAdd(noMax, p.noMax)
 		inputs = append(inputs, p.inputPerRequest())
 		for m, n := range p.models {
-			models[m] += n
+			models[m] = allot.SatAdd(models[m], n)
 		}
 	}
 	g.CostPerRequest = allot.Money(perRequest(int64(spend), requests))

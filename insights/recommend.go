@@ -121,15 +121,15 @@ func lines(usage []allot.InsightUsage, keep func(allot.InsightKey) bool) []*line
 			m[k] = s
 			order = append(order, k)
 		}
-		s.requests += u.Requests
+		s.requests = allot.SatAdd(s.requests, u.Requests)
 		s.tokens = s.tokens.Add(u.Tokens)
-		s.cost += u.Cost
+		s.cost = s.cost.Plus(u.Cost)
 		s.failed = s.failed.Add(u.Failed)
 		s.dups = s.dups.Add(u.Duplicates)
-		s.noMax += u.NoMaxTokens
+		s.noMax = allot.SatAdd(s.noMax, u.NoMaxTokens)
 		for i := range s.long {
-			s.long[i].Requests += u.LongOutputs[i].Requests
-			s.long[i].Output += u.LongOutputs[i].Output
+			s.long[i].Requests = allot.SatAdd(s.long[i].Requests, u.LongOutputs[i].Requests)
+			s.long[i].Output = allot.SatAdd(s.long[i].Output, u.LongOutputs[i].Output)
 		}
 	}
 	slices.SortFunc(order, func(a, b line) int {
@@ -397,10 +397,10 @@ func contextGrowth(ss *sessionSet, pr prices, days int, opts Options) []Recommen
 			order = append(order, key)
 		}
 		a.sessions++
-		a.excess += excess
-		a.calls += n
+		a.excess = allot.SatAdd(a.excess, excess)
+		a.calls = allot.SatAdd(a.calls, n)
 		a.input = a.input.Add(allot.Tokens{Input: s.input, CacheRead: s.cacheRead, CacheWrite5m: s.cacheWrite5m, CacheWrite1h: s.cw1h})
-		a.spend += s.cost
+		a.spend = a.spend.Plus(s.cost)
 		// The largest growth, the later of equal ones: whatever the order.
 		if g := s.lastInput - s.firstInput; g > a.last-a.first || g == a.last-a.first && s.lastInput > a.last {
 			a.first, a.last = s.firstInput, s.lastInput
@@ -447,7 +447,7 @@ func outputLimits(mine []*lineSum, everyone []allot.InsightUsage, pr prices, day
 	for _, u := range everyone {
 		if wanted[u.Task] {
 			o := outputs[tu{u.Task, u.User}]
-			outputs[tu{u.Task, u.User}] = [2]int64{o[0] + u.Tokens.Output, o[1] + u.Requests}
+			outputs[tu{u.Task, u.User}] = [2]int64{allot.SatAdd(o[0], u.Tokens.Output), allot.SatAdd(o[1], u.Requests)}
 		}
 	}
 	byTask := map[string][]int64{}
@@ -478,8 +478,9 @@ func outputLimits(mine []*lineSum, everyone []allot.InsightUsage, pr prices, day
 		limit := allot.LongOutputFloor(class)
 		var excess, calls int64
 		for i := class; i < allot.LongOutputBuckets; i++ {
-			excess += l.long[i].Output - l.long[i].Requests*limit
-			calls += l.long[i].Requests
+			capped := int64(allot.Money(l.long[i].Requests).Times(limit)) // saturating product of counts
+			excess = allot.SatAdd(excess, allot.SatAdd(l.long[i].Output, -capped))
+			calls = allot.SatAdd(calls, l.long[i].Requests)
 		}
 		if excess <= 0 {
 			continue
@@ -581,8 +582,8 @@ func runaway(ss *sessionSet, days int, opts Options) []Recommendation {
 				continue
 			}
 			n++
-			spend += s.cost
-			save += max(s.cost-medCost, 0)
+			spend = spend.Plus(s.cost)
+			save = save.Plus(max(s.cost-medCost, 0))
 			// The largest by calls, then tokens, team and task: the same
 			// whatever order the store hands sessions over in.
 			k := &ss.keys[s.key]

@@ -57,14 +57,15 @@ func Top(current, previous []allot.InsightUsage, by allot.Dimension, limit int) 
 			r = &TopRow{Name: name}
 			rows[name] = r
 		}
-		r.Spend += u.Cost
-		r.Requests += u.Requests
-		r.Tokens += u.Tokens.Total()
-		total += u.Cost
+		r.Spend = r.Spend.Plus(u.Cost)
+		r.Requests = allot.SatAdd(r.Requests, u.Requests)
+		r.Tokens = allot.SatAdd(r.Tokens, u.Tokens.Total())
+		total = total.Plus(u.Cost)
 	}
 	prev := map[string]allot.Money{}
 	for _, u := range previous {
-		prev[dimValue(u.InsightKey, by)] += u.Cost
+		k := dimValue(u.InsightKey, by)
+		prev[k] = prev[k].Plus(u.Cost)
 	}
 	out := make([]TopRow, 0, len(rows))
 	for _, r := range rows {

@@ -38,10 +38,10 @@ func Untagged(usage []allot.InsightUsage, prompts []allot.PromptUsage, labels al
 	r := UntaggedReport{Period: period, Prompts: []UntaggedPrompt{}}
 	var total allot.Money
 	for _, u := range usage {
-		total += u.Cost
+		total = total.Plus(u.Cost)
 		if u.Task == allot.UntaggedTask {
-			r.Spend += u.Cost
-			r.Requests += u.Requests
+			r.Spend = r.Spend.Plus(u.Cost)
+			r.Requests = allot.SatAdd(r.Requests, u.Requests)
 		}
 	}
 	r.Share = ratio(int64(r.Spend), int64(total))
@@ -59,15 +59,15 @@ func Untagged(usage []allot.InsightUsage, prompts []allot.PromptUsage, labels al
 			byFP[p.SystemFP] = u
 			people[p.SystemFP], apps[p.SystemFP] = map[string]bool{}, map[string]bool{}
 		}
-		u.Requests += p.Requests
-		u.Tokens += p.Tokens.Total()
-		u.Spend += p.Cost
+		u.Requests = allot.SatAdd(u.Requests, p.Requests)
+		u.Tokens = allot.SatAdd(u.Tokens, p.Tokens.Total())
+		u.Spend = u.Spend.Plus(p.Cost)
 		u.MinInput = min(u.MinInput, p.MinInput)
 		people[p.SystemFP][p.User] = true
 		apps[p.SystemFP][p.App] = true
-		withPrompt += p.Cost
+		withPrompt = withPrompt.Plus(p.Cost)
 		if u.Label != "" {
-			r.LabelledSpend += p.Cost
+			r.LabelledSpend = r.LabelledSpend.Plus(p.Cost)
 		}
 	}
 	r.NoPrompt = max(r.Spend-withPrompt, 0)

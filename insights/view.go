@@ -135,9 +135,9 @@ func Compute(d *Data, pricer allot.Pricer, viewer allot.Principal, limit *allot.
 	mine := scoped(d.Usage, d.Scope)
 	ins := &Insights{Scope: d.Scope.String(), Period: d.Period, SavingsByKind: map[string]allot.Money{}, Recommendations: []Recommendation{}}
 	for _, u := range mine {
-		ins.SpendUSD += u.Cost
-		ins.Requests += u.Requests
-		ins.Tokens += u.Tokens.Total()
+		ins.SpendUSD = ins.SpendUSD.Plus(u.Cost)
+		ins.Requests = allot.SatAdd(ins.Requests, u.Requests)
+		ins.Tokens = allot.SatAdd(ins.Tokens, u.Tokens.Total())
 	}
 	prev := scoped(d.Previous, d.Scope)
 	ins.TopTasks, _ = Top(mine, prev, allot.DimTask, 10)
@@ -181,7 +181,7 @@ func Compute(d *Data, pricer allot.Pricer, viewer allot.Principal, limit *allot.
 
 	recs := Recommend(d, pricer, opts)
 	for _, r := range recs {
-		ins.SavingsByKind[r.Kind] += r.MonthlySavings
+		ins.SavingsByKind[r.Kind] = ins.SavingsByKind[r.Kind].Plus(r.MonthlySavings)
 	}
 	if d.Scope.User == "" {
 		if !named && teamSize(d.Users, d.Scope.Team) < opts.minGroup() && d.Scope.Team != "" {

@@ -124,18 +124,18 @@ func (db *DB) closeDays(ctx context.Context, days []int64) (int, error) {
 
 // closeDaySQL sums day $1's hourly rollups into the daily ones.
 const closeDaySQL = `WITH h AS (
-	SELECT attr, sum8(requests) AS requests, sum8(input) AS input, sum8(cache_read) AS cache_read,
-		sum8(cache_write_5m) AS cache_write_5m, sum8(cache_write_1h) AS cache_write_1h, sum8(output) AS output,
-		sum8(reasoning) AS reasoning, sum8(estimated_requests) AS estimated_requests, sum8(cost_nano) AS cost_nano,
-		sum8(unknown_cost_requests) AS unknown_cost_requests
+	SELECT attr, sat8(sum(requests)) AS requests, sat8(sum(input)) AS input, sat8(sum(cache_read)) AS cache_read,
+		sat8(sum(cache_write_5m)) AS cache_write_5m, sat8(sum(cache_write_1h)) AS cache_write_1h, sat8(sum(output)) AS output,
+		sat8(sum(reasoning)) AS reasoning, sat8(sum(estimated_requests)) AS estimated_requests, sat8(sum(cost_nano)) AS cost_nano,
+		sat8(sum(unknown_cost_requests)) AS unknown_cost_requests
 	FROM rollups_hourly WHERE hour >= $1::int4 * 24 AND hour < $1::int4 * 24 + 24 GROUP BY attr
 ), daily AS (
 	INSERT INTO rollups_daily (day, attr, ` + sumColumns + `)
 	SELECT $1, attr, ` + sumColumns + ` FROM h
 ), users AS (
 	INSERT INTO rollups_user_daily (day, team, usr, ` + sumColumns + `)
-	SELECT $1, a.team, a.usr, sum8(h.requests), sum8(h.input), sum8(h.cache_read), sum8(h.cache_write_5m), sum8(h.cache_write_1h),
-		sum8(h.output), sum8(h.reasoning), sum8(h.estimated_requests), sum8(h.cost_nano), sum8(h.unknown_cost_requests)
+	SELECT $1, a.team, a.usr, sat8(sum(h.requests)), sat8(sum(h.input)), sat8(sum(h.cache_read)), sat8(sum(h.cache_write_5m)), sat8(sum(h.cache_write_1h)),
+		sat8(sum(h.output)), sat8(sum(h.reasoning)), sat8(sum(h.estimated_requests)), sat8(sum(h.cost_nano)), sat8(sum(h.unknown_cost_requests))
 	FROM h JOIN attrs a ON a.id = h.attr GROUP BY a.team, a.usr
 )
 INSERT INTO rollups_days (day) VALUES ($1)`

@@ -206,11 +206,11 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 		u, v := &out[i], &x.v
 		u.Failed = u.Failed.Add(allot.UsageSum{Requests: v[0], Input: v[1], Output: v[2], Cost: allot.Money(v[3])})
 		u.Duplicates = u.Duplicates.Add(allot.UsageSum{Requests: v[4], Input: v[5], Output: v[6], Cost: allot.Money(v[7])})
-		u.NoMaxTokens += v[8]
-		u.NoMaxOutput += v[9]
+		u.NoMaxTokens = allot.SatAdd(u.NoMaxTokens, v[8])
+		u.NoMaxOutput = allot.SatAdd(u.NoMaxOutput, v[9])
 		for c := range u.LongOutputs {
-			u.LongOutputs[c].Requests += v[10+2*c]
-			u.LongOutputs[c].Output += v[11+2*c]
+			u.LongOutputs[c].Requests = allot.SatAdd(u.LongOutputs[c].Requests, v[10+2*c])
+			u.LongOutputs[c].Output = allot.SatAdd(u.LongOutputs[c].Output, v[11+2*c])
 		}
 	}
 	return out, nil
@@ -262,7 +262,7 @@ func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.Dai
 			return nil, fmt.Errorf("daily spend: %w", err)
 		}
 		out = append(out, allot.DailySpend{Day: day, Team: r.Dims[1], User: r.Dims[2], Requests: r.Requests,
-			Tokens: r.Tokens.Input + r.Tokens.Output, Cost: r.Cost})
+			Tokens: r.Tokens.Total(), Cost: r.Cost})
 	}
 	slices.SortFunc(out, func(a, b allot.DailySpend) int {
 		return cmp.Or(a.Day.Compare(b.Day), strings.Compare(a.Team, b.Team), strings.Compare(a.User, b.User))

@@ -183,7 +183,7 @@ func addExtras(a, b []attrExtras) []attrExtras {
 		default:
 			x := a[i]
 			for k := range x.v {
-				x.v[k] += b[j].v[k]
+				x.v[k] = allot.SatAdd(x.v[k], b[j].v[k])
 			}
 			out = append(out, x)
 			i, j = i+1, j+1
@@ -240,22 +240,22 @@ func scanExtras(ctx context.Context, tx pgx.Tx, from, to time.Time, s insightSco
 		t := &r.tokens
 		if failed {
 			x[0]++
-			x[1] += t.Input
-			x[2] += t.Output
-			x[3] += r.cost
+			x[1] = allot.SatAdd(x[1], t.Input)
+			x[2] = allot.SatAdd(x[2], t.Output)
+			x[3] = allot.SatAdd(x[3], r.cost)
 		}
 		if dup {
 			x[4]++
-			x[5] += t.Input
-			x[6] += t.Output
-			x[7] += r.cost
+			x[5] = allot.SatAdd(x[5], t.Input)
+			x[6] = allot.SatAdd(x[6], t.Output)
+			x[7] = allot.SatAdd(x[7], r.cost)
 		}
 		if r.maxTokens == 0 {
 			x[8]++
-			x[9] += t.Output
+			x[9] = allot.SatAdd(x[9], t.Output)
 			if c := allot.LongOutputBucket(t.Output); c >= 0 {
 				x[10+2*c]++
-				x[11+2*c] += t.Output
+				x[11+2*c] = allot.SatAdd(x[11+2*c], t.Output)
 			}
 		}
 		return nil
@@ -300,18 +300,18 @@ func (c *callChain) add(r *insightRow) {
 	}
 	c.requests++
 	c.tokens = c.tokens.Add(r.tokens)
-	c.cost += r.cost
+	c.cost = allot.SatAdd(c.cost, r.cost)
 	c.last, c.lastInput = r.t, in
 }
 
 // merge adds o, whose calls interleave with c's.
 func (c *callChain) merge(o *callChain) {
-	c.requests += o.requests
+	c.requests = allot.SatAdd(c.requests, o.requests)
 	c.tokens = c.tokens.Add(o.tokens)
-	c.cost += o.cost
+	c.cost = allot.SatAdd(c.cost, o.cost)
 	c.minInput = min(c.minInput, o.minInput)
-	c.misses += o.misses
-	c.growing += o.growing
+	c.misses = allot.SatAdd(c.misses, o.misses)
+	c.growing = allot.SatAdd(c.growing, o.growing)
 	if o.first < c.first {
 		c.first, c.firstInput = o.first, o.firstInput
 	}

@@ -197,8 +197,8 @@ func rebuildRollups(ctx context.Context, tx pgx.Tx, day int64, attrs []int32) er
 		return fmt.Errorf("rebuild hourly rollups: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO rollups_hourly (hour, attr, `+rollupColumns+`)
-		SELECT floor(extract(epoch FROM time) / 3600)::int4, attr, count(*), sum8(input), sum8(cache_read), sum8(cache_write_5m),
-			sum8(cache_write_1h), sum8(output), sum8(reasoning), count(*) FILTER (WHERE flags & $4 <> 0), sum8(cost_nano),
+		SELECT floor(extract(epoch FROM time) / 3600)::int4, attr, count(*), sat8(sum(input)), sat8(sum(cache_read)), sat8(sum(cache_write_5m)),
+			sat8(sum(cache_write_1h)), sat8(sum(output)), sat8(sum(reasoning)), count(*) FILTER (WHERE flags & $4 <> 0), sat8(sum(cost_nano)),
 			count(*) FILTER (WHERE flags & $5 = 0)
 		FROM events WHERE time >= $1 AND time < $2 AND attr = ANY ($3::int4[]) GROUP BY 1, 2`,
 		start, start.Add(24*time.Hour), attrs, flagEstimated, flagCostKnown); err != nil {
@@ -208,8 +208,8 @@ func rebuildRollups(ctx context.Context, tx pgx.Tx, day int64, attrs []int32) er
 		return fmt.Errorf("rebuild daily rollups: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO rollups_daily (day, attr, `+rollupColumns+`)
-		SELECT $1, attr, sum8(requests), sum8(input), sum8(cache_read), sum8(cache_write_5m), sum8(cache_write_1h), sum8(output),
-			sum8(reasoning), sum8(estimated_requests), sum8(cost_nano), sum8(unknown_cost_requests)
+		SELECT $1, attr, sat8(sum(requests)), sat8(sum(input)), sat8(sum(cache_read)), sat8(sum(cache_write_5m)), sat8(sum(cache_write_1h)), sat8(sum(output)),
+			sat8(sum(reasoning)), sat8(sum(estimated_requests)), sat8(sum(cost_nano)), sat8(sum(unknown_cost_requests))
 		FROM rollups_hourly WHERE hour >= $2 AND hour < $3 AND attr = ANY ($4::int4[]) AND EXISTS (SELECT 1 FROM rollups_days WHERE day = $1)
 		GROUP BY attr`, day, h0, h0+24, attrs); err != nil {
 		return fmt.Errorf("rebuild daily rollups: %w", err)

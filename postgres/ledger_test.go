@@ -171,9 +171,10 @@ func TestMigrateOnceUnderRace(t *testing.T) {
 		rows.Scan(&v)
 		versions = append(versions, v)
 	}
-	var want []int
-	for v := 1; v <= latestVersion(); v++ {
-		want = append(want, v)
+	var want []int // every embedded migration once (versions need not be contiguous)
+	ms, _ := migrations()
+	for _, m := range ms {
+		want = append(want, m.version)
 	}
 	if rows.Err() != nil || len(want) < 4 || !reflect.DeepEqual(versions, want) {
 		t.Errorf("schema_migrations holds %v (%v), want %v", versions, rows.Err(), want)

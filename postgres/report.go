@@ -25,8 +25,8 @@ const (
 
 // reportSums are the sums a report reads, in ReportRow order (and
 // rollupcache.Sums order).
-const reportSums = `sum8(requests), sum8(input), sum8(cache_read), sum8(cache_write_5m), sum8(cache_write_1h),
-	sum8(output), sum8(reasoning), sum8(estimated_requests), sum8(cost_nano)`
+const reportSums = `sat8(sum(requests)), sat8(sum(input)), sat8(sum(cache_read)), sat8(sum(cache_write_5m)), sat8(sum(cache_write_1h)),
+	sat8(sum(output)), sat8(sum(reasoning)), sat8(sum(estimated_requests)), sat8(sum(cost_nano))`
 
 // nReportSums is how many sums reportSums reads.
 const nReportSums = 9
@@ -144,7 +144,7 @@ func (r *report) addOpen(rows []openRow) {
 		}
 		s := &r.g.Out()[j].Sums
 		for c := range s {
-			s[c] += o.sums[c]
+			s[c] = allot.SatAdd(s[c], o.sums[c])
 		}
 	}
 }
@@ -227,6 +227,11 @@ func (db *DB) Report(ctx context.Context, q allot.ReportQuery) ([]allot.ReportRo
 		}
 		if err := db.fillUnits(ctx, tx, plan.units, r.timeOnly); err != nil {
 			return err
+		}
+		if plan.unsubtract() {
+			if err := db.fillUnits(ctx, tx, plan.units, r.timeOnly); err != nil {
+				return err
+			}
 		}
 		open, err = r.openRows(ctx, tx, plan.open)
 		return err

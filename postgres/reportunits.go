@@ -148,6 +148,41 @@ func planReport(ctx context.Context, tx pgx.Tx, from, to int64, hourDim bool, ho
 	return p, nil
 }
 
+// unsubtract replaces each day unit whose block is saturated, and the
+// hours subtracted from it, by the day's other hours: sums saturate at
+// the int64 range, and a saturated sum less a part is not the sum of the
+// rest. It reports whether it replaced any, leaving their blocks to fill.
+func (p *reportPlan) unsubtract() bool {
+	changed := false
+	out := p.units[:0:0]
+	for i := 0; i < len(p.units); i++ {
+		u := p.units[i]
+		j := i + 1
+		for j < len(p.units) && p.units[j].subtract {
+			j++
+		}
+		if u.key.Kind != rollupcache.Day || j == i+1 || u.block == nil || !u.block.Saturated() {
+			out = append(out, u)
+			continue
+		}
+		changed = true
+		outside := map[int64]bool{}
+		for _, h := range p.units[i+1 : j] {
+			outside[h.key.N] = true
+		}
+		for h := u.key.N * 24; h < u.key.N*24+24; h++ {
+			if !outside[h] {
+				out = append(out, unitRef{key: rollupcache.Key{Kind: p.units[i+1].key.Kind, N: h}, version: u.version})
+			}
+		}
+		i = j - 1
+	}
+	if changed {
+		p.units = out
+	}
+	return changed
+}
+
 // fillUnits gives every unit its block: from the cache when held at the
 // unit's version, else read from the database in tx (and cached). Units
 // another report is reading are waited for rather than read twice.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/allot-dev/allot"
 )
 
 // now is the time insights take for now: what is today, which hours are
@@ -239,7 +241,7 @@ func (m *hourMerger) add(hour int64, r *hourRows) {
 		k := [2]int64{d.day, x.attr}
 		if j, ok := m.extras[k]; ok {
 			for v := range x.v {
-				d.extras[j].v[v] += x.v[v]
+				d.extras[j].v[v] = allot.SatAdd(d.extras[j].v[v], x.v[v])
 			}
 		} else {
 			m.extras[k] = len(d.extras)

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"time"
+
+	"github.com/allot-dev/allot"
 )
 
 // Every insights call, a person's included, sums the whole org's extras
@@ -57,7 +59,7 @@ func addExtras(sums map[int64]*extrasAgg, extras []dayExtra) {
 			sums[x.attr] = s
 		}
 		for j := range x.v {
-			s[j] += x.v[j]
+			s[j] = allot.SatAdd(s[j], x.v[j])
 		}
 	}
 }

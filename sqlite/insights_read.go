@@ -63,15 +63,15 @@ func followCall(a, b *callAgg) {
 // mergeCall adds b to a when their calls interleave: sums add, the first
 // and last calls are the earliest and latest of both.
 func mergeCall(a, b *callAgg) {
-	a[cRequests] += b[cRequests]
-	a[cInput] += b[cInput]
-	a[cCacheRead] += b[cCacheRead]
-	a[cCacheWrite5m] += b[cCacheWrite5m]
-	a[cCacheWrite1h] += b[cCacheWrite1h]
-	a[cOutput] += b[cOutput]
-	a[cCost] += b[cCost]
-	a[cMisses] += b[cMisses]
-	a[cGrowing] += b[cGrowing]
+	a[cRequests] = allot.SatAdd(a[cRequests], b[cRequests])
+	a[cInput] = allot.SatAdd(a[cInput], b[cInput])
+	a[cCacheRead] = allot.SatAdd(a[cCacheRead], b[cCacheRead])
+	a[cCacheWrite5m] = allot.SatAdd(a[cCacheWrite5m], b[cCacheWrite5m])
+	a[cCacheWrite1h] = allot.SatAdd(a[cCacheWrite1h], b[cCacheWrite1h])
+	a[cOutput] = allot.SatAdd(a[cOutput], b[cOutput])
+	a[cCost] = allot.SatAdd(a[cCost], b[cCost])
+	a[cMisses] = allot.SatAdd(a[cMisses], b[cMisses])
+	a[cGrowing] = allot.SatAdd(a[cGrowing], b[cGrowing])
 	a[cMinInput] = min(a[cMinInput], b[cMinInput])
 	if b[cFirstUS] < a[cFirstUS] {
 		a[cFirstUS], a[cFirstInput] = b[cFirstUS], b[cFirstInput]
@@ -797,7 +797,7 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 			}
 		}
 		for j := range v {
-			s[j] += v[j]
+			s[j] = allot.SatAdd(s[j], v[j])
 		}
 	}
 	// The whole org's past days come summed from memory when unchanged
@@ -849,11 +849,11 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 		u, v := &out[i], over[attr]
 		u.Failed = u.Failed.Add(allot.UsageSum{Requests: v[xFailedRequests], Input: v[xFailedInput], Output: v[xFailedOutput], Cost: allot.Money(v[xFailedCost])})
 		u.Duplicates = u.Duplicates.Add(allot.UsageSum{Requests: v[xDupRequests], Input: v[xDupInput], Output: v[xDupOutput], Cost: allot.Money(v[xDupCost])})
-		u.NoMaxTokens += v[xNoMaxRequests]
-		u.NoMaxOutput += v[xNoMaxOutput]
+		u.NoMaxTokens = allot.SatAdd(u.NoMaxTokens, v[xNoMaxRequests])
+		u.NoMaxOutput = allot.SatAdd(u.NoMaxOutput, v[xNoMaxOutput])
 		for c := range u.LongOutputs {
-			u.LongOutputs[c].Requests += v[xLong+2*c]
-			u.LongOutputs[c].Output += v[xLong+2*c+1]
+			u.LongOutputs[c].Requests = allot.SatAdd(u.LongOutputs[c].Requests, v[xLong+2*c])
+			u.LongOutputs[c].Output = allot.SatAdd(u.LongOutputs[c].Output, v[xLong+2*c+1])
 		}
 	}
 	return out, nil
@@ -976,9 +976,9 @@ func (db *DB) dailySpend(ctx context.Context, q allot.InsightQuery, d0, d1 int64
 			v = &[3]int64{}
 			totals[dayPerson{day, c}] = v
 		}
-		v[0] += s[sRequests]
-		v[1] += s[sInput] + s[sOutput]
-		v[2] += s[sCost]
+		v[0] = allot.SatAdd(v[0], s[sRequests])
+		v[1] = allot.SatAdd(v[1], allot.SatAdd(s[sInput], s[sOutput]))
+		v[2] = allot.SatAdd(v[2], s[sCost])
 	}
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {

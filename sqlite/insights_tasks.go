@@ -192,9 +192,8 @@ func (db *DB) rebuildDay(ctx context.Context, tx *sql.Tx, day int64, attrs []int
 		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO rollups_hourly (hour, attr, %s)
-		SELECT t / %d, attr, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
-			sum(reasoning), sum(flags & 4 != 0), sum(cost_nano), sum(flags & 2 = 0)
-		FROM events WHERE t >= ? AND t < ? AND attr IN (%s)`+hourIn+` GROUP BY 1, 2`, sumColumns, usPerHour, in), append(append(times, ids...), dayHours...)...); err != nil {
+		SELECT t / %d, attr, %s
+		FROM events WHERE t >= ? AND t < ? AND attr IN (%s)`+hourIn+` GROUP BY 1, 2`, sumColumns, usPerHour, sumEventColumns, in), append(append(times, ids...), dayHours...)...); err != nil {
 		return fmt.Errorf("rebuild hourly rollups: %w", err)
 	}
 	for _, table := range []string{"daily_totals", "insight_days"} {

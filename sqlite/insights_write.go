@@ -143,12 +143,12 @@ func (b *insightBatch) add(e *insightEvent, dup bool) {
 			c[cMinInput] = min(c[cMinInput], t.Input)
 		}
 		c[cRequests]++
-		c[cInput] += t.Input
-		c[cCacheRead] += t.CacheRead
-		c[cCacheWrite5m] += t.CacheWrite5m
-		c[cCacheWrite1h] += t.CacheWrite1h
-		c[cOutput] += t.Output
-		c[cCost] += e.cost
+		c[cInput] = allot.SatAdd(c[cInput], t.Input)
+		c[cCacheRead] = allot.SatAdd(c[cCacheRead], t.CacheRead)
+		c[cCacheWrite5m] = allot.SatAdd(c[cCacheWrite5m], t.CacheWrite5m)
+		c[cCacheWrite1h] = allot.SatAdd(c[cCacheWrite1h], t.CacheWrite1h)
+		c[cOutput] = allot.SatAdd(c[cOutput], t.Output)
+		c[cCost] = allot.SatAdd(c[cCost], e.cost)
 		c[cLastUS], c[cLastInput] = e.t, t.Input
 	}
 	failed := allot.FailedStatus(int(e.status))
@@ -166,22 +166,22 @@ func (b *insightBatch) add(e *insightEvent, dup bool) {
 	x := &b.extrasVals[i]
 	if failed {
 		x[xFailedRequests]++
-		x[xFailedInput] += t.Input
-		x[xFailedOutput] += t.Output
-		x[xFailedCost] += e.cost
+		x[xFailedInput] = allot.SatAdd(x[xFailedInput], t.Input)
+		x[xFailedOutput] = allot.SatAdd(x[xFailedOutput], t.Output)
+		x[xFailedCost] = allot.SatAdd(x[xFailedCost], e.cost)
 	}
 	if dup {
 		x[xDupRequests]++
-		x[xDupInput] += t.Input
-		x[xDupOutput] += t.Output
-		x[xDupCost] += e.cost
+		x[xDupInput] = allot.SatAdd(x[xDupInput], t.Input)
+		x[xDupOutput] = allot.SatAdd(x[xDupOutput], t.Output)
+		x[xDupCost] = allot.SatAdd(x[xDupCost], e.cost)
 	}
 	if e.maxTokens == 0 {
 		x[xNoMaxRequests]++
-		x[xNoMaxOutput] += t.Output
+		x[xNoMaxOutput] = allot.SatAdd(x[xNoMaxOutput], t.Output)
 		if c := allot.LongOutputBucket(t.Output); c >= 0 {
 			x[xLong+2*c]++
-			x[xLong+2*c+1] += t.Output
+			x[xLong+2*c+1] = allot.SatAdd(x[xLong+2*c+1], t.Output)
 		}
 	}
 }
@@ -405,13 +405,7 @@ const insightChunk = 256
 func upsertCallsSQL(rows int) string {
 	return `INSERT INTO insight_calls (` + callColumns + `) VALUES ` + valuesSQL(rows, 4+callValues) + `
 	ON CONFLICT (hour, attr, session, system_fp) DO UPDATE SET
-		requests = requests + excluded.requests,
-		input = input + excluded.input,
-		cache_read = cache_read + excluded.cache_read,
-		cache_write_5m = cache_write_5m + excluded.cache_write_5m,
-		cache_write_1h = cache_write_1h + excluded.cache_write_1h,
-		output = output + excluded.output,
-		cost_nano = cost_nano + excluded.cost_nano,
+		` + satAddColumns("requests, input, cache_read, cache_write_5m, cache_write_1h, output, cost_nano") + `,
 		min_input = min(min_input, excluded.min_input),
 		cache_misses = cache_misses + excluded.cache_misses - (excluded.first_us >= last_us AND excluded.first_us - last_us <= ` + fmt.Sprint(int64(allot.PromptCacheTTL/1000)) + `),
 		growing = growing + excluded.growing + (excluded.first_us >= last_us AND excluded.first_input > last_input),
@@ -426,7 +420,7 @@ func upsertExtrasSQL(rows int) string {
 	var set []string
 	for _, c := range strings.Split(extrasColumns, ",")[2:] {
 		c = strings.TrimSpace(c)
-		set = append(set, c+" = "+c+" + excluded."+c)
+		set = append(set, satAddColumn(c))
 	}
 	return `INSERT INTO insight_extras (` + extrasColumns + `) VALUES ` + valuesSQL(rows, 2+extrasValues) + `
 	ON CONFLICT (hour, attr) DO UPDATE SET ` + strings.Join(set, ", ")

@@ -285,20 +285,14 @@ func (db *DB) Events(ctx context.Context, from, to time.Time, limit int) ([]allo
 // addUnpricedSQL adds the events above seq ? that had no known cost to the
 // unpriced totals, under their served model (or the requested one if the
 // provider named none).
-const addUnpricedSQL = `INSERT INTO unpriced (provider, model, requests, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, last_seen_us)
+var addUnpricedSQL = `INSERT INTO unpriced (provider, model, requests, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, last_seen_us)
 	SELECT coalesce((SELECT s FROM dict WHERE id = p), ''), coalesce((SELECT s FROM dict WHERE id = m), ''),
-		count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output), sum(reasoning), max(t)
+		count(*), ` + satSums("input", "cache_read", "cache_write_5m", "cache_write_1h", "output", "reasoning") + `, max(t)
 	FROM (SELECT e.*, a.provider AS p, iif(a.served_model != 0, a.served_model, a.req_model) AS m
 		FROM events e CROSS JOIN attrs a ON a.id = e.attr WHERE e.seq > ? AND e.flags & 2 = 0)
 	GROUP BY p, m
 	ON CONFLICT (provider, model) DO UPDATE SET
-		requests = requests + excluded.requests,
-		input = input + excluded.input,
-		cache_read = cache_read + excluded.cache_read,
-		cache_write_5m = cache_write_5m + excluded.cache_write_5m,
-		cache_write_1h = cache_write_1h + excluded.cache_write_1h,
-		output = output + excluded.output,
-		reasoning = reasoning + excluded.reasoning,
+		` + satAddColumns("requests, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning") + `,
 		last_seen_us = max(last_seen_us, excluded.last_seen_us)`
 
 // Unpriced lists the models recorded without a known cost, with what they

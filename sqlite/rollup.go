@@ -42,30 +42,34 @@ const (
 const sumColumns = `requests, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
 	estimated_requests, cost_nano, unknown_cost_requests`
 
-// sumOfSumColumns sums them over grouped rollups_hourly rows.
-const sumOfSumColumns = `sum(requests), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
-	sum(reasoning), sum(estimated_requests), sum(cost_nano), sum(unknown_cost_requests)`
+// sumOfSumColumns sums them over grouped rollups_hourly rows, saturated.
+var sumOfSumColumns = satSums("requests", "input", "cache_read", "cache_write_5m", "cache_write_1h", "output",
+	"reasoning", "estimated_requests", "cost_nano", "unknown_cost_requests")
+
+// satSums is satSumSQL of each of exprs, comma-separated.
+func satSums(exprs ...string) string {
+	out := make([]string, len(exprs))
+	for i, x := range exprs {
+		out[i] = satSumSQL(x)
+	}
+	return strings.Join(out, ",\n\t")
+}
+
+// sumEventColumns sums the events of a group into the sums columns, saturated.
+var sumEventColumns = "count(*), " + satSums("input", "cache_read", "cache_write_5m", "cache_write_1h", "output",
+	"reasoning") + ", sum(flags & 4 != 0), " + satSumSQL("cost_nano") + ", sum(flags & 2 = 0)"
 
 // addHourlySQL folds the events above seq ? (those a batch just inserted)
 // into rollups_hourly, grouped in SQL from rows still in the page cache.
 var addHourlySQL = fmt.Sprintf(`INSERT INTO rollups_hourly (hour, attr, %s)
-	SELECT t / %d, attr, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
-		sum(reasoning), sum(flags & 4 != 0), sum(cost_nano), sum(flags & 2 = 0)
+	SELECT t / %d, attr, %s
 	FROM events WHERE seq > ? GROUP BY 1, 2
-	`+addToHourly, sumColumns, usPerHour)
+	`+addToHourly, sumColumns, usPerHour, sumEventColumns)
 
-// addToHourly adds an insert's rows to the hourly rollups they meet.
-const addToHourly = `ON CONFLICT (hour, attr) DO UPDATE SET
-		requests = requests + excluded.requests,
-		input = input + excluded.input,
-		cache_read = cache_read + excluded.cache_read,
-		cache_write_5m = cache_write_5m + excluded.cache_write_5m,
-		cache_write_1h = cache_write_1h + excluded.cache_write_1h,
-		output = output + excluded.output,
-		reasoning = reasoning + excluded.reasoning,
-		estimated_requests = estimated_requests + excluded.estimated_requests,
-		cost_nano = cost_nano + excluded.cost_nano,
-		unknown_cost_requests = unknown_cost_requests + excluded.unknown_cost_requests`
+// addToHourly adds an insert's rows to the hourly rollups they meet,
+// saturated.
+var addToHourly = `ON CONFLICT (hour, attr) DO UPDATE SET
+		` + satAddColumns(sumColumns)
 
 // hourlyRows is a batch's events summed per hour and attribution, in the
 // order the keys were first seen: what it adds to rollups_hourly.
@@ -92,16 +96,16 @@ func groupHourly(batch []allot.Event, refs []eventRef) *hourlyRows {
 		v := &r.vals[j]
 		t := &e.Tokens
 		v[sRequests]++
-		v[sInput] += t.Input
-		v[sCacheRead] += t.CacheRead
-		v[sCacheWrite5m] += t.CacheWrite5m
-		v[sCacheWrite1h] += t.CacheWrite1h
-		v[sOutput] += t.Output
-		v[sReasoning] += t.Reasoning
+		v[sInput] = allot.SatAdd(v[sInput], t.Input)
+		v[sCacheRead] = allot.SatAdd(v[sCacheRead], t.CacheRead)
+		v[sCacheWrite5m] = allot.SatAdd(v[sCacheWrite5m], t.CacheWrite5m)
+		v[sCacheWrite1h] = allot.SatAdd(v[sCacheWrite1h], t.CacheWrite1h)
+		v[sOutput] = allot.SatAdd(v[sOutput], t.Output)
+		v[sReasoning] = allot.SatAdd(v[sReasoning], t.Reasoning)
 		if e.Estimated {
 			v[sEstimated]++
 		}
-		v[sCost] += int64(e.Cost)
+		v[sCost] = int64(allot.Money(v[sCost]).Plus(e.Cost))
 		if !e.CostKnown {
 			v[sUnknownCost]++
 		}

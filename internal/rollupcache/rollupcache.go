@@ -13,6 +13,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/allot-dev/allot"
 )
 
 // NumSums is the number of sums a rollup holds.
@@ -57,9 +59,15 @@ type Key struct {
 // and absent when all are zero. Blocks are never changed once built, so
 // any number of reports may read one at once.
 type Block struct {
-	attrs []int32
-	cols  [NumSums]column
+	attrs     []int32
+	cols      [NumSums]column
+	saturated bool
 }
+
+// Saturated reports whether a sum of the block reached the bounds sums
+// saturate at (the int64 range less math.MinInt64): it may then be less
+// than the true sum, so the block must not be subtracted from.
+func (b *Block) Saturated() bool { return b.saturated }
 
 // column is one sum of a block: at most one of i32 and i64 is set.
 type column struct {
@@ -100,11 +108,11 @@ func AddEntries[S ~[NumSums]int64](b *Block, cur []S, groups []int32, idx []int3
 	for c := range b.cols {
 		if col := b.cols[c].i32; col != nil {
 			for _, i := range idx {
-				cur[groups[i]][c] += int64(col[i])
+				cur[groups[i]][c] = allot.SatAdd(cur[groups[i]][c], int64(col[i]))
 			}
 		} else if col := b.cols[c].i64; col != nil {
 			for _, i := range idx {
-				cur[groups[i]][c] += col[i]
+				cur[groups[i]][c] = allot.SatAdd(cur[groups[i]][c], col[i])
 			}
 		}
 	}
@@ -116,20 +124,21 @@ func AddAll[S ~[NumSums]int64](b *Block, s *S) {
 		var t int64
 		if col := b.cols[c].i32; col != nil {
 			for _, v := range col {
-				t += int64(v)
+				t += int64(v) // no overflow: fewer than 2^32 entries of at most 2^31
 			}
 		} else if col := b.cols[c].i64; col != nil {
 			for _, v := range col {
-				t += v
+				t = allot.SatAdd(t, v)
 			}
 		}
-		(*s)[c] += t
+		(*s)[c] = allot.SatAdd((*s)[c], t)
 	}
 }
 
 // SubtractFrom is AddTo's opposite: it takes each entry i of b from
 // cur[groups[i]]. A store that holds a day and some of its hours can sum
-// most of a day as the day less its other hours.
+// most of a day as the day less its other hours, unless the day's block is
+// Saturated: a saturated sum less a part is not the sum of the rest.
 func SubtractFrom[S ~[NumSums]int64](b *Block, cur []S, groups []int32) {
 	for c := range b.cols {
 		if col := b.cols[c].i32; col != nil {
@@ -145,7 +154,7 @@ func addColumn[S ~[NumSums]int64, T int32 | int64](cur []S, groups []int32, col 
 	groups = groups[:len(col)]
 	for i, v := range col {
 		if g := groups[i]; g >= 0 {
-			cur[g][c] += int64(v)
+			cur[g][c] = allot.SatAdd(cur[g][c], int64(v))
 		}
 	}
 }
@@ -155,7 +164,7 @@ func subtractColumn[S ~[NumSums]int64, T int32 | int64](cur []S, groups []int32,
 	groups = groups[:len(col)]
 	for i, v := range col {
 		if g := groups[i]; g >= 0 {
-			cur[g][c] -= int64(v)
+			cur[g][c] = allot.SatAdd(cur[g][c], -max(int64(v), -math.MaxInt64))
 		}
 	}
 }
@@ -201,6 +210,7 @@ func (bb *Builder) Build() (*Block, error) {
 		for i := range bb.sums {
 			lo, hi = min(lo, bb.sums[i][c]), max(hi, bb.sums[i][c])
 		}
+		b.saturated = b.saturated || hi == math.MaxInt64 || lo <= -math.MaxInt64
 		switch {
 		case lo == 0 && hi == 0:
 		case lo >= math.MinInt32 && hi <= math.MaxInt32:

@@ -97,6 +97,43 @@ func TestAddTo(t *testing.T) {
 	}
 }
 
+// Sums of huge values saturate at the int64 range, whichever way they are
+// added, and a block that holds a sum at the bound says so: subtracting
+// from it would not give the rest.
+func TestSumsSaturate(t *testing.T) {
+	t.Parallel()
+	const max = math.MaxInt64
+	huge := build(t, []int64{1, 2, 3}, []Sums{{Requests: 1, Cost: max, Input: 1e15}, {Requests: 1, Cost: max - 5, Input: max}, {Requests: 1, Cost: 7, Input: 1e15}})
+	small := build(t, []int64{1, 2}, []Sums{{Requests: 1, Cost: 5}, {Requests: 1, Cost: 1 << 40}})
+	if !huge.Saturated() || small.Saturated() {
+		t.Errorf("Saturated: huge %v, small %v; want true, false", huge.Saturated(), small.Saturated())
+	}
+	want := Sums{Requests: 3, Cost: max, Input: max}
+	one := make([]Sums, 1)
+	AddTo(huge, one, []int32{0, 0, 0})
+	AddTo(huge, one, []int32{0, 0, 0}) // twice: the sum stays at the bound
+	want[Requests] = 6
+	if one[0] != want {
+		t.Errorf("AddTo: got %v, want %v", one[0], want)
+	}
+	some := make([]Sums, 1)
+	AddEntries(huge, some, []int32{0, 0, 0}, []int32{0, 1, 2})
+	if want[Requests] = 3; some[0] != want {
+		t.Errorf("AddEntries: got %v, want %v", some[0], want)
+	}
+	var all Sums
+	AddAll(huge, &all)
+	AddAll(huge, &all)
+	if want[Requests] = 6; all != want {
+		t.Errorf("AddAll: got %v, want %v", all, want)
+	}
+	neg := []Sums{{Cost: -max + 3}}
+	SubtractFrom(huge, neg, []int32{0, 0, 0})
+	if neg[0][Cost] != math.MinInt64 || neg[0][Input] != math.MinInt64 {
+		t.Errorf("SubtractFrom: got %v, want the negative bound", neg[0])
+	}
+}
+
 // A builder refuses ids a block cannot hold, and starts over after each
 // Build either way.
 func TestBuilderRange(t *testing.T) {

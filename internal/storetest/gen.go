@@ -136,7 +136,8 @@ func GenEvents(seed uint64, n int, start time.Time, span time.Duration, w World)
 }
 
 // ExpectedReport is the specification of Report: it sums the events whose
-// hour lies in the query's hour-widened range, in Go, one by one.
+// hour lies in the query's hour-widened range, in Go, one by one, each sum
+// saturated at the int64 range (allot.SatAdd, Money.Plus).
 func ExpectedReport(events []allot.Event, q allot.ReportQuery) []allot.ReportRow {
 	from := q.From.Truncate(time.Hour)
 	to := q.To.Truncate(time.Hour)
@@ -172,7 +173,7 @@ func ExpectedReport(events []allot.Event, q allot.ReportQuery) []allot.ReportRow
 		}
 		r.Requests++
 		r.Tokens = r.Tokens.Add(e.Tokens)
-		r.Cost += e.Cost
+		r.Cost = r.Cost.Plus(e.Cost)
 		if e.Estimated {
 			r.EstimatedRequests++
 		}

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"notices", testNotices},
 		{"request log", testListEvents},
 		{"sessions one by one", testEachSession},
+		{"sums of huge values saturate", testHugeValues},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
