@@ -24,13 +24,37 @@ type insightsEnv struct {
 	viewer  allot.Principal
 }
 
-// insightOptions returns the insight options of cfg (its `insights:`).
-func insightOptions(cfg config.Config) (insights.Options, error) {
+// insightOptions returns the insight options of cfg (its `insights:`)
+// with the org's peer visibility (peerVisibility).
+func insightOptions(ctx context.Context, cfg config.Config, settings settingReader) (insights.Options, error) {
 	o, err := insights.OptionsFrom(cfg.Insights)
 	if err != nil {
 		return o, fmt.Errorf("config insights: %w", err)
 	}
+	if o.Visibility, err = peerVisibility(ctx, cfg, settings); err != nil {
+		return o, err
+	}
 	return o, nil
+}
+
+// settingReader reads a stored setting.
+type settingReader interface {
+	Setting(ctx context.Context, name string) ([]byte, error)
+}
+
+// peerVisibility is the org's one peer visibility policy, which every view
+// applies through allot.CanSee: allot.PeerNamed when org.yaml (the stored
+// setting) or the config's insights section says named, else
+// allot.PeerAnonymous.
+func peerVisibility(ctx context.Context, cfg config.Config, settings settingReader) (string, error) {
+	stored, err := settings.Setting(ctx, peerVisibilitySetting)
+	if err != nil {
+		return "", fmt.Errorf("read peer visibility: %w", err)
+	}
+	if string(stored) == allot.PeerNamed || cfg.Insights.PeerVisibility == allot.PeerNamed {
+		return allot.PeerNamed, nil
+	}
+	return allot.PeerAnonymous, nil
 }
 
 // openInsights opens the database and resolves the viewer: the person
@@ -49,7 +73,7 @@ func openInsights(ctx context.Context, g *globals, key string) (*insightsEnv, er
 	if env.catalog, err = loadCatalog(ctx, cfg, db); err != nil {
 		return fail(err)
 	}
-	if env.opts, err = insightOptions(cfg); err != nil {
+	if env.opts, err = insightOptions(ctx, cfg, db); err != nil {
 		return fail(err)
 	}
 	if env.users, err = db.Users(ctx); err != nil {
