@@ -37,26 +37,6 @@ func insightOptions(ctx context.Context, cfg config.Config, settings settingRead
 	return o, nil
 }
 
-// settingReader reads a stored setting.
-type settingReader interface {
-	Setting(ctx context.Context, name string) ([]byte, error)
-}
-
-// peerVisibility is the org's one peer visibility policy, which every view
-// applies through allot.CanSee: allot.PeerNamed when org.yaml (the stored
-// setting) or the config's insights section says named, else
-// allot.PeerAnonymous.
-func peerVisibility(ctx context.Context, cfg config.Config, settings settingReader) (string, error) {
-	stored, err := settings.Setting(ctx, peerVisibilitySetting)
-	if err != nil {
-		return "", fmt.Errorf("read peer visibility: %w", err)
-	}
-	if string(stored) == allot.PeerNamed || cfg.Insights.PeerVisibility == allot.PeerNamed {
-		return allot.PeerNamed, nil
-	}
-	return allot.PeerAnonymous, nil
-}
-
 // openInsights opens the database and resolves the viewer: the person
 // whose key is given (their view is then limited as in the API), or the
 // operator, who reads the database directly and sees everything.
