@@ -214,10 +214,9 @@ type budgetRef struct{ name, scope string }
 type alertViewer struct {
 	p      allot.Principal
 	covers map[budgetRef]bool // the budgets that apply to p (as GET /api/v1/budgets lists them)
-	roster allot.Roster       // for leads: the directory
+	roster allot.Roster       // the directory, for allot.CanSee
 	vis    string
 	admin  bool
-	leadOf string // the team p leads, if any
 }
 
 // viewer gathers what the access rules need for p at now.
@@ -237,15 +236,12 @@ func (a *Alerts) viewer(ctx context.Context, p allot.Principal, now time.Time) (
 			}
 		}
 	}
-	if p.Role == allot.RoleLead && p.Team != "" {
-		v.leadOf = p.Team
-		if a.People != nil {
-			users, err := a.People.Users(ctx)
-			if err != nil {
-				return nil, err
-			}
-			v.roster = allot.NewRoster(users)
+	if a.People != nil {
+		users, err := a.People.Users(ctx)
+		if err != nil {
+			return nil, err
 		}
+		v.roster = allot.NewRoster(users)
 	}
 	return v, nil
 }
@@ -256,15 +252,15 @@ func (v *alertViewer) seesUser(user string) bool {
 }
 
 // sees reports whether the viewer may see n: admins all; everyone the
-// notices their own calls raised and those of the budgets that apply to
-// them; leads also those of their team's budgets; and anyone the notices
+// notices of the budgets that apply to them; those of a team's budget
+// when they may see the team (allot.CanSeeTeam: its lead); and the notices
 // of a person's budget or raised by a person's calls when they may see
-// that person by name.
+// that person by name (allot.CanSee: themselves at least).
 func (v *alertViewer) sees(n allot.Notice) bool {
-	switch {
-	case v.admin, v.covers[budgetRef{n.Budget, n.Scope}]:
+	if v.admin || v.covers[budgetRef{n.Budget, n.Scope}] {
 		return true
-	case v.leadOf != "" && n.Scope == "team:"+v.leadOf:
+	}
+	if t, ok := strings.CutPrefix(n.Scope, "team:"); ok && allot.CanSeeTeam(v.p, t) {
 		return true
 	}
 	if u, ok := strings.CutPrefix(n.Scope, "user:"); ok {

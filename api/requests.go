@@ -100,7 +100,7 @@ func (u *Usage) requests(w http.ResponseWriter, r *http.Request, p allot.Princip
 		}
 		// Every row names its caller: a lead's log covers the team only
 		// when they may see its members by name, else only their own calls.
-		if p.Role == allot.RoleLead && allot.CanSee(p, roster.Members(p.Team), vis) {
+		if allot.CanSee(p, roster.Members(p.Team), vis) {
 			eq.Filter[allot.DimTeam] = p.Team
 		} else {
 			eq.Filter[allot.DimUser] = p.User

@@ -109,7 +109,7 @@ func (d *Dashboard) base(name string, p allot.Principal, ss *session) pageData {
 		data.Nav = append(data.Nav, navItem{Href: href, Label: pageTitles[page], Current: page == name})
 	}
 	add(pageMe, "/")
-	if p.Role == allot.RoleLead || p.Role == allot.RoleAdmin {
+	if allot.CanSeeTeam(p, p.Team) {
 		add(pageTeam, "/team")
 	}
 	if p.Role == allot.RoleAdmin {
