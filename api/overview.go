@@ -181,7 +181,7 @@ func (u *Usage) overview(w http.ResponseWriter, r *http.Request, p allot.Princip
 		ov.By[string(d)] = shares(results[0], i, ov.Totals.CostUSD)
 	}
 	if s.scope != ScopeUser {
-		named := u.namesAll(p, roster, results[0], 4)
+		named := u.namesAll(p, roster, results[0], len(shareDims)) // the report is by shareDims, then user
 		if stack == allot.DimUser && !named {
 			return allot.Errorf(allot.EForbidden, "people are not shown by name to %q here (peer_visibility, or a group under %d people); stack by team, model, task, app or provider", p.User, allot.MinPeerGroup)
 		}
