@@ -27,8 +27,9 @@ type NoticeLister interface {
 // (thresholds crossed, downgrades, refusals), newest first, limited to
 // what the caller may see. Admins see every notice; others the notices
 // about themselves and about the budgets that apply to them (the budgets
-// GET /api/v1/budgets shows them); leads also their team's budgets and
-// their members'.
+// GET /api/v1/budgets shows them); leads also their team's budgets'; and
+// anyone the notices about a person allot.CanSee lets them see. Whose
+// call raised a notice is shown only when allot.CanSee allows it.
 type Alerts struct {
 	// Authenticate resolves the caller (allot key, or a dashboard session).
 	Authenticate func(r *http.Request) (allot.Principal, error)
@@ -37,9 +38,12 @@ type Alerts struct {
 	// apply to whom; nil (or returning nil) leaves non-admins the notices
 	// about themselves (and leads their members').
 	Rationer func() *budget.Rationer
-	People   People // optional: without it leads see no member's notices by team
-	Now      func() time.Time
-	Logger   *slog.Logger
+	People   People // optional: without it leads see no member by name
+	// PeerVisibility is allot.PeerNamed or allot.PeerAnonymous (the
+	// default): the org's policy allot.CanSee applies.
+	PeerVisibility string
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // Routes registers the endpoint on mux.
@@ -208,17 +212,16 @@ type budgetRef struct{ name, scope string }
 
 // alertViewer is what one caller may see of the notices.
 type alertViewer struct {
-	p       allot.Principal
-	covers  map[budgetRef]bool // the budgets that apply to p (as GET /api/v1/budgets lists them)
-	teamOf  map[string]string  // for leads: every active user's team
-	admin   bool
-	leadOf  string // the team p leads, if any
-	hasTeam bool   // teamOf is known (leads with a directory)
+	p      allot.Principal
+	covers map[budgetRef]bool // the budgets that apply to p (as GET /api/v1/budgets lists them)
+	roster allot.Roster       // the directory, for allot.CanSee
+	vis    string
+	admin  bool
 }
 
 // viewer gathers what the access rules need for p at now.
 func (a *Alerts) viewer(ctx context.Context, p allot.Principal, now time.Time) (*alertViewer, error) {
-	v := &alertViewer{p: p, covers: map[budgetRef]bool{}, admin: p.Role == allot.RoleAdmin}
+	v := &alertViewer{p: p, covers: map[budgetRef]bool{}, admin: p.Role == allot.RoleAdmin, vis: a.PeerVisibility, roster: allot.NewRoster(nil)}
 	if v.admin {
 		return v, nil
 	}
@@ -233,47 +236,37 @@ func (a *Alerts) viewer(ctx context.Context, p allot.Principal, now time.Time) (
 			}
 		}
 	}
-	if p.Role == allot.RoleLead && p.Team != "" {
-		v.leadOf = p.Team
-		if a.People != nil {
-			users, err := a.People.Users(ctx)
-			if err != nil {
-				return nil, err
-			}
-			v.teamOf, v.hasTeam = make(map[string]string, len(users)), true
-			for _, u := range users {
-				v.teamOf[u.Name] = u.Team
-			}
+	if a.People != nil {
+		users, err := a.People.Users(ctx)
+		if err != nil {
+			return nil, err
 		}
+		v.roster = allot.NewRoster(users)
 	}
 	return v, nil
 }
 
-// member reports whether user is in the team the viewer leads.
-func (v *alertViewer) member(user string) bool {
-	return v.leadOf != "" && user != "" && (user == v.p.User || v.hasTeam && v.teamOf[user] == v.leadOf)
-}
-
-// seesUser reports whether the viewer may see user by name: CanSeeUser.
+// seesUser reports whether the viewer may see user by name: allot.CanSee.
 func (v *alertViewer) seesUser(user string) bool {
-	return v.admin || user == v.p.User || v.member(user)
+	return user != "" && allot.CanSee(v.p, v.roster.Subject(user), v.vis)
 }
 
 // sees reports whether the viewer may see n: admins all; everyone the
-// notices their own calls raised and those of the budgets that apply to
-// them; leads also those of their team's budgets, of their members'
-// budgets and of their members' calls.
+// notices of the budgets that apply to them; those of a team's budget
+// when they may see the team (allot.CanSeeTeam: its lead); and the notices
+// of a person's budget or raised by a person's calls when they may see
+// that person by name (allot.CanSee: themselves at least).
 func (v *alertViewer) sees(n allot.Notice) bool {
-	switch {
-	case v.admin, n.User != "" && n.User == v.p.User, n.Scope == "user:"+v.p.User, v.covers[budgetRef{n.Budget, n.Scope}]:
-		return true
-	case v.leadOf == "":
-		return false
-	case n.Scope == "team:"+v.leadOf, v.member(n.User):
+	if v.admin || v.covers[budgetRef{n.Budget, n.Scope}] {
 		return true
 	}
-	u, ok := strings.CutPrefix(n.Scope, "user:")
-	return ok && v.member(u)
+	if t, ok := strings.CutPrefix(n.Scope, "team:"); ok && allot.CanSeeTeam(v.p, t) {
+		return true
+	}
+	if u, ok := strings.CutPrefix(n.Scope, "user:"); ok {
+		return v.seesUser(u)
+	}
+	return v.seesUser(n.User)
 }
 
 // alert shows n to the viewer, leaving out whose call raised it when the

@@ -111,8 +111,15 @@ func alertsNotices() []allot.Notice {
 	}
 }
 
-// alertsMux serves /api/v1/alerts over store; the bearer token names the caller.
+// alertsMux serves /api/v1/alerts over store under peer_visibility:
+// anonymous; the bearer token names the caller.
 func alertsMux(t testing.TB, store api.NoticeLister) *http.ServeMux {
+	t.Helper()
+	return alertsMuxWith(t, store, allot.PeerAnonymous)
+}
+
+// alertsMuxWith is alertsMux under the peer visibility vis.
+func alertsMuxWith(t testing.TB, store api.NoticeLister, vis string) *http.ServeMux {
 	t.Helper()
 	rt, err := budget.New(alertsPolicy, budget.NewMemoryCounters(), nil, nil)
 	if err != nil {
@@ -128,10 +135,11 @@ func alertsMux(t testing.TB, store api.NoticeLister) *http.ServeMux {
 			}
 			return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "unknown key")
 		},
-		Notices:  store,
-		Rationer: func() *budget.Rationer { return rt },
-		People:   alertPeople{},
-		Now:      func() time.Time { return alertsNow },
+		Notices:        store,
+		Rationer:       func() *budget.Rationer { return rt },
+		People:         alertPeople{},
+		PeerVisibility: vis,
+		Now:            func() time.Time { return alertsNow },
 	}
 	mux := http.NewServeMux()
 	a.Routes(mux)
@@ -167,34 +175,44 @@ func alertIDs(as []api.Alert) string {
 }
 
 // TestAlertsVisibility: admins see every notice; leads their team's
-// budgets and members; members themselves and the budgets that apply to
-// them, with other people's names left out; filters narrow that.
+// budgets, and their members' (budgets and calls) only where allot.CanSee
+// shows them by name (peer_visibility: named, a team of at least five);
+// members themselves and the budgets that apply to them, with other
+// people's names left out; filters narrow that.
 func TestAlertsVisibility(t *testing.T) {
 	t.Parallel()
 	mux := alertsMux(t, &memNotices{ns: alertsNotices()})
+	named := alertsMuxWith(t, &memNotices{ns: alertsNotices()}, allot.PeerNamed)
 	cases := []struct {
 		name, user, query string
 		want              string // ids, newest first
+		named             bool   // under peer_visibility: named
 	}{
-		{"admin sees all", "ada", "", "n9,n8,n7,n6,n5,n4,n3,n2,n1"},
-		{"admin, a wider range", "ada", "?from=2026-09-01", "n9,n8,n7,n6,n5,n4,n3,n2,n1,n0"},
-		{"lead: team budgets, members, org", "linus", "", "n9,n7,n6,n5,n3,n2,n1"},
-		{"other lead", "barbara", "", "n8,n4,n1"},
-		{"member: own and covering budgets", "grace", "", "n7,n5,n3,n2,n1"},
-		{"member of another team", "edsger", "", "n8,n4,n1"},
-		{"member with another's budget", "ken", "", "n6,n3,n2,n1"},
-		{"kind filter", "ada", "?kind=refusal", "n7,n3"},
-		{"several kinds", "edsger", "?kind=threshold,downgrade", "n8,n4,n1"},
-		{"budget filter", "grace", "?budget=platform-monthly", "n3,n2"},
-		{"budget the member may not see", "grace", "?budget=data-premium", ""},
-		{"kind and budget", "linus", "?kind=threshold&budget=platform-monthly", "n2"},
-		{"range", "ada", "?from=" + url.QueryEscape(alertsNow.Add(-6*time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(alertsNow.Add(-3*time.Hour).Format(time.RFC3339)), "n6,n5,n4"},
-		{"limit", "ada", "?limit=2", "n9,n8"},
+		{"admin sees all", "ada", "", "n9,n8,n7,n6,n5,n4,n3,n2,n1", false},
+		{"admin, a wider range", "ada", "?from=2026-09-01", "n9,n8,n7,n6,n5,n4,n3,n2,n1,n0", false},
+		{"lead, anonymous: team budgets and org", "linus", "", "n9,n3,n2,n1", false},
+		{"lead, named: team budgets, members, org", "linus", "", "n9,n7,n6,n5,n3,n2,n1", true},
+		{"other lead", "barbara", "", "n4,n1", false},
+		{"lead of a team of two, named", "barbara", "", "n4,n1", true},
+		{"member: own and covering budgets", "grace", "", "n7,n5,n3,n2,n1", false},
+		{"member of another team", "edsger", "", "n8,n4,n1", false},
+		{"member with another's budget", "ken", "", "n6,n3,n2,n1", false},
+		{"kind filter", "ada", "?kind=refusal", "n7,n3", false},
+		{"several kinds", "edsger", "?kind=threshold,downgrade", "n8,n4,n1", false},
+		{"budget filter", "grace", "?budget=platform-monthly", "n3,n2", false},
+		{"budget the member may not see", "grace", "?budget=data-premium", "", false},
+		{"kind and budget", "linus", "?kind=threshold&budget=platform-monthly", "n2", false},
+		{"range", "ada", "?from=" + url.QueryEscape(alertsNow.Add(-6*time.Hour).Format(time.RFC3339)) + "&to=" + url.QueryEscape(alertsNow.Add(-3*time.Hour).Format(time.RFC3339)), "n6,n5,n4", false},
+		{"limit", "ada", "?limit=2", "n9,n8", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			rec := getAlerts(t, mux, c.user, c.query)
+			m := mux
+			if c.named {
+				m = named
+			}
+			rec := getAlerts(t, m, c.user, c.query)
 			if rec.Code != 200 {
 				t.Fatalf("%d %s", rec.Code, rec.Body)
 			}
@@ -205,14 +223,15 @@ func TestAlertsVisibility(t *testing.T) {
 	}
 
 	// Whose call raised a notice is shown only to those who may see that person.
-	byID := func(user string) map[string]api.Alert {
+	byID := func(m http.Handler, user string) map[string]api.Alert {
 		out := map[string]api.Alert{}
-		for _, a := range decodePage(t, getAlerts(t, mux, user, "")).Alerts {
+		for _, a := range decodePage(t, getAlerts(t, m, user, "")).Alerts {
 			out[a.ID] = a
 		}
 		return out
 	}
-	grace, linus, barbara := byID("grace"), byID("linus"), byID("barbara")
+	grace, linus, barbara := byID(mux, "grace"), byID(mux, "linus"), byID(mux, "barbara")
+	linusNamed, barbaraNamed := byID(named, "linus"), byID(named, "barbara")
 	names := []struct {
 		who   string
 		a     api.Alert
@@ -222,9 +241,11 @@ func TestAlertsVisibility(t *testing.T) {
 		{"grace sees ken's refusal", grace["n3"], "", false},
 		{"grace sees edsger's org alert", grace["n1"], "", false},
 		{"grace sees her own", grace["n5"], "grace", true},
-		{"linus sees his member's refusal", linus["n3"], "ken", true},
-		{"linus sees edsger's org alert", linus["n1"], "", false},
-		{"barbara sees her member's org alert", barbara["n1"], "edsger", true},
+		{"linus sees his member's refusal, anonymous", linus["n3"], "", false},
+		{"linus sees his member's refusal, named", linusNamed["n3"], "ken", true},
+		{"linus sees edsger's org alert", linusNamed["n1"], "", false},
+		{"barbara sees her member's org alert, anonymous", barbara["n1"], "", false},
+		{"barbara sees her member's org alert in a team of two, named", barbaraNamed["n1"], "", false},
 	}
 	for _, c := range names {
 		if c.a.User != c.user || c.a.UserHidden == c.shown {
@@ -234,7 +255,10 @@ func TestAlertsVisibility(t *testing.T) {
 	if m := grace["n3"].Message; strings.Contains(m, "ken") || !strings.Contains(m, "started refusing") || !strings.Contains(m, "Top it up") {
 		t.Errorf("the message shown to grace still names ken or lost the rest: %q", m)
 	}
-	if m := linus["n3"].Message; !strings.Contains(m, "ken's call to gpt-4.1") {
+	if m := linus["n3"].Message; strings.Contains(m, "ken") || !strings.Contains(m, "Top it up") {
+		t.Errorf("the message shown to ken's lead under anonymous still names him or lost the rest: %q", m)
+	}
+	if m := linusNamed["n3"].Message; !strings.Contains(m, "ken's call to gpt-4.1") {
 		t.Errorf("the message shown to ken's lead lost his name: %q", m)
 	}
 	if got := grace["n3"].Summary; got != "refused gpt-4.1; limit $900.00" {

@@ -124,21 +124,20 @@ func (u *Usage) overview(w http.ResponseWriter, r *http.Request, p allot.Princip
 	if to.Sub(from) > maxDays*24*time.Hour {
 		return allot.Errorf(allot.EInvalid, "an overview covers at most %d days; narrow from/to", maxDays)
 	}
-	s, err := u.resolve(ctx, p, q.Get("scope"), q.Get("user"), q.Get("team"))
+	roster, err := u.roster(ctx)
 	if err != nil {
 		return err
 	}
-	named := p.Role == allot.RoleAdmin || p.Role == allot.RoleLead && u.peerVisibility() == PeersNamed
+	s, err := u.resolve(p, roster, q.Get("scope"), q.Get("user"), q.Get("team"))
+	if err != nil {
+		return err
+	}
 	stack := allot.Dimension(q.Get("stack"))
 	if stack == "" {
 		stack = map[string]allot.Dimension{ScopeUser: allot.DimModel, ScopeTeam: allot.DimTask, ScopeOrg: allot.DimTeam}[s.scope]
 	}
 	switch stack {
-	case allot.DimTeam, allot.DimModel, allot.DimTask, allot.DimApp, allot.DimProvider:
-	case allot.DimUser:
-		if !named && s.scope != ScopeUser {
-			return allot.Errorf(allot.EForbidden, "people are shown anonymized here (peer_visibility: anonymous); stack by team, model, task, app or provider")
-		}
+	case allot.DimTeam, allot.DimModel, allot.DimTask, allot.DimApp, allot.DimProvider, allot.DimUser:
 	default:
 		return allot.Errorf(allot.EInvalid, "stack %q is not team, model, task, app, provider or user", stack)
 	}
@@ -181,10 +180,14 @@ func (u *Usage) overview(w http.ResponseWriter, r *http.Request, p allot.Princip
 	for i, d := range shareDims {
 		ov.By[string(d)] = shares(results[0], i, ov.Totals.CostUSD)
 	}
-	ov.Daily = days(results[1], from, to)
 	if s.scope != ScopeUser {
+		named := u.namesAll(p, roster, results[0], len(shareDims)) // the report is by shareDims, then user
+		if stack == allot.DimUser && !named {
+			return allot.Errorf(allot.EForbidden, "people are not shown by name to %q here (peer_visibility, or a group under %d people); stack by team, model, task, app or provider", p.User, allot.MinPeerGroup)
+		}
 		u.people(&ov, p, results[0], named, top)
 	}
+	ov.Daily = days(results[1], from, to)
 
 	// This month's forecast, whatever the range.
 	if now.After(monthStart) {
@@ -213,9 +216,29 @@ func (u *Usage) overview(w http.ResponseWriter, r *http.Request, p allot.Princip
 	return nil
 }
 
+// namesAll reports whether p may see by name (allot.CanSee) everyone
+// whose usage rows hold at dimension position user: a view names its
+// people only when it may name them all, so no one stands out as the one
+// left unnamed.
+func (u *Usage) namesAll(p allot.Principal, roster allot.Roster, rows []allot.ReportRow, user int) bool {
+	vis := u.peerVisibility()
+	seen := map[string]bool{}
+	for _, row := range rows {
+		name := row.Dims[user]
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if !allot.CanSee(p, roster.Subject(name), vis) {
+			return false
+		}
+	}
+	return true
+}
+
 // people fills ov.People from the (team, model, task, app, user) report: the team's members
 // or the org's top spenders, by name when named, else by rank, and not at
-// all for groups smaller than MinGroup.
+// all for groups smaller than allot.MinPeerGroup.
 func (u *Usage) people(ov *Overview, p allot.Principal, rows []allot.ReportRow, named bool, top int) {
 	ov.PeopleNamed = named
 	byUser := map[string]*PersonRow{}
@@ -243,8 +266,8 @@ func (u *Usage) people(ov *Overview, p allot.Principal, rows []allot.ReportRow, 
 		return cmp.Compare(a.Name, b.Name)
 	})
 	if !named {
-		if len(list) < MinGroup {
-			ov.PeopleNote = fmt.Sprintf("fewer than %d people used AI here in this range, so they are not listed (it would identify them)", MinGroup)
+		if len(list) < allot.MinPeerGroup {
+			ov.PeopleNote = fmt.Sprintf("fewer than %d people used AI here in this range, so they are not listed (it would identify them)", allot.MinPeerGroup)
 			return
 		}
 		for i := range list {

@@ -33,7 +33,7 @@ type PeerGroup struct {
 }
 
 // Peers is GET /api/v1/peers: a person's spend in a range and their
-// standing in their team and the org. Groups smaller than MinGroup are
+// standing in their team and the org. Groups smaller than allot.MinPeerGroup are
 // left out (null) because they could identify someone.
 type Peers struct {
 	User        string            `json:"user"`
@@ -59,7 +59,11 @@ func (u *Usage) peers(w http.ResponseWriter, r *http.Request, p allot.Principal)
 	if err != nil {
 		return err
 	}
-	s, err := u.resolve(ctx, p, ScopeUser, q.Get("user"), "")
+	roster, err := u.roster(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := u.resolve(p, roster, ScopeUser, q.Get("user"), "")
 	if err != nil {
 		return err
 	}
@@ -114,17 +118,17 @@ func (u *Usage) peers(w http.ResponseWriter, r *http.Request, p allot.Principal)
 	out.OrgGroup = peerGroup("org", "", org, out.YouUSD)
 	out.TeamGroup = peerGroup("team", s.team, team, out.YouUSD)
 	if out.TeamGroup == nil || out.OrgGroup == nil {
-		out.Note = fmt.Sprintf("groups of fewer than %d people are not shown, so no one can be identified", MinGroup)
+		out.Note = fmt.Sprintf("groups of fewer than %d people are not shown, so no one can be identified", allot.MinPeerGroup)
 	}
 	writeJSON(w, out)
 	return nil
 }
 
 // peerGroup builds a group's distribution from everyone's spend (you
-// included), or nil for groups smaller than MinGroup.
+// included), or nil for groups smaller than allot.MinPeerGroup.
 func peerGroup(group, name string, spend []allot.Money, you allot.Money) *PeerGroup {
 	n := len(spend)
-	if n < MinGroup {
+	if n < allot.MinPeerGroup {
 		return nil
 	}
 	slices.Sort(spend)

@@ -60,8 +60,10 @@ func requestRow(e allot.Event) RequestRow {
 }
 
 // requests answers GET /api/v1/requests?from=&to=&user=&team=&model=&task=
-// &app=&provider=&limit=&before=&format=json|csv. Members see their own
-// calls, leads their team's, admins everyone's.
+// &app=&provider=&limit=&before=&format=json|csv. Each row names its
+// caller, so a row is listed only when allot.CanSee lets the caller see
+// that person: members their own calls, leads their team's under
+// peer_visibility: named (else their own), admins everyone's.
 func (u *Usage) requests(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	if u.Events == nil {
 		return allot.Errorf(allot.ENotFound, "this store keeps no request log")
@@ -83,28 +85,26 @@ func (u *Usage) requests(w http.ResponseWriter, r *http.Request, p allot.Princip
 			return allot.Errorf(allot.EInvalid, "limit %q is not a number from 1 to 1000", v)
 		}
 	}
+	roster, err := u.roster(ctx)
+	if err != nil {
+		return err
+	}
+	vis := u.peerVisibility()
 	user, team := eq.Filter[allot.DimUser], eq.Filter[allot.DimTeam]
-	switch p.Role {
-	case allot.RoleAdmin:
-	case allot.RoleLead:
+	if user != "" && !allot.CanSee(p, roster.Subject(user), vis) {
+		return forbidPerson(p, user)
+	}
+	if p.Role != allot.RoleAdmin {
 		if team != "" && team != p.Team {
-			return allot.Errorf(allot.EForbidden, "user %q leads team %q and may not see team %q's requests", p.User, p.Team, team)
+			return allot.Errorf(allot.EForbidden, "user %q may see the requests of their own team (%s) only, not team %q's", p.User, p.Team, team)
 		}
-		if user != "" && user != p.User {
-			t, err := u.teamOf(ctx, user)
-			if err != nil {
-				return err
-			}
-			if t != p.Team {
-				return allot.Errorf(allot.EForbidden, "user %q may see the requests of team %q only, and %q is not in it", p.User, p.Team, user)
-			}
+		// Every row names its caller: a lead's log covers the team only
+		// when they may see its members by name, else only their own calls.
+		if allot.CanSee(p, roster.Members(p.Team), vis) {
+			eq.Filter[allot.DimTeam] = p.Team
+		} else {
+			eq.Filter[allot.DimUser] = p.User
 		}
-		eq.Filter[allot.DimTeam] = p.Team
-	default:
-		if user != "" && user != p.User || team != "" && team != p.Team {
-			return allot.Errorf(allot.EForbidden, "user %q may see only their own requests", p.User)
-		}
-		eq.Filter[allot.DimUser] = p.User
 	}
 	evs, err := u.Events.ListEvents(ctx, eq)
 	if err != nil {
@@ -115,7 +115,9 @@ func (u *Usage) requests(w http.ResponseWriter, r *http.Request, p allot.Princip
 		page.Filter[string(d)] = v
 	}
 	for _, e := range evs {
-		page.Requests = append(page.Requests, requestRow(e))
+		if allot.CanSee(p, roster.Subject(e.User), vis) { // not the calls of someone who has left the lead's team
+			page.Requests = append(page.Requests, requestRow(e))
+		}
 	}
 	limit := eq.Limit
 	if limit == 0 {

@@ -18,20 +18,10 @@ type People interface {
 	Keys(ctx context.Context, user string) ([]allot.Key, error)
 }
 
-// Peer visibility policies: whether leads see their team's members by name.
-const (
-	PeersNamed     = "named"
-	PeersAnonymous = "anonymous"
-)
-
-// MinGroup is the smallest group shown per person or as a distribution:
-// smaller groups could identify someone, so they are left out.
-const MinGroup = 5
-
 // Usage serves the read-only views behind the dashboard, each limited to
-// what the caller may see (members: themselves; leads: their team; admins:
-// everything): GET /api/v1/whoami, /keys, /overview, /peers, /requests,
-// and for admins /grants and /policy.
+// what the caller may see (allot.CanSee for people, allot.CanSeeTeam for
+// teams): GET /api/v1/whoami, /keys, /overview, /peers, /requests, and for
+// admins /grants and /policy.
 type Usage struct {
 	// Authenticate resolves the caller (allot key, or a dashboard session).
 	Authenticate func(r *http.Request) (allot.Principal, error)
@@ -46,8 +36,8 @@ type Usage struct {
 	Policy interface {
 		Setting(ctx context.Context, name string) ([]byte, error)
 	}
-	// PeerVisibility is PeersNamed or PeersAnonymous (the default): whether
-	// leads see their team's members by name. Admins always do.
+	// PeerVisibility is allot.PeerNamed or allot.PeerAnonymous (the
+	// default): the org's policy allot.CanSee applies.
 	PeerVisibility string
 	Now            func() time.Time
 	Logger         *slog.Logger
@@ -101,68 +91,42 @@ type subject struct {
 	team  string // for ScopeTeam; for ScopeUser the user's team if known
 }
 
-// teamOf returns the team of an active user, "" if unknown.
-func (u *Usage) teamOf(ctx context.Context, user string) (string, error) {
+// roster returns the directory as allot.CanSee needs it; without a
+// directory no one is known, so leads see only themselves.
+func (u *Usage) roster(ctx context.Context) (allot.Roster, error) {
 	if u.People == nil {
-		return "", nil
+		return allot.NewRoster(nil), nil
 	}
 	users, err := u.People.Users(ctx)
 	if err != nil {
-		return "", err
+		return allot.Roster{}, err
 	}
-	for _, x := range users {
-		if x.Name == user {
-			return x.Team, nil
-		}
-	}
-	return "", nil
+	return allot.NewRoster(users), nil
 }
 
-// CanSeeUser reports whether p may see user's own views: themselves,
-// anyone for admins, members of their team for leads (team is user's
-// team, "" if unknown).
-func CanSeeUser(p allot.Principal, user, team string) bool {
-	switch {
-	case user == p.User, p.Role == allot.RoleAdmin:
-		return true
-	case p.Role == allot.RoleLead:
-		return team != "" && team == p.Team
-	}
-	return false
-}
-
-// CanSeeTeam reports whether p may see a team's views: admins any, leads
-// their own.
-func CanSeeTeam(p allot.Principal, team string) bool {
-	return p.Role == allot.RoleAdmin || p.Role == allot.RoleLead && team == p.Team
-}
-
-// resolve applies the access rules to a requested scope, user and team.
-func (u *Usage) resolve(ctx context.Context, p allot.Principal, scope, user, team string) (subject, error) {
+// resolve applies the access rules to a requested scope, user and team:
+// one person's views as allot.CanSee allows, a team's as
+// allot.CanSeeTeam, the org's for admins.
+func (u *Usage) resolve(p allot.Principal, roster allot.Roster, scope, user, team string) (subject, error) {
 	switch scope {
 	case "", "me", ScopeUser:
 		if user == "" {
 			user = p.User
 		}
-		s := subject{scope: ScopeUser, user: user}
+		who := roster.Subject(user)
 		if user == p.User {
-			s.team = p.Team
-			return s, nil
+			who.Team = p.Team
 		}
-		t, err := u.teamOf(ctx, user)
-		if err != nil {
-			return s, err
-		}
-		s.team = t
-		if !CanSeeUser(p, user, t) {
-			return s, allot.Errorf(allot.EForbidden, "user %q may not see %q's usage: members see their own, leads their team's, admins everyone's", p.User, user)
+		s := subject{scope: ScopeUser, user: user, team: who.Team}
+		if !allot.CanSee(p, who, u.peerVisibility()) {
+			return s, forbidPerson(p, user)
 		}
 		return s, nil
 	case ScopeTeam:
 		if team == "" {
 			team = p.Team
 		}
-		if !CanSeeTeam(p, team) {
+		if !allot.CanSeeTeam(p, team) {
 			return subject{}, allot.Errorf(allot.EForbidden, "user %q (%s) may not see team %q: leads see their own team, admins every team", p.User, p.Role, team)
 		}
 		return subject{scope: ScopeTeam, team: team}, nil
@@ -173,6 +137,11 @@ func (u *Usage) resolve(ctx context.Context, p allot.Principal, scope, user, tea
 		return subject{scope: ScopeOrg, team: team}, nil
 	}
 	return subject{}, allot.Errorf(allot.EInvalid, "scope %q is not user, team or org", scope)
+}
+
+// forbidPerson is the refusal of a view of user that allot.CanSee denies p.
+func forbidPerson(p allot.Principal, user string) error {
+	return allot.Errorf(allot.EForbidden, "user %q may not see %q by name: members see only themselves, leads their team's members only under peer_visibility: named in a team of at least %d people, admins everyone", p.User, user, allot.MinPeerGroup)
 }
 
 // filter returns the report filter of s plus the query's model, task, app
@@ -249,10 +218,10 @@ func (u *Usage) whoami(w http.ResponseWriter, _ *http.Request, p allot.Principal
 }
 
 func (u *Usage) peerVisibility() string {
-	if u.PeerVisibility == PeersNamed {
-		return PeersNamed
+	if u.PeerVisibility == allot.PeerNamed {
+		return allot.PeerNamed
 	}
-	return PeersAnonymous
+	return allot.PeerAnonymous
 }
 
 // grants answers GET /api/v1/grants (admins): the top-ups in force.

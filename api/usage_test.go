@@ -147,11 +147,12 @@ func TestUsageAccess(t *testing.T) {
 		{"grace", "/api/v1/policy", 403},
 		{"linus", "/api/v1/overview?scope=team", 200},
 		{"linus", "/api/v1/overview?scope=team&team=data", 403},
-		{"linus", "/api/v1/overview?user=grace", 200},
+		{"linus", "/api/v1/overview?user=grace", 403}, // anonymous: a lead does not see members by name
 		{"linus", "/api/v1/overview?user=edsger", 403},
 		{"linus", "/api/v1/overview?scope=team&stack=user", 403},
 		{"linus", "/api/v1/overview?scope=org", 403},
-		{"linus", "/api/v1/requests?user=grace", 200},
+		{"linus", "/api/v1/requests?user=grace", 403},
+		{"linus", "/api/v1/peers?user=grace", 403},
 		{"linus", "/api/v1/requests?user=edsger", 403},
 		{"linus", "/api/v1/requests?team=data", 403},
 		{"ada", "/api/v1/overview?scope=org", 200},
@@ -334,8 +335,8 @@ func TestRequestsLog(t *testing.T) {
 	var lead api.RequestPage
 	w.call(t, "linus", "/api/v1/requests?limit=1000", &lead)
 	for _, r := range lead.Requests {
-		if r.Team != "platform" {
-			t.Fatalf("a lead sees team %s", r.Team)
+		if r.User != "linus" {
+			t.Fatalf("under anonymous a lead sees %s's call", r.User)
 		}
 	}
 	resp := get(t, w.srv.URL+"/api/v1/requests?format=csv&limit=5", "ada")
@@ -347,7 +348,7 @@ func TestRequestsLog(t *testing.T) {
 
 func TestNamedPeers(t *testing.T) {
 	t.Parallel()
-	w := newUsageWorld(t, api.PeersNamed)
+	w := newUsageWorld(t, allot.PeerNamed)
 	var ov api.Overview
 	w.call(t, "linus", "/api/v1/overview?scope=team", &ov)
 	if !ov.PeopleNamed || len(ov.People) != 5 || !slices.ContainsFunc(ov.People, func(p api.PersonRow) bool { return p.Name == "grace" }) {
@@ -355,6 +356,31 @@ func TestNamedPeers(t *testing.T) {
 	}
 	if st := w.call(t, "linus", "/api/v1/overview?scope=team&stack=user", nil); st != 200 {
 		t.Fatalf("stack by user with names allowed: %d", st)
+	}
+	for _, c := range []struct {
+		user, path string
+		status     int
+	}{
+		{"linus", "/api/v1/overview?user=grace", 200},
+		{"linus", "/api/v1/peers?user=grace", 200},
+		{"linus", "/api/v1/requests?user=grace", 200},
+		{"linus", "/api/v1/overview?user=edsger", 403},
+		{"barbara", "/api/v1/overview?user=edsger", 403}, // data has two people: never by name
+		{"barbara", "/api/v1/requests?user=edsger", 403},
+		{"barbara", "/api/v1/overview?scope=team&stack=user", 403},
+	} {
+		if got := w.call(t, c.user, c.path, nil); got != c.status {
+			t.Errorf("named: %s GET %s: %d, want %d", c.user, c.path, got, c.status)
+		}
+	}
+	var lead api.RequestPage
+	w.call(t, "linus", "/api/v1/requests?limit=1000", &lead)
+	callers := map[string]bool{}
+	for _, r := range lead.Requests {
+		callers[r.User] = true
+	}
+	if len(callers) != 5 { // linus, grace, ken, dennis and the admin ada spend in platform
+		t.Errorf("named: the lead's log has the calls of %v, want the team's five spenders", callers)
 	}
 }
 

@@ -10,69 +10,61 @@ import (
 
 // Authorize decides the scope viewer may see when asking for want (an
 // empty want is the viewer's default: themselves, or the org for admins).
-// Members see only themselves; leads themselves and their team, and a
-// team member by name only when visibility is allot.PeerNamed and the
-// team has at least allot.MinPeerGroup people; admins everything.
-// Refusals are EForbidden, unknown people and teams ENotFound.
+// A person's insights are shown as allot.CanSee allows (members
+// themselves; leads a member of their team by name only under
+// allot.PeerNamed in a team of at least allot.MinPeerGroup; admins
+// everyone), a team's as allot.CanSeeTeam (its lead, admins), the org's
+// to admins. Refusals are EForbidden, unknown people and teams ENotFound.
 func Authorize(viewer allot.Principal, want Scope, users []allot.User, visibility string) (Scope, error) {
 	if want.User != "" && want.Team != "" {
 		return Scope{}, allot.Errorf(allot.EInvalid, "ask for one user or one team, not both")
 	}
-	teamOf := map[string]string{}
-	size := map[string]int{}
-	for _, u := range users {
-		teamOf[u.Name] = u.Team
-		size[u.Team]++
-	}
+	roster := allot.NewRoster(users)
 	if want == (Scope{}) {
 		if viewer.Role == allot.RoleAdmin {
 			return Scope{}, nil
 		}
 		return Scope{User: viewer.User}, nil
 	}
-	if want.User == viewer.User && viewer.User != "" {
-		return want, nil
-	}
 	if want.User != "" {
-		if _, ok := teamOf[want.User]; !ok && viewer.Role == allot.RoleAdmin {
+		who := roster.Subject(want.User)
+		if who.Team == "" && viewer.Role == allot.RoleAdmin {
 			return Scope{}, allot.Errorf(allot.ENotFound, "no active user %q; see allot apply for the people allot knows", want.User)
 		}
-	}
-	if want.Team != "" && size[want.Team] == 0 && viewer.Role == allot.RoleAdmin {
-		return Scope{}, allot.Errorf(allot.ENotFound, "no team %q with active users", want.Team)
-	}
-	switch viewer.Role {
-	case allot.RoleAdmin:
-		return want, nil
-	case allot.RoleLead:
-		if want.Team != "" {
-			if want.Team == viewer.Team {
-				return want, nil
-			}
-			return Scope{}, allot.Errorf(allot.EForbidden, "a lead sees only their own team (%s), not %q", viewer.Team, want.Team)
+		if allot.CanSee(viewer, who, visibility) {
+			return want, nil
 		}
-		if teamOf[want.User] != viewer.Team || viewer.Team == "" {
+		switch {
+		case viewer.Role != allot.RoleLead:
+			return Scope{}, allot.Errorf(allot.EForbidden, "members see only their own insights; leave out --user and --team (or ask for user %q)", viewer.User)
+		case who.Team != viewer.Team || viewer.Team == "":
 			return Scope{}, allot.Errorf(allot.EForbidden, "a lead sees only the people of their own team (%s)", viewer.Team)
 		}
-		if visibility != allot.PeerNamed || size[viewer.Team] < allot.MinPeerGroup {
-			return Scope{}, allot.Errorf(allot.EForbidden, "team members' own insights are shown to leads only when the org sets peer_visibility: named and the team has at least %d people; ask for --team %s instead", allot.MinPeerGroup, viewer.Team)
-		}
+		return Scope{}, allot.Errorf(allot.EForbidden, "team members' own insights are shown to leads only when the org sets peer_visibility: named and the team has at least %d people; ask for --team %s instead", allot.MinPeerGroup, viewer.Team)
+	}
+	if roster.Size(want.Team) == 0 && viewer.Role == allot.RoleAdmin {
+		return Scope{}, allot.Errorf(allot.ENotFound, "no team %q with active users", want.Team)
+	}
+	if allot.CanSeeTeam(viewer, want.Team) {
 		return want, nil
+	}
+	if viewer.Role == allot.RoleLead {
+		return Scope{}, allot.Errorf(allot.EForbidden, "a lead sees only their own team (%s), not %q", viewer.Team, want.Team)
 	}
 	return Scope{}, allot.Errorf(allot.EForbidden, "members see only their own insights; leave out --user and --team (or ask for user %q)", viewer.User)
 }
 
-// NamesVisible reports whether viewer may see the people of scope (as
-// authorized) by name: admins always, a lead their team under
-// peer_visibility: named when it has at least the minimum group size.
-func NamesVisible(viewer allot.Principal, scope Scope, users []allot.User, opts Options) bool {
-	if viewer.Role == allot.RoleAdmin {
-		return true
+// NamesVisible reports whether viewer may see every one of people by name
+// (allot.CanSee under opts.Visibility): a view names its people only when
+// it may name them all, so no one stands out as the one left unnamed.
+func NamesVisible(viewer allot.Principal, people []string, users []allot.User, opts Options) bool {
+	roster := allot.NewRoster(users)
+	for _, name := range people {
+		if !allot.CanSee(viewer, roster.Subject(name), opts.Visibility) {
+			return false
+		}
 	}
-	if scope.Team == "" || viewer.Role != allot.RoleLead || opts.Visibility != allot.PeerNamed {
-		return false
-	}
-	return teamSize(users, scope.Team) >= opts.minGroup()
+	return true
 }
 
 func teamSize(users []allot.User, team string) int {
@@ -167,15 +159,19 @@ func Compute(d *Data, pricer allot.Pricer, viewer allot.Principal, limit *allot.
 		ins.GoodPractice = []Practice{}
 	}
 
-	named := NamesVisible(viewer, d.Scope, d.Users, opts)
+	named := false
 	if d.Scope.User != "" {
 		p := Peers(d.Usage, d.Users, d.Scope.User, opts)
 		ins.Peers = &p
 		ins.PercentileTeam, ins.PercentileOrg = p.TeamGroup.SpendPercentile, p.OrgGroup.SpendPercentile
-	} else if named {
-		ins.Members = Members(d.Usage, d.Users, d.Scope.Team)
-		if len(ins.Members) > 50 {
-			ins.Members = ins.Members[:50]
+	} else {
+		members := Members(d.Usage, d.Users, d.Scope.Team)
+		who := make([]string, len(members))
+		for i, m := range members {
+			who[i] = m.User
+		}
+		if named = NamesVisible(viewer, who, d.Users, opts); named {
+			ins.Members = members[:min(len(members), 50)]
 		}
 	}
 

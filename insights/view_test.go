@@ -156,6 +156,10 @@ func TestInsightsShowOthersOnlyWhereAllowed(t *testing.T) {
 	t.Parallel()
 	big, bigSrc := orgOf(6, 3)
 	small, smallSrc := orgOf(3, 6)
+	_, leftSrc := orgOf(6, 3) // and someone who has left the directory still has data's usage
+	gone := usageRow("gone", "code", "big-1", 10, 10_000, 1000)
+	gone.Team, gone.Cost, gone.Failed = "data", allot.USD, allot.UsageSum{Requests: 1, Cost: 10 * allot.USD}
+	leftSrc.usage = append(leftSrc.usage, gone)
 	tests := []struct {
 		name       string
 		users      []allot.User
@@ -171,6 +175,7 @@ func TestInsightsShowOthersOnlyWhereAllowed(t *testing.T) {
 		{"lead, anonymous team", big, bigSrc, "data0", Scope{Team: "data"}, allot.PeerAnonymous, nil, false, 6},
 		{"lead, named team", big, bigSrc, "data0", Scope{Team: "data"}, allot.PeerNamed, []string{"data0", "data1", "data2", "data3", "data4", "data5"}, true, 6},
 		{"lead, named but small team", small, smallSrc, "data0", Scope{Team: "data"}, allot.PeerNamed, nil, false, 0},
+		{"lead, named team with someone who left", big, leftSrc, "data0", Scope{Team: "data"}, allot.PeerNamed, nil, false, 7},
 		{"admin, the org", big, bigSrc, "root", Scope{}, "", []string{"data0", "data1", "data2", "data3", "data4", "data5", "ops0", "ops1", "ops2"}, true, 9},
 	}
 	for _, tt := range tests {

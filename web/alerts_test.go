@@ -20,7 +20,7 @@ func TestBudgetsPageAlerts(t *testing.T) {
 		hint    string
 	}{
 		{"ada", "data-premium,platform-monthly,org-monthly", "edsger,ken,edsger", "of every budget"},
-		{"linus", "platform-monthly,org-monthly", "ken,", "People you may not see are not named"},
+		{"linus", "platform-monthly,org-monthly", ",", "People you may not see are not named"}, // anonymous: not even his members
 		{"grace", "platform-monthly,org-monthly", ",", "the budgets you can see"},
 		{"edsger", "data-premium,org-monthly", "edsger,edsger", "the budgets you can see"},
 	}

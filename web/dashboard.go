@@ -40,6 +40,9 @@ type UserLister interface {
 type Options struct {
 	Keys  KeyResolver // required: signs people in with their key
 	Users UserLister  // optional: without it leads can open only their own page, not their members'
+	// PeerVisibility is allot.PeerNamed or allot.PeerAnonymous (the
+	// default): the org's policy allot.CanSee applies, as in the API.
+	PeerVisibility string
 	// SessionTTL is how long a sign-in lasts (default 12h); IdleTimeout
 	// ends a session unused that long (default 2h).
 	SessionTTL  time.Duration

@@ -143,41 +143,51 @@ func TestSignIn(t *testing.T) {
 
 func TestPageAccess(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	anonymous, named := newWorld(t), newWorldWith(t, allot.PeerNamed)
 	cases := []struct {
 		user, path string
 		status     int
+		named      bool // under peer_visibility: named
 	}{
-		{"grace", "/", 200},
-		{"grace", "/?user=grace", 200},
-		{"grace", "/?user=ken", 403},
-		{"grace", "/org", 403},
-		{"grace", "/team", 403},
-		{"grace", "/budgets", 200},
-		{"grace", "/requests", 200},
-		{"grace", "/requests?user=ken", 403},
-		{"grace", "/requests?team=data", 403},
-		{"grace", "/insights", 200},
-		{"grace", "/insights?user=ken", 403},
-		{"linus", "/?user=grace", 200},
-		{"linus", "/?user=edsger", 403},
-		{"linus", "/team", 200},
-		{"linus", "/team?team=platform", 200},
-		{"linus", "/team?team=data", 403},
-		{"linus", "/org", 403},
-		{"linus", "/requests?user=ken", 200},
-		{"linus", "/requests?user=edsger", 403},
-		{"ada", "/org", 200},
-		{"ada", "/team?team=data", 200},
-		{"ada", "/?user=edsger", 200},
-		{"ada", "/requests?team=product", 200},
+		{"grace", "/", 200, false},
+		{"grace", "/?user=grace", 200, false},
+		{"grace", "/?user=ken", 403, false},
+		{"grace", "/org", 403, false},
+		{"grace", "/team", 403, false},
+		{"grace", "/budgets", 200, false},
+		{"grace", "/requests", 200, false},
+		{"grace", "/requests?user=ken", 403, false},
+		{"grace", "/requests?team=data", 403, false},
+		{"grace", "/insights", 200, false},
+		{"grace", "/insights?user=ken", 403, false},
+		{"linus", "/?user=grace", 403, false}, // anonymous: a lead sees no member by name
+		{"linus", "/?user=grace", 200, true},
+		{"linus", "/insights?user=grace", 403, false},
+		{"linus", "/insights?user=grace", 200, true},
+		{"barbara", "/?user=edsger", 403, true}, // data has three people: never by name
+		{"linus", "/?user=edsger", 403, false},
+		{"linus", "/team", 200, false},
+		{"linus", "/team?team=platform", 200, false},
+		{"linus", "/team?team=data", 403, false},
+		{"linus", "/org", 403, false},
+		{"linus", "/requests?user=ken", 403, false},
+		{"linus", "/requests?user=ken", 200, true},
+		{"linus", "/requests?user=edsger", 403, false},
+		{"ada", "/org", 200, false},
+		{"ada", "/team?team=data", 200, false},
+		{"ada", "/?user=edsger", 200, false},
+		{"ada", "/requests?team=product", 200, false},
 	}
 	sessions := map[string]*browser{}
 	for _, c := range cases {
-		b := sessions[c.user]
+		w, key := anonymous, c.user
+		if c.named {
+			w, key = named, c.user+" (named)"
+		}
+		b := sessions[key]
 		if b == nil {
 			b = signIn(t, w.srv.URL, w.keys[c.user])
-			sessions[c.user] = b
+			sessions[key] = b
 		}
 		resp, html := b.do(http.MethodGet, c.path, nil, nil)
 		if resp.StatusCode != c.status {

@@ -109,7 +109,7 @@ func (d *Dashboard) base(name string, p allot.Principal, ss *session) pageData {
 		data.Nav = append(data.Nav, navItem{Href: href, Label: pageTitles[page], Current: page == name})
 	}
 	add(pageMe, "/")
-	if p.Role == allot.RoleLead || p.Role == allot.RoleAdmin {
+	if allot.CanSeeTeam(p, p.Team) {
 		add(pageTeam, "/team")
 	}
 	if p.Role == allot.RoleAdmin {
@@ -121,42 +121,22 @@ func (d *Dashboard) base(name string, p allot.Principal, ss *session) pageData {
 	return data
 }
 
-// canSeeUser and canSeeTeam are the API's access rules (package api):
-// members see themselves, leads their team, admins everyone.
-func canSeeUser(p allot.Principal, user, team string) bool {
-	switch {
-	case user == p.User, p.Role == allot.RoleAdmin:
-		return true
-	case p.Role == allot.RoleLead:
-		return team != "" && team == p.Team
-	}
-	return false
-}
-
-func canSeeTeam(p allot.Principal, team string) bool {
-	return p.Role == allot.RoleAdmin || p.Role == allot.RoleLead && team == p.Team
-}
-
-// teamOf returns an active user's team, "" if unknown.
-func (d *Dashboard) teamOf(ctx context.Context, user string) (string, error) {
+// subject returns user as the directory knows them, for allot.CanSee;
+// without a directory no one is known, so leads see only themselves.
+func (d *Dashboard) subject(ctx context.Context, user string) (allot.Subject, error) {
 	if d.opts.Users == nil {
-		return "", nil
+		return allot.Subject{User: user}, nil
 	}
 	users, err := d.opts.Users.Users(ctx)
 	if err != nil {
-		return "", err
+		return allot.Subject{}, err
 	}
-	for _, u := range users {
-		if u.Name == user {
-			return u.Team, nil
-		}
-	}
-	return "", nil
+	return allot.NewRoster(users).Subject(user), nil
 }
 
-// allowed applies the access rules to a page and its query; the API
-// applies the same rules to the data, so this only spares people a page
-// of errors.
+// allowed applies the access rules (allot.CanSee, allot.CanSeeTeam) to
+// a page and its query; the API applies the same rules to the data, so
+// this only spares people a page of errors.
 func (d *Dashboard) allowed(ctx context.Context, p allot.Principal, page string, q url.Values) error {
 	user, team := q.Get("user"), q.Get("team")
 	forbid := func(format string, args ...any) error { return allot.Errorf(allot.EForbidden, format, args...) }
@@ -164,12 +144,12 @@ func (d *Dashboard) allowed(ctx context.Context, p allot.Principal, page string,
 		if user == "" || user == p.User {
 			return nil
 		}
-		t, err := d.teamOf(ctx, user)
+		who, err := d.subject(ctx, user)
 		if err != nil {
 			return err
 		}
-		if !canSeeUser(p, user, t) {
-			return forbid("%s may not see %s's usage: members see their own, leads their team's, admins everyone's.", p.User, user)
+		if !allot.CanSee(p, who, d.opts.PeerVisibility) {
+			return forbid("%s may not see %s by name: members see themselves, leads their team's members only under peer_visibility: named in a team of at least %d people, admins everyone.", p.User, user, allot.MinPeerGroup)
 		}
 		return nil
 	}
@@ -182,26 +162,19 @@ func (d *Dashboard) allowed(ctx context.Context, p allot.Principal, page string,
 		if team == "" {
 			team = p.Team
 		}
-		if !canSeeTeam(p, team) {
+		if !allot.CanSeeTeam(p, team) {
 			return forbid("%s (%s) may not see team %s: leads see their own team, admins every team.", p.User, p.Role, team)
 		}
 	case pageMe, pageInsights:
-		if team != "" && !canSeeTeam(p, team) {
+		if team != "" && !allot.CanSeeTeam(p, team) {
 			return forbid("%s (%s) may not see team %s.", p.User, p.Role, team)
 		}
 		return checkUser()
 	case pageRequests:
-		switch p.Role {
-		case allot.RoleMember:
-			if user != "" && user != p.User || team != "" && team != p.Team {
-				return forbid("%s may see only their own requests.", p.User)
-			}
-		case allot.RoleLead:
-			if team != "" && team != p.Team {
-				return forbid("%s may see the requests of team %s only.", p.User, p.Team)
-			}
-			return checkUser()
+		if p.Role != allot.RoleAdmin && team != "" && team != p.Team {
+			return forbid("%s may see the requests of team %s only.", p.User, p.Team)
 		}
+		return checkUser()
 	}
 	return nil
 }

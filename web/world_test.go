@@ -156,6 +156,12 @@ func (worldPricer) Cost(_, _ string, _ time.Time, t allot.Tokens) (allot.Money, 
 
 func newWorld(tb testing.TB) *world {
 	tb.Helper()
+	return newWorldWith(tb, allot.PeerAnonymous)
+}
+
+// newWorldWith is newWorld under the peer visibility vis.
+func newWorldWith(tb testing.TB, vis string) *world {
+	tb.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "allot.db"))
 	if err != nil {
@@ -221,12 +227,12 @@ func newWorld(tb testing.TB) *world {
 	}
 
 	mux := http.NewServeMux()
-	dash := web.New(web.Options{Keys: db, Users: db})
+	dash := web.New(web.Options{Keys: db, Users: db, PeerVisibility: vis})
 	auth := dash.Authenticate(keyAuth(db))
 	(&api.Server{Authenticate: auth, Reports: db}).Routes(mux)
 	(&api.Budgets{Authenticate: auth, Rationer: rt.Load, Reports: db, Policy: db, Refresh: rebuild}).Routes(mux)
-	(&api.Usage{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db}).Routes(mux)
-	(&api.Alerts{Authenticate: auth, Notices: db, Rationer: rt.Load, People: db}).Routes(mux)
+	(&api.Usage{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db, PeerVisibility: vis}).Routes(mux)
+	(&api.Alerts{Authenticate: auth, Notices: db, Rationer: rt.Load, People: db, PeerVisibility: vis}).Routes(mux)
 	dash.Routes(mux)
 	w.srv = httptest.NewServer(mux)
 	tb.Cleanup(w.srv.Close)

@@ -24,11 +24,15 @@ type insightsEnv struct {
 	viewer  allot.Principal
 }
 
-// insightOptions returns the insight options of cfg (its `insights:`).
-func insightOptions(cfg config.Config) (insights.Options, error) {
+// insightOptions returns the insight options of cfg (its `insights:`)
+// with the org's peer visibility (peerVisibility).
+func insightOptions(ctx context.Context, cfg config.Config, settings settingReader) (insights.Options, error) {
 	o, err := insights.OptionsFrom(cfg.Insights)
 	if err != nil {
 		return o, fmt.Errorf("config insights: %w", err)
+	}
+	if o.Visibility, err = peerVisibility(ctx, cfg, settings); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -49,7 +53,7 @@ func openInsights(ctx context.Context, g *globals, key string) (*insightsEnv, er
 	if env.catalog, err = loadCatalog(ctx, cfg, db); err != nil {
 		return fail(err)
 	}
-	if env.opts, err = insightOptions(cfg); err != nil {
+	if env.opts, err = insightOptions(ctx, cfg, db); err != nil {
 		return fail(err)
 	}
 	if env.users, err = db.Users(ctx); err != nil {

@@ -196,7 +196,12 @@ func (s *server) init(ctx context.Context) error {
 	s.gw.Routes(mux)
 	// The dashboard signs people in with their key; the API accepts its
 	// session cookie as well as a key.
-	dash := web.New(web.Options{Keys: s.db, Users: s.db, Logger: s.logger})
+	// Who may see whom by name: one policy for every view (allot.CanSee).
+	vis, err := peerVisibility(ctx, cfg, s.db)
+	if err != nil {
+		return err
+	}
+	dash := web.New(web.Options{Keys: s.db, Users: s.db, PeerVisibility: vis, Logger: s.logger})
 	auth := dash.Authenticate(s.gw.Authenticate)
 	(&api.Server{Authenticate: auth, Reports: s.db, Logger: s.logger}).Routes(mux)
 	budgets := &api.Budgets{
@@ -204,20 +209,13 @@ func (s *server) init(ctx context.Context) error {
 		Refresh: func(ctx context.Context) error { _, err := s.ration.refresh(ctx); return err },
 	}
 	budgets.Routes(mux)
-	(&api.Alerts{Authenticate: auth, Notices: s.db, Rationer: s.ration.current, People: s.db, Logger: s.logger}).Routes(mux)
-	vis, err := s.db.Setting(ctx, peerVisibilitySetting)
-	if err != nil {
-		return fmt.Errorf("read peer visibility: %w", err)
-	}
+	(&api.Alerts{Authenticate: auth, Notices: s.db, Rationer: s.ration.current, People: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
 	(&api.Usage{Authenticate: auth, Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced,
-		Grants: s.db, Policy: s.db, PeerVisibility: string(vis), Logger: s.logger}).Routes(mux)
+		Grants: s.db, Policy: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
 	if src, ok := s.db.(allot.InsightSource); ok {
-		iopts, err := insightOptions(cfg)
+		iopts, err := insightOptions(ctx, cfg, s.db)
 		if err != nil {
 			return err
-		}
-		if string(vis) == allot.PeerNamed {
-			iopts.Visibility = allot.PeerNamed
 		}
 		(&api.InsightsHandler{Authenticate: auth, Source: src, Directory: s.db, Pricer: func() allot.Pricer { return cat },
 			Options: func() insights.Options { return iopts }, Logger: s.logger}).Routes(mux)

@@ -39,9 +39,6 @@ usage, or their team's for a lead (by person only under peer_visibility: named).
 			if err != nil {
 				return err
 			}
-			if dim == allot.DimUser && scope.User == "" && !insights.NamesVisible(env.viewer, scope, env.users, env.opts) {
-				return allot.Errorf(allot.EForbidden, "ranking people by name is not allowed for %s here; rank by task, model or app", env.viewer.User)
-			}
 			p := insights.LastDays(time.Now(), days)
 			d, err := insights.Load(ctx, env.db, env.users, scope, p, time.Now())
 			if err != nil {
@@ -50,6 +47,15 @@ usage, or their team's for a lead (by person only under peer_visibility: named).
 			rows, err := insights.Top(scopedUsage(d.Usage, scope), scopedUsage(d.Previous, scope), dim, limit)
 			if err != nil {
 				return err
+			}
+			if dim == allot.DimUser {
+				who := make([]string, len(rows))
+				for i, r := range rows {
+					who[i] = r.Name
+				}
+				if !insights.NamesVisible(env.viewer, who, env.users, env.opts) {
+					return allot.Errorf(allot.EForbidden, "ranking people by name is not allowed for %s here; rank by task, model or app", env.viewer.User)
+				}
 			}
 			if format == "json" {
 				if rows == nil {
