@@ -239,3 +239,21 @@ func TestIntentWithoutJournalIsANoop(t *testing.T) {
 	}
 	_ = w.Close(context.Background())
 }
+
+// BenchmarkIntend measures what an intent adds to a journaled call: one
+// JSON encoding and one write(2) before the call, and completing it when
+// its event is recorded (Record alone is BenchmarkRecord/journal=true).
+func BenchmarkIntend(b *testing.B) {
+	w, err := OpenWriter(newOutageLedger(), Options{FlushInterval: time.Millisecond, JournalDir: b.TempDir(), Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, e := intent("bench"), event("bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Intend(in)
+		w.Record(e)
+	}
+	b.StopTimer()
+	_ = w.Close(context.Background())
+}

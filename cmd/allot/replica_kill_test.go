@@ -409,6 +409,14 @@ log_level: info
 providers:
   - {name: openai, type: openai, base_url: %q}
 `, database, counters, orgPath, filepath.Join(rdir, "spool"), killUpstreamLimit, killLeaseTTL, simURL+"/v1")
+	return startServe(t, name, rdir, cfg)
+}
+
+// startServe writes cfg as allot.yaml in rdir and starts `allot serve`
+// with it there, returning once it listens (nil after t.Error if it did
+// not).
+func startServe(t *testing.T, name, rdir, cfg string) *replica {
+	t.Helper()
 	cfgPath := filepath.Join(rdir, "allot.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Error(err)
