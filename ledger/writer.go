@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,9 +47,10 @@ type Options struct {
 
 // Writer batches events into a Ledger off the hot path.
 type Writer struct {
-	store allot.Ledger
-	opts  Options
-	spool *spool // nil without Options.SpoolDir; used by the loop only
+	store     allot.Ledger
+	opts      Options
+	spool     *spool        // nil without Options.SpoolDir; used by the loop only
+	recovered []allot.Event // events of the intents an earlier run left open
 
 	mu      sync.Mutex
 	pending []allot.Event // events recorded but not yet taken by the loop
@@ -84,14 +86,13 @@ func OpenWriter(store allot.Ledger, opts Options) (*Writer, error) {
 		}
 	}
 	var j *journal
-	var left []allot.Event
+	var left, recovered []allot.Event
 	if opts.JournalDir != "" {
 		logger := opts.Logger
 		if logger == nil {
 			logger = slog.Default()
 		}
 		var err error
-		var recovered []allot.Event
 		j, left, recovered, err = openJournal(opts.JournalDir, func(path string, line []byte, err error) {
 			logger.Error("ledger journal: skipping a line that is not an event", "path", path, "line", string(line[:min(len(line), 200)]), "err", err)
 		})
@@ -110,8 +111,16 @@ func OpenWriter(store allot.Ledger, opts Options) (*Writer, error) {
 			left = append(left, recovered...)
 		}
 	}
-	return start(store, opts, sp, j, left), nil
+	w := start(store, opts, sp, j, left)
+	w.recovered = recovered
+	return w, nil
 }
+
+// Recovered returns the events this writer recovered from intents an
+// earlier run left open (calls in flight when it died), also queued for
+// storage: with budget counters shared by replicas, nothing else counts
+// them (see budget.Unrebuilt).
+func (w *Writer) Recovered() []allot.Event { return slices.Clone(w.recovered) }
 
 // NewWriter is OpenWriter for callers that cannot handle an error: a spool
 // that cannot be opened is logged and the writer keeps failed batches in
