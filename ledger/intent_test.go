@@ -257,3 +257,48 @@ func BenchmarkIntend(b *testing.B) {
 	b.StopTimer()
 	_ = w.Close(context.Background())
 }
+
+// FuzzJournalRecovery feeds arbitrary bytes to the start of a writer as a
+// journal segment left on disk: reading it must not panic, every event
+// and recovered intent must have an id, no call may come out twice, and a
+// recovered call is never one the segment also holds an event for.
+func FuzzJournalRecovery(f *testing.F) {
+	in, ev := intent("seed"), event("done")
+	ib, _ := encodeIntent(&in)
+	eb, _ := encodeLine(&ev)
+	f.Add(append(append([]byte{}, ib.Bytes()...), eb.Bytes()...))
+	f.Add([]byte("{\"intent\":{\"id\":\"a\"}}\n{\"intent\":{\"id\":\"a\"}}\n{\"id\":\"a\"}\n{\"intent\":null}\n{\"intent\":{\"id\":\"\"}}\n{\"intent\":{\"id\":\"b\",\"cost_usd\":1e-3}}\n{\"intent\":{\"id\":\"torn"))
+	f.Add([]byte("\n\n{\"intent\":\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, journalPrefix+"00000000000000000001"+journalSuffix), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		j, left, recovered, err := openJournal(dir, func(string, []byte, error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.close()
+		recorded := map[string]bool{}
+		for _, e := range left {
+			if e.ID == "" {
+				t.Fatal("an event without an id came out of the journal")
+			}
+			recorded[e.ID] = true
+		}
+		seen := map[string]bool{}
+		for _, e := range recovered {
+			switch {
+			case e.ID == "":
+				t.Fatal("an intent without an id was recovered")
+			case seen[e.ID]:
+				t.Fatalf("call %s recovered twice", e.ID)
+			case recorded[e.ID]:
+				t.Fatalf("call %s recovered although its event is in the journal", e.ID)
+			case !e.Estimated || e.Status != allot.StatusCrashed:
+				t.Fatalf("call %s recovered without the estimated flag and status 444", e.ID)
+			}
+			seen[e.ID] = true
+		}
+	})
+}
