@@ -32,6 +32,12 @@ const UntaggedTask = "untagged"
 // response was complete (nginx's convention).
 const StatusClientGone = 499
 
+// StatusCrashed is the status of an event recovered from a call's intent:
+// allot died (kill -9, OOM, power loss) while the call was in flight, so
+// the client saw its connection drop (nginx's 444: closed without a
+// response). Its tokens are estimated.
+const StatusCrashed = 444
+
 // Event is one usage event: one upstream call that the provider may bill
 // (design invariant 1). It holds sizes, counts and fingerprints, never
 // prompt or completion text (invariant 7).

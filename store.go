@@ -28,6 +28,17 @@ type Recorder interface {
 	Record(e Event)
 }
 
+// IntentRecorder is a Recorder that can also journal a call's intent
+// before the call is forwarded: the event to record in its place, flagged
+// Estimated with status StatusCrashed, should the process die before
+// Record is called with an event of the same ID. A provider bills a call
+// it received whether or not allot lives to see the answer, so this keeps
+// such spend in the ledger and its budgets.
+type IntentRecorder interface {
+	Recorder
+	Intend(e Event)
+}
+
 // Directory holds the organization: teams, users and their virtual keys.
 type Directory interface {
 	// ApplyOrg makes the stored teams and users equal to org (declarative,

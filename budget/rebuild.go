@@ -75,6 +75,35 @@ func ClaimRebuild(ctx context.Context, p allot.Policy, c Counters) (allot.Policy
 	return out, nil
 }
 
+// Unrebuilt returns the part of policy p that rebuilt (what ClaimRebuild
+// returned) does not hold: the budgets whose counters were not rebuilt
+// from the ledger. Replaying events into a Rationer for it counts them
+// where the ledger replay did not, e.g. the calls a crashed replica had in
+// flight, recovered into the ledger after other replicas had rebuilt the
+// shared counters. Users with an explicit budget stay off the default one
+// as in ClaimRebuild.
+func Unrebuilt(p, rebuilt allot.Policy) allot.Policy {
+	done := make(map[string]bool, len(rebuilt.Budgets))
+	for _, b := range rebuilt.Budgets {
+		done[b.Name] = true
+	}
+	var out allot.Policy
+	for _, b := range p.Budgets {
+		if !done[b.Name] {
+			out.Budgets = append(out.Budgets, b)
+		}
+	}
+	if p.DefaultUserBudget() != nil && rebuilt.Defaults.UserBudget == nil {
+		out.Defaults.UserBudget = p.Defaults.UserBudget
+		for _, b := range p.Budgets {
+			if kind, _, _ := allot.ParseScope(b.Scope); kind == allot.ScopeUser {
+				out.Budgets = appendIfMissing(out.Budgets, b, true)
+			}
+		}
+	}
+	return out
+}
+
 // appendIfMissing appends b unless a budget of its name is there; shadow
 // renames it, as it is present only to keep its users off the default
 // budget (its own counters were claimed elsewhere), so replaying charges

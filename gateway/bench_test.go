@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,6 +17,7 @@ import (
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/budget"
 	"github.com/allot-dev/allot/gateway"
+	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/pricing"
 	"github.com/allot-dev/allot/provider/openai"
 )
@@ -57,14 +59,26 @@ func benchUpstream() *httptest.Server {
 	}))
 }
 
+// discardLedger stores nothing: the journaled benchmarks measure the
+// request path, not a store.
+type discardLedger struct{}
+
+func (discardLedger) Append(_ context.Context, events []allot.Event) (int, error) {
+	return len(events), nil
+}
+func (discardLedger) Unpriced(context.Context) ([]allot.UnpricedModel, error) { return nil, nil }
+
 // benchTargets returns a bare httputil.ReverseProxy and the allot gateway,
 // both in front of the same local upstream.
 func benchTargets(b *testing.B) (bare, allotURL string, rec *countingRecorder, cleanup func()) {
-	return benchTargetsWith(b, nil)
+	bare, allotURL, rec, cleanup = benchTargetsWith(b, nil, nil)
+	return
 }
 
-// benchTargetsWith is benchTargets with a rationer in the gateway.
-func benchTargetsWith(b *testing.B, admitter gateway.Admitter) (bare, allotURL string, rec *countingRecorder, cleanup func()) {
+// benchTargetsWith is benchTargets with a rationer in the gateway and,
+// unless recorder is nil, a recorder other than a counter: `allot serve`
+// records through a ledger.Writer with its journal.
+func benchTargetsWith(b *testing.B, admitter gateway.Admitter, recorder allot.Recorder) (bare, allotURL string, rec *countingRecorder, cleanup func()) {
 	up := benchUpstream()
 	u, _ := url.Parse(up.URL)
 	rp := httputil.NewSingleHostReverseProxy(u)
@@ -72,15 +86,30 @@ func benchTargetsWith(b *testing.B, admitter gateway.Admitter) (bare, allotURL s
 	rp.FlushInterval = -1
 	bareSrv := httptest.NewServer(rp)
 	rec = &countingRecorder{}
+	if recorder == nil {
+		recorder = rec
+	}
 	vu, _ := url.Parse(up.URL + "/v1")
 	gw := gateway.New(gateway.Options{
 		Upstreams: []gateway.Upstream{{Name: "openai", Protocol: openai.Protocol{}, BaseURL: vu, APIKey: "sk-x"}},
-		Keys:      staticKeys{}, Pricer: pricing.Default(), Recorder: rec, Rationer: admitter,
+		Keys:      staticKeys{}, Pricer: pricing.Default(), Recorder: recorder, Rationer: admitter,
 	})
 	mux := http.NewServeMux()
 	gw.Routes(mux)
 	allotSrv := httptest.NewServer(mux)
 	return bareSrv.URL, allotSrv.URL, rec, func() { allotSrv.Close(); bareSrv.Close(); up.Close() }
+}
+
+// journaledRecorder is the ledger writer `allot serve` records through,
+// with its journal in a temporary directory, over a store that keeps
+// nothing.
+func journaledRecorder(b *testing.B) *ledger.Writer {
+	w, err := ledger.OpenWriter(discardLedger{}, ledger.Options{JournalDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = w.Close(context.Background()) })
+	return w
 }
 
 func benchRequest(client *http.Client, base, body string) error {
@@ -104,13 +133,22 @@ var benchBodies = map[string]string{
 // BenchmarkAddedLatency alternates requests to the bare proxy and to allot
 // in the same run and reports the median added latency in µs and the
 // ratio of medians (allot/bare).
+//
+// The -journal variants record through the ledger writer with its journal,
+// as `allot serve` does: each call then writes its event (and its intent)
+// to the journal on the request path.
 func BenchmarkAddedLatency(b *testing.B) {
-	for _, mode := range []string{"nonstream", "stream"} {
+	for _, mode := range []string{"nonstream", "stream", "nonstream-journal", "stream-journal"} {
 		b.Run(mode, func(b *testing.B) {
-			bare, gw, _, cleanup := benchTargets(b)
+			var recorder allot.Recorder
+			kind, journaled := strings.CutSuffix(mode, "-journal")
+			if journaled {
+				recorder = journaledRecorder(b)
+			}
+			bare, gw, _, cleanup := benchTargetsWith(b, nil, recorder)
 			defer cleanup()
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-			body := benchBodies[mode]
+			body := benchBodies[kind]
 			for i := 0; i < 200; i++ { // warm up connections and caches
 				_ = benchRequest(client, bare, body)
 				_ = benchRequest(client, gw, body)
@@ -198,7 +236,7 @@ func BenchmarkBudgetOverhead(b *testing.B) {
 	}
 	_, plain, _, c1 := benchTargets(b)
 	defer c1()
-	_, rationed, _, c2 := benchTargetsWith(b, r)
+	_, rationed, _, c2 := benchTargetsWith(b, r, nil)
 	defer c2()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	body := benchBodies["nonstream"]

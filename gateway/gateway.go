@@ -36,7 +36,7 @@ type Options struct {
 	Models          map[string]string // model name or prefix -> upstream name; the longest match wins
 	Keys            KeyResolver
 	Pricer          allot.Pricer
-	Recorder        allot.Recorder
+	Recorder        allot.Recorder    // an allot.IntentRecorder also journals each call's intent before it is forwarded
 	Estimator       allot.Estimator   // offline tokenizer for cut-short calls; nil counts 4 bytes a token
 	Transport       http.RoundTripper // default: a tuned http.Transport
 	MaxBodyBytes    int64             // default 32 MiB
@@ -60,6 +60,7 @@ type Gateway struct {
 	ids       *idSource
 	draining  atomic.Bool
 	transport http.RoundTripper
+	intents   allot.IntentRecorder // Options.Recorder if it journals intents, else nil
 }
 
 // New returns a gateway; it panics on missing required options, which is
@@ -97,6 +98,7 @@ func New(opts Options) *Gateway {
 	if g.transport == nil {
 		g.transport = NewTransport()
 	}
+	g.intents, _ = opts.Recorder.(allot.IntentRecorder)
 	for i := range opts.Upstreams {
 		u := &opts.Upstreams[i]
 		g.byName[u.Name] = u

@@ -133,6 +133,9 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, c *call) {
 		c.status = http.StatusInternalServerError
 		return
 	}
+	if c.billable && g.intents != nil {
+		g.intend(c)
+	}
 	sent := g.opts.Now()
 	resp, err := g.transport.RoundTrip(req)
 	if m := g.opts.Metrics; m != nil {

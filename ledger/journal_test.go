@@ -115,7 +115,7 @@ func TestJournalKeepsOnlyWhatIsNotStored(t *testing.T) {
 	// Segments closed by the last take are deleted at the loop's next
 	// idle turn, which Close ends with.
 	for _, f := range journalFiles(t, dir) {
-		evs, err := readJournal(f, func([]byte, error) {})
+		evs, _, err := readJournal(f, func([]byte, error) {})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,9 +47,10 @@ type Options struct {
 
 // Writer batches events into a Ledger off the hot path.
 type Writer struct {
-	store allot.Ledger
-	opts  Options
-	spool *spool // nil without Options.SpoolDir; used by the loop only
+	store     allot.Ledger
+	opts      Options
+	spool     *spool        // nil without Options.SpoolDir; used by the loop only
+	recovered []allot.Event // events of the intents an earlier run left open
 
 	mu      sync.Mutex
 	pending []allot.Event // events recorded but not yet taken by the loop
@@ -84,14 +86,14 @@ func OpenWriter(store allot.Ledger, opts Options) (*Writer, error) {
 		}
 	}
 	var j *journal
-	var left []allot.Event
+	var left, recovered []allot.Event
 	if opts.JournalDir != "" {
 		logger := opts.Logger
 		if logger == nil {
 			logger = slog.Default()
 		}
 		var err error
-		j, left, err = openJournal(opts.JournalDir, func(path string, line []byte, err error) {
+		j, left, recovered, err = openJournal(opts.JournalDir, func(path string, line []byte, err error) {
 			logger.Error("ledger journal: skipping a line that is not an event", "path", path, "line", string(line[:min(len(line), 200)]), "err", err)
 		})
 		if err != nil {
@@ -103,9 +105,22 @@ func OpenWriter(store allot.Ledger, opts Options) (*Writer, error) {
 		if len(left) > 0 {
 			logger.Info("ledger journal holds events recorded by an earlier run; storing them", "events", len(left), "dir", opts.JournalDir)
 		}
+		if len(recovered) > 0 {
+			logger.Warn("calls were in flight when an earlier run died; the provider may bill them, so each is recorded as an estimated event with status 444",
+				"events", len(recovered), "dir", opts.JournalDir)
+			left = append(left, recovered...)
+		}
 	}
-	return start(store, opts, sp, j, left), nil
+	w := start(store, opts, sp, j, left)
+	w.recovered = recovered
+	return w, nil
 }
+
+// Recovered returns the events this writer recovered from intents an
+// earlier run left open (calls in flight when it died), also queued for
+// storage: with budget counters shared by replicas, nothing else counts
+// them (see budget.Unrebuilt).
+func (w *Writer) Recovered() []allot.Event { return slices.Clone(w.recovered) }
 
 // NewWriter is OpenWriter for callers that cannot handle an error: a spool
 // that cannot be opened is logged and the writer keeps failed batches in
@@ -153,7 +168,7 @@ func start(store allot.Ledger, opts Options, sp *spool, j *journal, left []allot
 // Record queues e for storage. It never waits for the disk and never
 // drops an event: the queue grows in memory if the store is slow (and the
 // spool, if any, takes what the store refuses). With a journal, e is in
-// the journal when Record returns.
+// the journal when Record returns, and it completes the intent of e.ID.
 func (w *Writer) Record(e allot.Event) {
 	var line *bytes.Buffer
 	if w.journal != nil {
@@ -167,6 +182,9 @@ func (w *Writer) Record(e allot.Event) {
 		w.journalWrite(line.Bytes())
 		lineBuffers.Put(line)
 	}
+	if w.journal != nil {
+		w.journal.complete(e.ID)
+	}
 	w.pending = append(w.pending, e)
 	n := len(w.pending)
 	w.mu.Unlock()
@@ -178,6 +196,35 @@ func (w *Writer) Record(e allot.Event) {
 		default:
 		}
 	}
+}
+
+// Intend journals the intent of a call about to be forwarded (see
+// allot.IntentRecorder): e is the event to store, flagged Estimated with
+// status allot.StatusCrashed, if the process dies before Record is called
+// with an event of e.ID. Like Record it costs one JSON encoding and one
+// write(2), and waits for no disk: the intent outlives the process (kill
+// -9, OOM) in the kernel's page cache, not a power cut. Without a journal
+// it does nothing.
+func (w *Writer) Intend(e allot.Event) {
+	if w.journal == nil {
+		return
+	}
+	buf, err := encodeIntent(&e)
+	if err != nil {
+		w.opts.Logger.Error("ledger journal: call forwarded without an intent", "err", err)
+		return
+	}
+	w.mu.Lock()
+	j := w.journal
+	if err := j.intend(e.ID, buf); err != nil {
+		if !j.failed {
+			w.opts.Logger.Error("ledger journal write failed; intents wait in memory only until it works again", "err", err)
+		}
+		j.failed = true
+	} else {
+		j.failed = false
+	}
+	w.mu.Unlock()
 }
 
 // Depth is the number of events recorded and not yet stored, including

@@ -38,6 +38,7 @@ type liveRationer struct {
 	mu         sync.Mutex // serializes refresh
 	lastPolicy []byte
 	lastGrants string
+	unrebuilt  allot.Policy // budgets the first refresh did not rebuild from the ledger
 }
 
 // newLiveRationer loads the stored policy, rebuilds its budgets' spend
@@ -122,31 +123,36 @@ func (l *liveRationer) refresh(ctx context.Context) (bool, error) {
 			l.logger.Warn("grant no longer applies", "budget", g.Budget, "err", err)
 		}
 	}
-	if err := l.rebuild(ctx, p, now); err != nil {
+	sub, err := l.rebuild(ctx, p, now)
+	if err != nil {
 		return false, err
+	}
+	if l.cur.Load() == nil {
+		l.unrebuilt = budget.Unrebuilt(p, sub)
 	}
 	l.cur.Store(r)
 	l.lastPolicy, l.lastGrants = raw, string(gj)
 	return true, nil
 }
 
-// rebuild replays the ledger into the budgets of p that need it.
-func (l *liveRationer) rebuild(ctx context.Context, p allot.Policy, now time.Time) error {
+// rebuild replays the ledger into the budgets of p that need it, and
+// returns them.
+func (l *liveRationer) rebuild(ctx context.Context, p allot.Policy, now time.Time) (allot.Policy, error) {
 	sub, err := budget.ClaimRebuild(ctx, p, l.counters)
 	if err != nil {
-		return err
+		return sub, err
 	}
 	if len(sub.Budgets) == 0 && sub.Defaults.UserBudget == nil {
-		return nil
+		return sub, nil
 	}
 	if l.flush != nil {
 		if err := l.flush(ctx); err != nil {
-			return fmt.Errorf("flush the ledger before rebuilding budgets: %w", err)
+			return sub, fmt.Errorf("flush the ledger before rebuilding budgets: %w", err)
 		}
 	}
 	rr, err := budget.New(sub, l.counters, l.pricer, l.clock)
 	if err != nil {
-		return fmt.Errorf("rebuild budgets: %w", err)
+		return sub, fmt.Errorf("rebuild budgets: %w", err)
 	}
 	from := now.Add(-lookback(p))
 	batch := make([]allot.Event, 0, 1024)
@@ -165,10 +171,35 @@ func (l *liveRationer) rebuild(ctx context.Context, p allot.Policy, now time.Tim
 		err = rr.Replay(ctx, batch)
 	}
 	if err != nil {
-		return fmt.Errorf("rebuild budget spend from the ledger: %w", err)
+		return sub, fmt.Errorf("rebuild budget spend from the ledger: %w", err)
 	}
 	l.logger.Info("budget spend rebuilt from the ledger", "budgets", len(sub.Budgets), "hourly_rows", n, "since", from.Format(time.RFC3339))
-	return nil
+	return sub, nil
+}
+
+// countRecovered counts events recovered from a dead run's journal (calls
+// in flight when it died, see ledger.Writer.Recovered) against the budgets
+// this start did not rebuild from the ledger. Those rebuilt have them (the
+// ledger is flushed first); the others, whose counters replicas share and
+// another rebuilt earlier, would not: the dead run's reservations for the
+// calls lapse with their lease, and nothing settles them. A failure is
+// logged: the events are in the ledger, and the next rebuild counts them.
+func (l *liveRationer) countRecovered(ctx context.Context, events []allot.Event) {
+	l.mu.Lock()
+	p := l.unrebuilt
+	l.mu.Unlock()
+	if len(events) == 0 || (len(p.Budgets) == 0 && p.Defaults.UserBudget == nil) {
+		return
+	}
+	r, err := budget.New(p, l.counters, l.pricer, l.clock)
+	if err == nil {
+		err = r.Replay(ctx, events)
+	}
+	if err != nil {
+		l.logger.Error("count the calls in flight at the last crash against budgets", "events", len(events), "err", err)
+		return
+	}
+	l.logger.Info("calls in flight at the last crash counted against budgets shared with other replicas", "events", len(events), "budgets", len(p.Budgets))
 }
 
 // lookback is how far back the current periods of p's budgets reach.

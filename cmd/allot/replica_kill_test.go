@@ -266,6 +266,17 @@ budgets:
 	if restarted == nil {
 		t.FailNow()
 	}
+	// The calls in flight on A at the kill are recovered from their
+	// intents, and count against the shared budget, which B had rebuilt
+	// long before and A's lapsed reservations no longer hold.
+	recoveredCalls, recoveredTokens := ledgerCrashed(t, database)
+	if recoveredCalls < killLongCalls {
+		t.Errorf("%d calls in flight at the kill were recovered as estimated events, want at least the %d slow streams", recoveredCalls, killLongCalls)
+	}
+	if after := restarted.budget(t, aliceKey, budgetName).Spent; after != counted+recoveredTokens {
+		t.Errorf("after A restarted %s spent %d tokens, want %d counted before + %d of the %d calls recovered",
+			budgetName, after, counted, recoveredTokens, recoveredCalls)
+	}
 	restarted.stop(t)
 
 	// The ledger: each complete call once, nothing twice.
@@ -310,6 +321,22 @@ budgets:
 	if len(missing) > 0 {
 		t.Errorf("%d complete calls are not in the ledger:\n  %s", len(missing), strings.Join(missing, "\n  "))
 	}
+}
+
+// ledgerCrashed counts the events of the ledger at database recovered
+// from intents (status 444), and sums their tokens (input and output).
+func ledgerCrashed(t *testing.T, database string) (calls, tokens int64) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, database)
+	if err != nil {
+		t.Fatalf("read the ledger: %v", err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, "SELECT count(*), coalesce(sum(input + output), 0)::int8 FROM events WHERE status = 444").Scan(&calls, &tokens); err != nil {
+		t.Fatalf("read the ledger: %v", err)
+	}
+	return calls, tokens
 }
 
 // killCall is what a client saw of one call.
@@ -409,6 +436,14 @@ log_level: info
 providers:
   - {name: openai, type: openai, base_url: %q}
 `, database, counters, orgPath, filepath.Join(rdir, "spool"), killUpstreamLimit, killLeaseTTL, simURL+"/v1")
+	return startServe(t, name, rdir, cfg)
+}
+
+// startServe writes cfg as allot.yaml in rdir and starts `allot serve`
+// with it there, returning once it listens (nil after t.Error if it did
+// not).
+func startServe(t *testing.T, name, rdir, cfg string) *replica {
+	t.Helper()
 	cfgPath := filepath.Join(rdir, "allot.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Error(err)

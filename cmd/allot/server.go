@@ -156,6 +156,7 @@ func (s *server) init(ctx context.Context) error {
 	if s.ration, err = newLiveRationer(ctx, s.db, counters, cat, s.writer.Flush, s.logger, cfg.ReservationLease()); err != nil {
 		return err
 	}
+	s.ration.countRecovered(ctx, s.writer.Recovered())
 	if err := s.startNotices(); err != nil {
 		return err
 	}
