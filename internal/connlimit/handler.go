@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,7 +35,7 @@ func (l Limits) Handler(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(gw, r)
 		gw.header() // a handler that wrote nothing is answered now too
-		if gw.body != nil && !gw.body.touched {
+		if gw.body != nil && !gw.body.touched.Load() {
 			// The server drains up to 256 KiB of an unread body when the
 			// handler returns, even on a connection it then closes; a
 			// deadline in the past makes that drain end at once.
@@ -57,8 +58,8 @@ type paceBody struct {
 	grace   time.Duration
 	rate    int64
 	got     int64
-	touched bool // the handler asked for the body
-	done    bool // the body is read to its end, or failed
+	touched atomic.Bool // the handler asked for the body (maybe from another goroutine)
+	done    bool        // the body is read to its end, or failed
 }
 
 // arm sets the read deadline for the bytes received so far; false when the
@@ -72,7 +73,7 @@ func (b *paceBody) arm() bool {
 }
 
 func (b *paceBody) Read(p []byte) (int, error) {
-	b.touched = true
+	b.touched.Store(true)
 	n, err := b.ReadCloser.Read(p)
 	if b.done {
 		return n, err
@@ -120,7 +121,7 @@ func (w *guardedWriter) header() {
 		return
 	}
 	w.wroteHeader = true
-	if w.body != nil && !w.body.touched {
+	if w.body != nil && !w.body.touched.Load() {
 		// Otherwise the server would read up to 256 KiB of a body nobody
 		// wants to keep the connection open for the next request.
 		w.Header().Set("Connection", "close")

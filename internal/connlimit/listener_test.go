@@ -25,13 +25,14 @@ func dialFrom(t *testing.T, local, addr string) net.Conn {
 
 // echoServer accepts on a capped listener and echoes each line back, so a
 // client can tell a held connection (echo) from a refused one (EOF).
-func echoServer(t *testing.T, l Limits) *Listener {
+func echoServer(t *testing.T, l Limits, onRefuse func(netip.Prefix, bool)) *Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cl := NewListener(ln, l)
+	cl.OnRefuse = onRefuse
 	t.Cleanup(func() { cl.Close() })
 	go func() {
 		for {
@@ -69,11 +70,9 @@ func held(c net.Conn) bool {
 
 func TestListenerCapsConnections(t *testing.T) {
 	t.Parallel()
-	cl := echoServer(t, Limits{MaxConns: 5, MaxConnsPerClient: 3})
-	addr := cl.Addr().String()
 	var refused []string
 	var mu sync.Mutex
-	cl.OnRefuse = func(client netip.Prefix, perClient bool) {
+	cl := echoServer(t, Limits{MaxConns: 5, MaxConnsPerClient: 3}, func(client netip.Prefix, perClient bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		kind := "all"
@@ -81,7 +80,8 @@ func TestListenerCapsConnections(t *testing.T) {
 			kind = "per-client"
 		}
 		refused = append(refused, client.String()+" "+kind)
-	}
+	})
+	addr := cl.Addr().String()
 
 	steps := []struct {
 		from string
