@@ -44,6 +44,7 @@ type Config struct {
 	LeaseTTL        Duration                    `yaml:"lease_ttl"`         // how long a replica's budget reservations outlive it if it dies; longer than upstream_timeout; default upstream_timeout + 5m
 	Insights        allot.InsightPolicy         `yaml:"insights"`          // recommendation floor, anomaly factor, model equivalents
 	Tasks           allot.TaskRules             `yaml:"tasks"`             // rules naming the task of calls that declare none
+	Limits          Limits                      `yaml:"limits"`            // connection caps and deadlines, see limits.go
 }
 
 // Webhook is one alert destination.
@@ -129,6 +130,7 @@ func Default() Config {
 		LogFormat:       "json",
 		LogLevel:        "info",
 		FailurePolicy:   "fail_closed",
+		Limits:          DefaultLimits(),
 	}
 }
 
@@ -168,8 +170,8 @@ func Parse(b []byte, c *Config) error {
 // ApplyEnv overrides settings from ALLOT_* variables: ALLOT_LISTEN,
 // ALLOT_DATABASE, ALLOT_MAX_BODY_BYTES, ALLOT_UPSTREAM_TIMEOUT,
 // ALLOT_SHUTDOWN_TIMEOUT, ALLOT_LOG_FORMAT, ALLOT_LOG_LEVEL, ALLOT_ORG,
-// ALLOT_COUNTERS, ALLOT_FAILURE_POLICY, ALLOT_SPOOL_DIR, ALLOT_LEDGER_RETENTION, ALLOT_LEASE_TTL, and
-// per provider ALLOT_PROVIDER_<NAME>_BASE_URL and ..._API_KEY_ENV.
+// ALLOT_COUNTERS, ALLOT_FAILURE_POLICY, ALLOT_SPOOL_DIR, ALLOT_LEDGER_RETENTION, ALLOT_LEASE_TTL,
+// ALLOT_LIMITS_<KEY> for each key of limits: (e.g. ALLOT_LIMITS_MAX_CONNECTIONS), and per provider ALLOT_PROVIDER_<NAME>_BASE_URL and ..._API_KEY_ENV.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str := map[string]*string{
 		"ALLOT_LISTEN": &c.Listen, "ALLOT_DATABASE": &c.Database,
@@ -196,6 +198,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			}
 			*p = Duration(d)
 		}
+	}
+	if err := c.Limits.applyEnv(lookup); err != nil {
+		return err
 	}
 	for i := range c.Providers {
 		p := &c.Providers[i]
@@ -271,6 +276,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Tasks.Validate(); err != nil {
 		return fmt.Errorf("config: tasks: %w", err)
+	}
+	if err := c.Limits.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	for model, prov := range c.Models {
 		if !names[prov] {

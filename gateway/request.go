@@ -14,15 +14,22 @@ import (
 
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// maxPrealloc bounds the buffer allocated for a request body before its
+// bytes arrive.
+const maxPrealloc = 64 << 10
+
 // readBody reads the whole request body up to limit; a larger body is
 // ETooLarge, so nothing is forwarded half-read.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, allot.Errorf(allot.ETooLarge, "request body of %d bytes is over this gateway's limit of %d bytes; send a smaller request or ask an admin to raise max_body_bytes", r.ContentLength, limit)
 	}
+	// Size the buffer for the declared length, up to maxPrealloc: memory
+	// grows with the bytes that arrive, not with what a client declares
+	// (a declared 32 MiB and one byte sent must not cost 32 MiB).
 	size := 4096
 	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1
+		size = int(min(r.ContentLength, maxPrealloc)) + 1
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))

@@ -34,13 +34,17 @@ func (d *Dashboard) renderLogin(w http.ResponseWriter, r *http.Request, status i
 // login signs in with an allot key: the form's token must equal the login
 // cookie's (double submit), then the key must resolve to an active user.
 func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+	c, err := r.Cookie(loginCookie) // before the body: without it the body is never read
+	if err != nil {
+		d.forbidden(w, "The sign-in form expired or did not come from this site. Open /login and sign in again.")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "the sign-in form could not be read", http.StatusBadRequest)
 		return
 	}
-	c, err := r.Cookie(loginCookie)
-	if err != nil || !tokenEqual(r.PostForm.Get("csrf"), c.Value) {
+	if !tokenEqual(r.PostForm.Get("csrf"), c.Value) {
 		d.forbidden(w, "The sign-in form expired or did not come from this site. Open /login and sign in again.")
 		return
 	}
@@ -73,11 +77,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 // (else 403).
 func (d *Dashboard) form(h func(http.ResponseWriter, *http.Request, allot.Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "the form could not be read", http.StatusBadRequest)
-			return
-		}
+		// The session (a cookie) first: without one, the body is never read.
 		ss, p, err := d.current(r)
 		if err != nil {
 			http.Error(w, "the dashboard cannot check your session right now; retry in a moment", http.StatusServiceUnavailable)
@@ -85,6 +85,11 @@ func (d *Dashboard) form(h func(http.ResponseWriter, *http.Request, allot.Princi
 		}
 		if ss == nil {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "the form could not be read", http.StatusBadRequest)
 			return
 		}
 		if !tokenEqual(r.PostForm.Get("csrf"), ss.csrf) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/allot-dev/allot/gateway"
 	"github.com/allot-dev/allot/ingest/otlp"
 	"github.com/allot-dev/allot/insights"
+	"github.com/allot-dev/allot/internal/connlimit"
 	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/notify"
 	"github.com/allot-dev/allot/postgres"
@@ -47,6 +47,7 @@ type server struct {
 	db      store
 	logger  *slog.Logger
 	served  chan error
+	conns   *connlimit.Listener
 	catalog *pricing.Catalog
 	ration  *liveRationer
 	sink    *notify.Sink       // stores budget alerts and delivers them to webhooks
@@ -232,12 +233,14 @@ func (s *server) init(ctx context.Context) error {
 	mux.Handle("POST /api/v1/usage", &api.UsageHandler{Authenticate: s.gw.Authenticate, Ledger: s.db, Pricer: cat, Users: s.db.Users, Logger: s.logger})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, lim, err := s.listen(reg)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
 	}
+	s.conns = ln
 	s.addr = ln.Addr().String()
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	s.http = &http.Server{Handler: lim.Handler(mux), ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	lim.Apply(s.http) // header, idle and size limits; bodies and writes are bounded by progress in Handler
 	go func() { s.served <- s.http.Serve(ln) }()
 	return nil
 }
