@@ -99,6 +99,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 		SystemFP:       c.info.SystemFP,
 		RequestFP:      c.info.RequestFP,
 	}
+	c.event.CapLabels() // headers and the body's model may be any length
 	if c.event.Task == allot.UntaggedTask && g.opts.Tasks != nil {
 		// Before rationing, so task budgets see the named task.
 		if name, ok := g.opts.Tasks().Match(c.event.App, c.body, c.info.SystemFP); ok {
@@ -330,6 +331,8 @@ func (g *Gateway) relayBody(w http.ResponseWriter, r *http.Request, c *call, res
 	body := buf.Bytes()
 	if resp.StatusCode < 300 {
 		c.tap.Body(body)
+	} else {
+		body = scrubSecrets(body, c.up.APIKey)
 	}
 	g.price(c)
 	if c.route != allot.RouteModels && c.route != allot.RouteCountTokens {
@@ -382,7 +385,7 @@ func (g *Gateway) price(c *call) {
 	if c.tap != nil {
 		t, haveIn, haveOut = c.tap.Usage()
 		if m := c.tap.Model(); m != "" {
-			ev.ServedModel = m
+			ev.ServedModel = allot.CapLabel(m) // the provider's answer may be any length
 		}
 	}
 	// Estimate what the provider did not report, when it may bill for it:
