@@ -52,7 +52,9 @@ func TestCSVCellsAreNeutralised(t *testing.T) {
 	}
 
 	mux := http.NewServeMux()
-	(&api.Server{Authenticate: func(*http.Request) (allot.Principal, error) { return allot.Principal{User: "ada", Role: allot.RoleAdmin}, nil },
+	(&api.Server{Authenticate: func(*http.Request) (allot.Principal, error) {
+		return allot.Principal{User: "ada", Role: allot.RoleAdmin}, nil
+	},
 		Reports: w.db, Now: func() time.Time { return w.now }}).Routes(mux)
 	rep := httptest.NewServer(mux)
 	t.Cleanup(rep.Close)
