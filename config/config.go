@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ type Config struct {
 	MaxOutputTokens map[string]int64            `yaml:"max_output_tokens"` // model prefix -> output limit reserved when a request sets none
 	Counters        string                      `yaml:"counters"`          // redis://host:port/db shares budget counters between replicas; empty: in memory (or Postgres with a Postgres database)
 	FailurePolicy   string                      `yaml:"failure_policy"`    // fail_open | fail_closed: what to do when the counters or ledger store is unreachable
-	SpoolDir        string                      `yaml:"spool_dir"`         // where events wait on disk while the ledger store is unreachable; default <database>.spool (./allot-spool for Postgres)
+	SpoolDir        string                      `yaml:"spool_dir"`         // where events wait on disk while the ledger store is unreachable; default: see Config.Spool
 	LedgerRetention Duration                    `yaml:"ledger_retention"`  // drop ledger events older than this (Postgres: whole monthly partitions); 0 keeps all
 	Webhooks        []Webhook                   `yaml:"webhooks"`          // where budget alerts are delivered
 	LeaseTTL        Duration                    `yaml:"lease_ttl"`         // how long a replica's budget reservations outlive it if it dies; longer than upstream_timeout; default upstream_timeout + 5m
@@ -86,6 +87,27 @@ func (c Config) ReservationLease() time.Duration {
 		return time.Duration(c.LeaseTTL)
 	}
 	return time.Duration(c.UpstreamTimeout) + 5*time.Minute
+}
+
+// Spool is the directory where events wait while the ledger store is
+// unreachable (and the crash journal lives): spool_dir when set; for a
+// SQLite database, <database>.spool next to the file; for a database
+// given as a URL (postgres://…), $XDG_STATE_HOME/allot/spool when
+// XDG_STATE_HOME is set, else ./allot-spool. A URL is never part of
+// the path: it may hold a password, and taken as a path it would make
+// folders named after the server. getenv reads the environment
+// (os.Getenv). The ledger creates the directory with mode 0700.
+func (c Config) Spool(getenv func(string) string) string {
+	switch {
+	case c.SpoolDir != "":
+		return c.SpoolDir
+	case !strings.Contains(c.Database, "://"):
+		return c.Database + ".spool"
+	}
+	if state := getenv("XDG_STATE_HOME"); filepath.IsAbs(state) { // the spec ignores relative values
+		return filepath.Join(state, "allot", "spool")
+	}
+	return "allot-spool"
 }
 
 // Duration is a time.Duration written as "30s" or "10m" in YAML.

@@ -139,10 +139,7 @@ func (s *server) init(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	spool := cfg.SpoolDir
-	if spool == "" {
-		spool = cfg.Database + ".spool"
-	}
+	spool := cfg.Spool(os.Getenv)
 	if s.writer, err = ledger.OpenWriter(s.db, ledger.Options{Logger: s.logger, SpoolDir: spool, JournalDir: spool}); err != nil {
 		return fmt.Errorf("open the ledger writer: %w", err)
 	}

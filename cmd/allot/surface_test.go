@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,5 +69,36 @@ func TestCLICSVNeutralisesFormulas(t *testing.T) {
 		if !found || !strings.Contains(out, "1.5") {
 			t.Errorf("%s lacks the quoted task or the cost:\n%s", args, out)
 		}
+	}
+}
+
+// TestPostgresSpoolDefault serves a postgres:// database without
+// spool_dir: the spool is $XDG_STATE_HOME/allot/spool with mode 0700, and
+// no folder named after the URL appears in the working directory.
+func TestPostgresSpoolDefault(t *testing.T) {
+	database := postgresTestDatabase(t, "allot_spool")
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	cfg := testServerConfig(t, "http://127.0.0.1:1", database, "")
+	ctx, stop := context.WithCancel(context.Background())
+	srv, err := startServer(ctx, cfg, serverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := srv.wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{filepath.Join(state, "allot"), filepath.Join(state, "allot", "spool")} {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			t.Fatalf("spool: %v", err)
+		}
+		if !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s has mode %v, want a directory with 0700", dir, fi.Mode())
+		}
+	}
+	if _, err := os.Stat("postgres:"); err == nil {
+		t.Error("a folder named after the database URL was made in the working directory")
 	}
 }
