@@ -45,6 +45,42 @@ type Config struct {
 	LeaseTTL        Duration                    `yaml:"lease_ttl"`         // how long a replica's budget reservations outlive it if it dies; longer than upstream_timeout; default upstream_timeout + 5m
 	Insights        allot.InsightPolicy         `yaml:"insights"`          // recommendation floor, anomaly factor, model equivalents
 	Tasks           allot.TaskRules             `yaml:"tasks"`             // rules naming the task of calls that declare none
+	TLS             TLS                         `yaml:"tls"`               // serve HTTPS with this certificate; empty: plain HTTP
+	TrustProxy      bool                        `yaml:"trust_proxy"`       // trust X-Forwarded-Proto from a proxy in front (Secure cookies when it says https)
+	Metrics         Metrics                     `yaml:"metrics"`           // who may read /metrics
+}
+
+// TLS is the certificate allot serves HTTPS with.
+type TLS struct {
+	CertFile string `yaml:"cert_file"` // PEM certificate chain
+	KeyFile  string `yaml:"key_file"`  // PEM private key
+}
+
+// Enabled reports whether HTTPS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Metrics says who may read the Prometheus metrics, which show spend by
+// team and model. By default /metrics is open on the main listener.
+type Metrics struct {
+	// TokenEnv names an environment variable holding a bearer token that
+	// a scrape must send (Authorization: Bearer …).
+	TokenEnv string `yaml:"token_env"`
+	// Listen serves /metrics on this address only (e.g. 127.0.0.1:9090),
+	// not on the main listener.
+	Listen string `yaml:"listen"`
+}
+
+// Token reads the metrics bearer token from TokenEnv: "" when no TokenEnv
+// is set, an error when it names an empty variable.
+func (m Metrics) Token(getenv func(string) string) (string, error) {
+	if m.TokenEnv == "" {
+		return "", nil
+	}
+	tok := strings.TrimSpace(getenv(m.TokenEnv))
+	if tok == "" {
+		return "", fmt.Errorf("config: metrics.token_env names %s, which is empty; set it to the token Prometheus sends", m.TokenEnv)
+	}
+	return tok, nil
 }
 
 // Webhook is one alert destination.
@@ -287,6 +323,12 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseTTL != 0 && c.LeaseTTL <= c.UpstreamTimeout {
 		return fmt.Errorf("config: lease_ttl %s must be longer than upstream_timeout %s, or reservations of slow calls would lapse", time.Duration(c.LeaseTTL), time.Duration(c.UpstreamTimeout))
+	}
+	if c.TLS.Enabled() && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		return errors.New("config: tls needs both cert_file and key_file")
+	}
+	if c.Metrics.Listen != "" && c.Metrics.Listen == c.Listen {
+		return fmt.Errorf("config: metrics.listen %s is the main listen address; leave it empty to serve /metrics there", c.Metrics.Listen)
 	}
 	if err := c.Insights.Validate(); err != nil {
 		return fmt.Errorf("config: insights: %w", err)

@@ -35,3 +35,30 @@ func TestSpoolIsNeverDerivedFromAURL(t *testing.T) {
 		}
 	}
 }
+
+// TestSurfaceKeys reads tls, trust_proxy and metrics, and refuses half a
+// TLS setting and a metrics listener on the main address.
+func TestSurfaceKeys(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	err := Parse([]byte("tls: {cert_file: /etc/allot/cert.pem, key_file: /etc/allot/key.pem}\ntrust_proxy: true\nmetrics: {token_env: ALLOT_METRICS_TOKEN, listen: 127.0.0.1:9090}\n"), &c)
+	if err != nil || c.Validate() != nil {
+		t.Fatalf("parse: %v; validate: %v", err, c.Validate())
+	}
+	if !c.TLS.Enabled() || c.TLS.KeyFile != "/etc/allot/key.pem" || !c.TrustProxy || c.Metrics.TokenEnv != "ALLOT_METRICS_TOKEN" || c.Metrics.Listen != "127.0.0.1:9090" {
+		t.Errorf("read %+v %v %+v", c.TLS, c.TrustProxy, c.Metrics)
+	}
+	half := Default()
+	half.TLS.CertFile = "cert.pem"
+	if err := half.Validate(); err == nil || !strings.Contains(err.Error(), "key_file") {
+		t.Errorf("tls without key_file: %v", err)
+	}
+	same := Default()
+	same.Metrics.Listen = same.Listen
+	if err := same.Validate(); err == nil {
+		t.Error("metrics.listen on the main address was accepted")
+	}
+	if _, err := (Metrics{TokenEnv: "X"}).Token(func(string) string { return " " }); err == nil {
+		t.Error("an empty metrics token was accepted")
+	}
+}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/api"
@@ -51,6 +50,7 @@ type server struct {
 	ration  *liveRationer
 	sink    *notify.Sink       // stores budget alerts and delivers them to webhooks
 	otlp    *otlp.Receiver     // usage reported by tools over OpenTelemetry
+	metrics *http.Server       // /metrics on its own listener (metrics.listen), or nil
 	closers []io.Closer        // shared counters and the like, closed last
 	stop    context.CancelFunc // ends background loops
 }
@@ -123,6 +123,9 @@ func startServer(ctx context.Context, cfg config.Config, opts serverOptions) (*s
 
 func (s *server) init(ctx context.Context) error {
 	cfg := s.cfg
+	if _, err := cfg.Metrics.Token(os.Getenv); err != nil { // before anything starts
+		return err
+	}
 	if cfg.Org != "" {
 		if _, err := applyOrgFile(ctx, s.db, cfg.Org); err != nil {
 			return err
@@ -193,7 +196,7 @@ func (s *server) init(ctx context.Context) error {
 	s.gw.Routes(mux)
 	// The dashboard signs people in with their key; the API accepts its
 	// session cookie as well as a key.
-	dash := web.New(web.Options{Keys: s.db, Users: s.db, Logger: s.logger})
+	dash := web.New(web.Options{Keys: s.db, Users: s.db, Logger: s.logger, TrustProxy: cfg.TrustProxy})
 	auth := dash.Authenticate(s.gw.Authenticate)
 	(&api.Server{Authenticate: auth, Reports: s.db, Logger: s.logger}).Routes(mux)
 	budgets := &api.Budgets{
@@ -228,14 +231,25 @@ func (s *server) init(ctx context.Context) error {
 		mux.Handle(path, s.otlp)
 	}
 	mux.Handle("POST /api/v1/usage", &api.UsageHandler{Authenticate: s.gw.Authenticate, Ledger: s.db, Pricer: cat, Users: s.db.Users, Logger: s.logger})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if s.metrics, err = serveMetrics(cfg.Metrics, reg, mux, s.logger); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		s.closeMetrics()
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	s.addr = ln.Addr().String()
+	secure, err := listenTLS(cfg.TLS, ln)
+	if err != nil {
+		_ = ln.Close()
+		s.closeMetrics()
+		return err
+	}
+	ln = secure
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	s.http.Handler = withSecurityHeaders(s.http.Handler)
 	go func() { s.served <- s.http.Serve(ln) }()
 	return nil
 }
@@ -262,6 +276,7 @@ func (s *server) shutdown() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
 	defer cancel()
+	s.closeMetrics()
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.logger.Warn("in-flight calls cut at shutdown timeout", "err", err)
@@ -286,6 +301,13 @@ func (s *server) shutdown() error {
 	}
 	s.logger.Info("stopped; every usage event is written")
 	return nil
+}
+
+// closeMetrics stops the metrics listener, if it has one.
+func (s *server) closeMetrics() {
+	if s.metrics != nil {
+		_ = s.metrics.Close()
+	}
 }
 
 // openCounters returns the budget counters: shared in Redis behind the
