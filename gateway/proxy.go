@@ -225,6 +225,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 	var held [][]byte
 	for {
 		ev, err := rd.Next()
+		if resp.StatusCode >= 300 && len(ev.Raw) > 0 {
+			ev.Raw = scrubSecrets(ev.Raw, c.up.APIKey) // an error streamed may quote the key too
+		}
 		if len(ev.Raw) > 0 {
 			if c.tap.Event(ev.Name, ev.Data) {
 				if c.firstAt.IsZero() {

@@ -74,6 +74,31 @@ func TestOverLongLabelsAreCapped(t *testing.T) {
 	}
 }
 
+// TestProviderErrorStreamsAreScrubbed has the provider answer 429 as an
+// event stream whose error event quotes allot's provider key: the caller
+// gets the stream without it.
+func TestProviderErrorStreamsAreScrubbed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{wrapSim: func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, "event: error\ndata: {\"error\":{\"message\":\"rate limited for key "+providerKey+"\"}}\n\n")
+		})
+	}})
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+h.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || strings.Contains(string(b), providerKey) || !strings.Contains(string(b), "rate limited for key [redacted") {
+		t.Errorf("%d: %s", resp.StatusCode, b)
+	}
+}
+
 // TestProviderErrorBodiesAreScrubbed has the provider answer 400, 429 and
 // 500 with messages quoting allot's provider key and other key-shaped
 // tokens: the caller gets the provider's status and message, with every
