@@ -69,10 +69,16 @@ func (org Org) Normalize() (Org, error) {
 	if strings.TrimSpace(org.Name) == "" {
 		org.Name = DefaultOrgName
 	}
+	if len(org.Name) > MaxLabelBytes {
+		return org, Errorf(EInvalid, "org: name is %d bytes; names are at most %d", len(org.Name), MaxLabelBytes)
+	}
 	teams := map[string]bool{}
 	for i, t := range org.Teams {
 		if strings.TrimSpace(t.Name) == "" {
 			return org, Errorf(EInvalid, "org: team #%d has no name; every team needs a name", i+1)
+		}
+		if len(t.Name) > MaxLabelBytes {
+			return org, Errorf(EInvalid, "org: team #%d's name is %d bytes; names are at most %d", i+1, len(t.Name), MaxLabelBytes)
 		}
 		if teams[t.Name] {
 			return org, Errorf(EInvalid, "org: team %q is listed twice; list each team once", t.Name)
@@ -84,6 +90,9 @@ func (org Org) Normalize() (Org, error) {
 	for i, u := range org.Users {
 		if strings.TrimSpace(u.Name) == "" {
 			return org, Errorf(EInvalid, "org: user #%d has no name; every user needs a name", i+1)
+		}
+		if len(u.Name) > MaxLabelBytes || len(u.Email) > MaxLabelBytes {
+			return org, Errorf(EInvalid, "org: user #%d's name or email is over %d bytes; shorten it", i+1, MaxLabelBytes)
 		}
 		if users[u.Name] {
 			return org, Errorf(EInvalid, "org: user %q is listed twice; list each user once", u.Name)

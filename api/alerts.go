@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/base64"
-	"encoding/csv"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -483,7 +482,7 @@ func scanNotices(ctx context.Context, store NoticeLister, from, to time.Time, po
 var alertColumns = []string{"id", "time", "kind", "budget", "scope", "user", "threshold", "summary", "message"}
 
 func writeAlertsCSV(w http.ResponseWriter, rows []Alert) error {
-	cw := csv.NewWriter(w)
+	cw := allot.NewCSVWriter(w) // neutralises formula-looking cells
 	_ = cw.Write(alertColumns)
 	for _, a := range rows {
 		threshold := ""

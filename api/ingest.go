@@ -40,7 +40,7 @@ const (
 	DefaultUsageBodyBytes = 16 << 20
 	MaxUsageRecords       = 5000
 	maxUsageIDLen         = 256
-	maxUsageStringLen     = 200
+	maxUsageStringLen     = allot.MaxLabelBytes // longer names are refused, not capped: the sender can fix them
 	// usageClockSkew is how far in the future a record's time may be.
 	usageClockSkew = 5 * time.Minute
 )

@@ -4,7 +4,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -78,7 +77,7 @@ func writeReportJSON(w io.Writer, by []allot.Dimension, rows []allot.ReportRow) 
 }
 
 func writeReportCSV(w io.Writer, by []allot.Dimension, rows []allot.ReportRow) error {
-	cw := csv.NewWriter(w)
+	cw := allot.NewCSVWriter(w) // neutralises formula-looking cells
 	header := make([]string, 0, len(by)+len(metricColumns))
 	for _, d := range by {
 		header = append(header, string(d))

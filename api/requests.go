@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"net/http"
 	"strconv"
 	"time"
@@ -147,7 +146,7 @@ var requestColumns = []string{"id", "time", "user", "team", "key_label", "provid
 	"cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "cost_known", "estimated"}
 
 func writeRequestsCSV(w http.ResponseWriter, rows []RequestRow) error {
-	cw := csv.NewWriter(w)
+	cw := allot.NewCSVWriter(w) // neutralises formula-looking cells
 	_ = cw.Write(requestColumns)
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
 	for _, r := range rows {

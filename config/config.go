@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -38,13 +39,49 @@ type Config struct {
 	MaxOutputTokens map[string]int64            `yaml:"max_output_tokens"` // model prefix -> output limit reserved when a request sets none
 	Counters        string                      `yaml:"counters"`          // redis://host:port/db shares budget counters between replicas; empty: in memory (or Postgres with a Postgres database)
 	FailurePolicy   string                      `yaml:"failure_policy"`    // fail_open | fail_closed: what to do when the counters or ledger store is unreachable
-	SpoolDir        string                      `yaml:"spool_dir"`         // where events wait on disk while the ledger store is unreachable; default <database>.spool (./allot-spool for Postgres)
+	SpoolDir        string                      `yaml:"spool_dir"`         // where events wait on disk while the ledger store is unreachable; default: see Config.Spool
 	LedgerRetention Duration                    `yaml:"ledger_retention"`  // drop ledger events older than this (Postgres: whole monthly partitions); 0 keeps all
 	Webhooks        []Webhook                   `yaml:"webhooks"`          // where budget alerts are delivered
 	LeaseTTL        Duration                    `yaml:"lease_ttl"`         // how long a replica's budget reservations outlive it if it dies; longer than upstream_timeout; default upstream_timeout + 5m
 	Insights        allot.InsightPolicy         `yaml:"insights"`          // recommendation floor, anomaly factor, model equivalents
 	Tasks           allot.TaskRules             `yaml:"tasks"`             // rules naming the task of calls that declare none
 	Limits          Limits                      `yaml:"limits"`            // connection caps and deadlines, see limits.go
+	TLS             TLS                         `yaml:"tls"`               // serve HTTPS with this certificate; empty: plain HTTP
+	TrustProxy      bool                        `yaml:"trust_proxy"`       // trust X-Forwarded-Proto from a proxy in front (Secure cookies when it says https)
+	Metrics         Metrics                     `yaml:"metrics"`           // who may read /metrics
+}
+
+// TLS is the certificate allot serves HTTPS with.
+type TLS struct {
+	CertFile string `yaml:"cert_file"` // PEM certificate chain
+	KeyFile  string `yaml:"key_file"`  // PEM private key
+}
+
+// Enabled reports whether HTTPS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Metrics says who may read the Prometheus metrics, which show spend by
+// team and model. By default /metrics is open on the main listener.
+type Metrics struct {
+	// TokenEnv names an environment variable holding a bearer token that
+	// a scrape must send (Authorization: Bearer …).
+	TokenEnv string `yaml:"token_env"`
+	// Listen serves /metrics on this address only (e.g. 127.0.0.1:9090),
+	// not on the main listener.
+	Listen string `yaml:"listen"`
+}
+
+// Token reads the metrics bearer token from TokenEnv: "" when no TokenEnv
+// is set, an error when it names an empty variable.
+func (m Metrics) Token(getenv func(string) string) (string, error) {
+	if m.TokenEnv == "" {
+		return "", nil
+	}
+	tok := strings.TrimSpace(getenv(m.TokenEnv))
+	if tok == "" {
+		return "", fmt.Errorf("config: metrics.token_env names %s, which is empty; set it to the token Prometheus sends", m.TokenEnv)
+	}
+	return tok, nil
 }
 
 // Webhook is one alert destination.
@@ -87,6 +124,27 @@ func (c Config) ReservationLease() time.Duration {
 		return time.Duration(c.LeaseTTL)
 	}
 	return time.Duration(c.UpstreamTimeout) + 5*time.Minute
+}
+
+// Spool is the directory where events wait while the ledger store is
+// unreachable (and the crash journal lives): spool_dir when set; for a
+// SQLite database, <database>.spool next to the file; for a database
+// given as a URL (postgres://…), $XDG_STATE_HOME/allot/spool when
+// XDG_STATE_HOME is set, else ./allot-spool. A URL is never part of
+// the path: it may hold a password, and taken as a path it would make
+// folders named after the server. getenv reads the environment
+// (os.Getenv). The ledger creates the directory with mode 0700.
+func (c Config) Spool(getenv func(string) string) string {
+	switch {
+	case c.SpoolDir != "":
+		return c.SpoolDir
+	case !strings.Contains(c.Database, "://"):
+		return c.Database + ".spool"
+	}
+	if state := getenv("XDG_STATE_HOME"); filepath.IsAbs(state) { // the spec ignores relative values
+		return filepath.Join(state, "allot", "spool")
+	}
+	return "allot-spool"
 }
 
 // Duration is a time.Duration written as "30s" or "10m" in YAML.
@@ -270,6 +328,12 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseTTL != 0 && c.LeaseTTL <= c.UpstreamTimeout {
 		return fmt.Errorf("config: lease_ttl %s must be longer than upstream_timeout %s, or reservations of slow calls would lapse", time.Duration(c.LeaseTTL), time.Duration(c.UpstreamTimeout))
+	}
+	if c.TLS.Enabled() && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		return errors.New("config: tls needs both cert_file and key_file")
+	}
+	if c.Metrics.Listen != "" && c.Metrics.Listen == c.Listen {
+		return fmt.Errorf("config: metrics.listen %s is the main listen address; leave it empty to serve /metrics there", c.Metrics.Listen)
 	}
 	if err := c.Insights.Validate(); err != nil {
 		return fmt.Errorf("config: insights: %w", err)

@@ -99,6 +99,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 		SystemFP:       c.info.SystemFP,
 		RequestFP:      c.info.RequestFP,
 	}
+	c.event.CapLabels() // headers and the body's model may be any length
 	if c.event.Task == allot.UntaggedTask && g.opts.Tasks != nil {
 		// Before rationing, so task budgets see the named task.
 		if name, ok := g.opts.Tasks().Match(c.event.App, c.body, c.info.SystemFP); ok {
@@ -227,6 +228,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 	var held [][]byte
 	for {
 		ev, err := rd.Next()
+		if resp.StatusCode >= 300 && len(ev.Raw) > 0 {
+			ev.Raw = scrubSecrets(ev.Raw, c.up.APIKey) // an error streamed may quote the key too
+		}
 		if len(ev.Raw) > 0 {
 			if c.tap.Event(ev.Name, ev.Data) {
 				if c.firstAt.IsZero() {
@@ -333,6 +337,8 @@ func (g *Gateway) relayBody(w http.ResponseWriter, r *http.Request, c *call, res
 	body := buf.Bytes()
 	if resp.StatusCode < 300 {
 		c.tap.Body(body)
+	} else {
+		body = scrubSecrets(body, c.up.APIKey)
 	}
 	g.price(c)
 	if c.route != allot.RouteModels && c.route != allot.RouteCountTokens {
@@ -385,7 +391,7 @@ func (g *Gateway) price(c *call) {
 	if c.tap != nil {
 		t, haveIn, haveOut = c.tap.Usage()
 		if m := c.tap.Model(); m != "" {
-			ev.ServedModel = m
+			ev.ServedModel = allot.CapLabel(m) // the provider's answer may be any length
 		}
 	}
 	// Estimate what the provider did not report, when it may bill for it:

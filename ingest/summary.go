@@ -66,6 +66,7 @@ func Store(ctx context.Context, l Appender, events []allot.Event, s *Summary, ba
 	if batch <= 0 {
 		batch = 2000
 	}
+	events = allot.CapEvents(events) // names read from files may be any length
 	for len(events) > 0 {
 		n := min(batch, len(events))
 		inserted, err := l.Append(ctx, events[:n])

@@ -1,7 +1,6 @@
 package insights
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"slices"
@@ -42,7 +41,7 @@ func WriteExport(w io.Writer, format, account string, rows []allot.ReportRow) er
 	}
 	rows = slices.Clone(rows)
 	slices.SortFunc(rows, func(a, b allot.ReportRow) int { return slices.Compare(a.Dims, b.Dims) })
-	cw := csv.NewWriter(w)
+	cw := allot.NewCSVWriter(w) // neutralises formula-looking cells
 	switch format {
 	case "csv":
 		if err := cw.Write(csvColumns); err != nil {

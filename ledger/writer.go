@@ -169,7 +169,10 @@ func start(store allot.Ledger, opts Options, sp *spool, j *journal, left []allot
 // drops an event: the queue grows in memory if the store is slow (and the
 // spool, if any, takes what the store refuses). With a journal, e is in
 // the journal when Record returns, and it completes the intent of e.ID.
+// Over-long labels are capped first (allot.CapLabels), so neither memory,
+// journal nor spool holds them.
 func (w *Writer) Record(e allot.Event) {
+	e.CapLabels()
 	var line *bytes.Buffer
 	if w.journal != nil {
 		var err error

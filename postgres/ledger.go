@@ -50,6 +50,7 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
+	events = allot.CapEvents(events) // over-long labels, whatever path they took
 	k := sortBatch(events)
 	batch := k.batch
 	for i := range batch {

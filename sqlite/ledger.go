@@ -20,10 +20,13 @@ const maxChunk = 1024
 // An id already stored, or repeated within the batch, is skipped and not
 // counted; the hourly rollups and the unpriced totals grow only by the
 // events actually inserted, so totals always equal the sum of events.
+// Over-long labels are capped (allot.CapEvents) whatever path the events
+// took.
 func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 	if len(events) == 0 {
 		return 0, nil
 	}
+	events = allot.CapEvents(events)
 	// Drop repeats within the batch: the first occurrence wins, as it would
 	// had the events come one by one.
 	batch := events

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/allot-dev/allot"
@@ -50,6 +51,10 @@ type Options struct {
 	// SecureCookies marks cookies Secure even on plain HTTP, for allot
 	// behind a TLS-terminating proxy (they are Secure on TLS anyway).
 	SecureCookies bool
+	// TrustProxy trusts the X-Forwarded-Proto header of a proxy in front
+	// of allot: a request it says came over https gets Secure cookies.
+	// Without it the header is ignored (any client could send it).
+	TrustProxy bool
 	// RefreshEvery is how often open pages poll the API for live totals
 	// (default 5s).
 	RefreshEvery time.Duration
@@ -93,6 +98,12 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	assets, _ := fs.Sub(files, "assets")
 	static := http.StripPrefix("/assets/", http.FileServerFS(assets))
 	mux.Handle("GET /assets/", d.secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Files only: a directory would be listed, which tells a visitor
+		// nothing they need.
+		if name := strings.TrimPrefix(r.URL.Path, "/assets/"); name == "" || strings.HasSuffix(name, "/") || isDir(assets, name) {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "no-cache")
 		static.ServeHTTP(w, r)
 	})))
@@ -105,6 +116,12 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.Handle("POST /logout", d.secure(d.form(d.logout)))
 	mux.Handle("POST /budgets/save", d.secure(d.form(d.saveBudget)))
 	mux.Handle("POST /budgets/grant", d.secure(d.form(d.grantBudget)))
+}
+
+// isDir reports whether name is a directory of fsys.
+func isDir(fsys fs.FS, name string) bool {
+	fi, err := fs.Stat(fsys, name)
+	return err == nil && fi.IsDir()
 }
 
 // principalKey carries a principal from a dashboard form to the API
@@ -156,6 +173,20 @@ func (d *Dashboard) secure(h http.Handler) http.Handler {
 		hd.Set("Referrer-Policy", "same-origin")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// secureCookies reports whether r's cookies must be Secure: forced by
+// SecureCookies, served over TLS, or forwarded by a trusted proxy that
+// says the client used https.
+func (d *Dashboard) secureCookies(r *http.Request) bool {
+	if d.opts.SecureCookies || r.TLS != nil {
+		return true
+	}
+	if !d.opts.TrustProxy {
+		return false
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",") // the first proxy's view
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
 // current returns the request's live session, or nil.

@@ -27,7 +27,7 @@ func (d *Dashboard) loginForm(w http.ResponseWriter, r *http.Request) {
 
 func (d *Dashboard) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg, next string) {
 	token := randomToken()
-	setCookie(w, r, d.opts.SecureCookies, loginCookie, token, 30*time.Minute)
+	setCookie(w, r, d.secureCookies(r), loginCookie, token, 30*time.Minute)
 	d.render(w, status, pageData{Page: pageLogin, CSRF: token, Message: msg, Next: safeNext(next), Status: status})
 }
 
@@ -66,8 +66,8 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := d.sessions.create(p, hash)
-	setCookie(w, r, d.opts.SecureCookies, sessionCookie, id, d.opts.SessionTTL)
-	setCookie(w, r, d.opts.SecureCookies, loginCookie, "", -1)
+	setCookie(w, r, d.secureCookies(r), sessionCookie, id, d.opts.SessionTTL)
+	setCookie(w, r, d.secureCookies(r), loginCookie, "", -1)
 	d.opts.Logger.Info("dashboard sign-in", "user", p.User, "key_id", p.KeyID)
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
@@ -109,7 +109,7 @@ func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request, _ allot.Princ
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		d.sessions.delete(c.Value)
 	}
-	setCookie(w, r, d.opts.SecureCookies, sessionCookie, "", -1)
+	setCookie(w, r, d.secureCookies(r), sessionCookie, "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

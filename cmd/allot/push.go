@@ -114,7 +114,10 @@ func (s *pushState) write(path string) error {
 
 // usageRecord turns an unattributed imported event (ID = its source key)
 // into the API's record; the server attributes it to the key's owner.
+// Over-long labels are capped as the server would store them (it refuses
+// records with longer ones).
 func usageRecord(e allot.Event) api.UsageRecord {
+	e.CapLabels()
 	r := api.UsageRecord{
 		ID: e.ID, Time: e.Time, Provider: e.Provider, Model: e.ServedModel, RequestedModel: e.RequestedModel,
 		Route: e.Route, Task: e.Task, Session: e.Session, App: e.App, Status: e.Status,

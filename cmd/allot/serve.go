@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/url"
+
 	"github.com/spf13/cobra"
 )
 
@@ -27,10 +29,24 @@ writes every usage event and exits 0.`,
 			if err != nil {
 				return err
 			}
-			srv.logger.Info("allot is serving", "listen", "http://"+srv.addr, "database", cfg.Database)
+			scheme := "http://"
+			if cfg.TLS.Enabled() {
+				scheme = "https://"
+			}
+			srv.logger.Info("allot is serving", "listen", scheme+srv.addr, "database", redactedDatabase(cfg.Database))
 			return srv.wait(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (overrides the config's listen)")
 	return cmd
+}
+
+// redactedDatabase is database fit for a log line: a URL's password is
+// replaced by xxxxx.
+func redactedDatabase(database string) string {
+	u, err := url.Parse(database)
+	if err != nil || u.User == nil {
+		return database
+	}
+	return u.Redacted()
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/api"
@@ -52,6 +51,7 @@ type server struct {
 	ration  *liveRationer
 	sink    *notify.Sink       // stores budget alerts and delivers them to webhooks
 	otlp    *otlp.Receiver     // usage reported by tools over OpenTelemetry
+	metrics *http.Server       // /metrics on its own listener (metrics.listen), or nil
 	closers []io.Closer        // shared counters and the like, closed last
 	stop    context.CancelFunc // ends background loops
 }
@@ -124,6 +124,9 @@ func startServer(ctx context.Context, cfg config.Config, opts serverOptions) (*s
 
 func (s *server) init(ctx context.Context) error {
 	cfg := s.cfg
+	if _, err := cfg.Metrics.Token(os.Getenv); err != nil { // before anything starts
+		return err
+	}
 	if cfg.Org != "" {
 		if _, err := applyOrgFile(ctx, s.db, cfg.Org); err != nil {
 			return err
@@ -140,10 +143,7 @@ func (s *server) init(ctx context.Context) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	spool := cfg.SpoolDir
-	if spool == "" {
-		spool = cfg.Database + ".spool"
-	}
+	spool := cfg.Spool(os.Getenv)
 	if s.writer, err = ledger.OpenWriter(s.db, ledger.Options{Logger: s.logger, SpoolDir: spool, JournalDir: spool}); err != nil {
 		return fmt.Errorf("open the ledger writer: %w", err)
 	}
@@ -203,7 +203,7 @@ func (s *server) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dash := web.New(web.Options{Keys: s.db, Users: s.db, PeerVisibility: vis, Logger: s.logger})
+	dash := web.New(web.Options{Keys: s.db, Users: s.db, PeerVisibility: vis, Logger: s.logger, TrustProxy: cfg.TrustProxy})
 	auth := dash.Authenticate(s.gw.Authenticate)
 	(&api.Server{Authenticate: auth, Reports: s.db, Logger: s.logger}).Routes(mux)
 	budgets := &api.Budgets{
@@ -231,17 +231,26 @@ func (s *server) init(ctx context.Context) error {
 		mux.Handle(path, s.otlp)
 	}
 	mux.Handle("POST /api/v1/usage", &api.UsageHandler{Authenticate: s.gw.Authenticate, Ledger: s.db, Pricer: cat, Users: s.db.Users, Logger: s.logger})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if s.metrics, err = serveMetrics(cfg.Metrics, reg, mux, s.logger); err != nil {
+		return err
+	}
 
 	ln, lim, err := s.listen(reg)
 	if err != nil {
+		s.closeMetrics()
 		return err
 	}
 	s.conns = ln
 	s.addr = ln.Addr().String()
-	s.http = &http.Server{Handler: lim.Handler(mux), ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+	secure, err := listenTLS(cfg.TLS, ln)
+	if err != nil {
+		_ = ln.Close()
+		s.closeMetrics()
+		return err
+	}
+	s.http = &http.Server{Handler: withSecurityHeaders(lim.Handler(mux)), ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	lim.Apply(s.http) // header, idle and size limits; bodies and writes are bounded by progress in Handler
-	go func() { s.served <- s.http.Serve(ln) }()
+	go func() { s.served <- s.http.Serve(secure) }()
 	return nil
 }
 
@@ -267,6 +276,7 @@ func (s *server) shutdown() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
 	defer cancel()
+	s.closeMetrics()
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.logger.Warn("in-flight calls cut at shutdown timeout", "err", err)
@@ -291,6 +301,13 @@ func (s *server) shutdown() error {
 	}
 	s.logger.Info("stopped; every usage event is written")
 	return nil
+}
+
+// closeMetrics stops the metrics listener, if it has one.
+func (s *server) closeMetrics() {
+	if s.metrics != nil {
+		_ = s.metrics.Close()
+	}
 }
 
 // openCounters returns the budget counters: shared in Redis behind the

@@ -38,8 +38,10 @@ func (a attrs) value(key string) *commonpb.AnyValue {
 func (a attrs) has(key string) bool { return a.value(key) != nil }
 
 // str returns key's value as text ("" if absent); numbers and booleans are
-// formatted.
-func (a attrs) str(key string) string { return anyString(a.value(key)) }
+// formatted. Over-long text is capped (allot.CapLabel): every name an
+// event takes from an attribute (session, task, model, app, provider,
+// user.email) comes through here.
+func (a attrs) str(key string) string { return allot.CapLabel(anyString(a.value(key))) }
 
 // first returns the first non-empty of keys' values.
 func (a attrs) first(keys ...string) string {

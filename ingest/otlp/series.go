@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -19,6 +20,10 @@ type seriesPoint struct {
 	seen        int64 // unix seconds, for eviction
 }
 
+// maxSeriesKey is the longest series identity kept as is; longer ones are
+// kept as their SHA-256.
+const maxSeriesKey = 256
+
 // maxSeries bounds the table; stale series (a day unseen) are evicted
 // beyond it.
 const maxSeries = 500_000
@@ -35,6 +40,13 @@ func newSeriesTable(started time.Time) seriesTable {
 // its start would count again what a previous allot process counted;
 // the baseline loses at most one export interval instead.)
 func (t *seriesTable) delta(key string, start, at uint64, v int64, now time.Time) (d int64, from uint64, ok bool) {
+	if len(key) > maxSeriesKey {
+		// A series' identity is all its attributes, any of which may be
+		// long: the table keeps their hash instead, so its memory stays
+		// bounded by maxSeries.
+		sum := sha256.Sum256([]byte(key))
+		key = string(sum[:])
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	prev, seen := t.m[key]

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}{
 		{"append is idempotent", testAppendIdempotent},
 		{"events round trip", testEventsRoundTrip},
+		{"over-long labels are capped", testLabelsCapped},
 		{"report equals the sum of events", testReportSums},
 		{"report refuses bad queries", testReportInvalid},
 		{"unpriced models", testUnpriced},
@@ -171,6 +173,45 @@ func testEventsRoundTrip(t *testing.T, open func(t *testing.T) Store) {
 	}
 	if got, err := er.Events(context.Background(), Start, Start.Add(40*24*time.Hour), 7); err != nil || len(got) != 7 || got[0].ID != want[0].ID {
 		t.Errorf("Events with limit 7: %d events, %v", len(got), err)
+	}
+}
+
+// testLabelsCapped appends events whose labels are megabytes long (as a
+// hostile client could send them): the store keeps them capped to
+// allot.MaxLabelBytes, one event per distinct id, however long.
+func testLabelsCapped(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	er, ok := s.(EventReader)
+	if !ok {
+		t.Skip("the store cannot read events back")
+	}
+	long := strings.Repeat("x", 1<<20)
+	base := allot.Event{Time: Start, Principal: allot.Principal{Org: "o", Team: "t", User: "u"}, Provider: "openai",
+		Route: allot.RouteChat, Source: allot.SourceOTLP, Status: 200, Tokens: allot.Tokens{Input: 10, Output: 2}}
+	a, b := base, base
+	a.ID, a.ServedModel, a.RequestedModel, a.Session, a.Task, a.App = long+"a", long, long, long+"a", long, long
+	b.ID, b.ServedModel, b.RequestedModel, b.Session, b.Task, b.App = long+"b", "gpt-4o", "gpt-4o", long+"b", "t", "app"
+	if n := mustAppend(t, s, []allot.Event{a, b}); n != 2 {
+		t.Fatalf("appended %d events whose ids differ after the cap, want 2", n)
+	}
+	if n := mustAppend(t, s, []allot.Event{a}); n != 0 {
+		t.Fatalf("appending the over-long id again stored %d more", n)
+	}
+	got, err := er.Events(context.Background(), Start, Start.Add(time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("read %d events, want 2", len(got))
+	}
+	if got[0].Session == got[1].Session {
+		t.Errorf("two long session ids were merged into %q", got[0].Session)
+	}
+	for _, e := range got {
+		if !e.LabelsCapped() {
+			t.Errorf("event stored with a label over %d bytes (model %d, session %d, task %d, app %d bytes)",
+				allot.MaxLabelBytes, len(e.ServedModel), len(e.Session), len(e.Task), len(e.App))
+		}
 	}
 }
 

@@ -147,9 +147,19 @@
     }
     return td;
   }
+  // csvCell is allot.CSVCell (csv.go): a text cell a spreadsheet would
+  // take for a formula (=, +, -, @, tab or CR first) gets a leading quote;
+  // numbers and plain decimals stay as they are.
+  function csvCell(v) {
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'number') return String(v);
+    v = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /^[=+\-@\t\r]/.test(v) && !/^[+-]\d+(\.\d+)?$/.test(v) ? "'" + v : v;
+  }
+  // end csvCell
   function toCSV(cols, rows) {
     const esc = (v) => {
-      v = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      v = csvCell(v);
       return /[",\n\r]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
     };
     return [cols.map((c) => esc(c.csv || c.key)).join(','), ...rows.map((r) => cols.map((c) => esc(value(c, r))).join(','))].join('\r\n') + '\r\n';
