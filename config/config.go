@@ -44,6 +44,19 @@ type Config struct {
 	LeaseTTL        Duration                    `yaml:"lease_ttl"`         // how long a replica's budget reservations outlive it if it dies; longer than upstream_timeout; default upstream_timeout + 5m
 	Insights        allot.InsightPolicy         `yaml:"insights"`          // recommendation floor, anomaly factor, model equivalents
 	Tasks           allot.TaskRules             `yaml:"tasks"`             // rules naming the task of calls that declare none
+	KeyCache        KeyCache                    `yaml:"key_cache"`         // how long resolved allot keys are trusted
+}
+
+// KeyCache says how long the gateway trusts a resolved allot key.
+type KeyCache struct {
+	// TTL is how long a resolution is used before the key directory (the
+	// database) is asked again; a revoked key works for up to this long.
+	TTL Duration `yaml:"ttl"`
+	// LastKnownGood is, under failure_policy fail_open, how long after the
+	// directory last said a key was valid that key is still served while
+	// the directory is unreachable; other keys then get 503. Unused under
+	// fail_closed, which refuses every key it cannot check; 0 turns it off.
+	LastKnownGood Duration `yaml:"last_known_good"`
 }
 
 // Webhook is one alert destination.
@@ -129,7 +142,18 @@ func Default() Config {
 		LogFormat:       "json",
 		LogLevel:        "info",
 		FailurePolicy:   "fail_closed",
+		KeyCache:        KeyCache{TTL: Duration(10 * time.Second), LastKnownGood: Duration(24 * time.Hour)},
 	}
+}
+
+// KeyLastKnownGood is how long the gateway serves keys last seen valid
+// while the key directory is unreachable: key_cache.last_known_good under
+// fail_open, none under fail_closed.
+func (c Config) KeyLastKnownGood() time.Duration {
+	if c.FailurePolicy != "fail_open" {
+		return 0
+	}
+	return time.Duration(c.KeyCache.LastKnownGood)
 }
 
 // Load reads the config: path if given (it must exist), else ./allot.yaml
@@ -168,7 +192,8 @@ func Parse(b []byte, c *Config) error {
 // ApplyEnv overrides settings from ALLOT_* variables: ALLOT_LISTEN,
 // ALLOT_DATABASE, ALLOT_MAX_BODY_BYTES, ALLOT_UPSTREAM_TIMEOUT,
 // ALLOT_SHUTDOWN_TIMEOUT, ALLOT_LOG_FORMAT, ALLOT_LOG_LEVEL, ALLOT_ORG,
-// ALLOT_COUNTERS, ALLOT_FAILURE_POLICY, ALLOT_SPOOL_DIR, ALLOT_LEDGER_RETENTION, ALLOT_LEASE_TTL, and
+// ALLOT_COUNTERS, ALLOT_FAILURE_POLICY, ALLOT_SPOOL_DIR, ALLOT_LEDGER_RETENTION, ALLOT_LEASE_TTL,
+// ALLOT_KEY_CACHE_TTL, ALLOT_KEY_CACHE_LAST_KNOWN_GOOD, and
 // per provider ALLOT_PROVIDER_<NAME>_BASE_URL and ..._API_KEY_ENV.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str := map[string]*string{
@@ -188,7 +213,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		c.MaxBodyBytes = n
 	}
-	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "ALLOT_LEDGER_RETENTION": &c.LedgerRetention, "ALLOT_LEASE_TTL": &c.LeaseTTL} {
+	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "ALLOT_LEDGER_RETENTION": &c.LedgerRetention, "ALLOT_LEASE_TTL": &c.LeaseTTL,
+		"ALLOT_KEY_CACHE_TTL": &c.KeyCache.TTL, "ALLOT_KEY_CACHE_LAST_KNOWN_GOOD": &c.KeyCache.LastKnownGood} {
 		if v, ok := lookup(name); ok {
 			d, err := ParseDuration(v)
 			if err != nil {
@@ -265,6 +291,9 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseTTL != 0 && c.LeaseTTL <= c.UpstreamTimeout {
 		return fmt.Errorf("config: lease_ttl %s must be longer than upstream_timeout %s, or reservations of slow calls would lapse", time.Duration(c.LeaseTTL), time.Duration(c.UpstreamTimeout))
+	}
+	if c.KeyCache.TTL <= 0 || c.KeyCache.LastKnownGood < 0 {
+		return fmt.Errorf("config: key_cache ttl %s must be positive and last_known_good %s not negative", time.Duration(c.KeyCache.TTL), time.Duration(c.KeyCache.LastKnownGood))
 	}
 	if err := c.Insights.Validate(); err != nil {
 		return fmt.Errorf("config: insights: %w", err)
