@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -91,29 +92,34 @@ func (k *keyCache) resolve(ctx context.Context, key string) (allot.Principal, er
 	if cached && now.Before(e.fresh) {
 		return e.p, nil
 	}
-	if !k.ask(now) {
-		return k.fallback(e, cached, now)
+	down, due := k.ask(now)
+	if down && k.servable(e, cached, now) {
+		// Served at once; once a keyRetry the directory is asked again
+		// in the background, so no call waits on a store that is down.
+		if due {
+			go k.recheck(h)
+		}
+		return k.lastKnownGood(e), nil
+	}
+	if !due {
+		return allot.Principal{}, k.refusal()
 	}
 	p, err := k.lookup(ctx, h[:])
-	switch {
-	case err == nil:
-		k.reachable()
-		k.store(h, p, now)
-		return p, nil
-	case allot.CodeOf(err) == allot.EUnauthorized:
-		k.reachable()
-		if cached {
-			k.mu.Lock()
-			delete(k.entries, h)
-			k.mu.Unlock()
+	if k.learn(h, p, err, now) {
+		if err != nil {
+			return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "invalid allot key: it is unknown or revoked; create one with `allot keys create --user NAME`")
 		}
-		return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "invalid allot key: it is unknown or revoked; create one with `allot keys create --user NAME`")
-	case ctx.Err() != nil:
+		return p, nil
+	}
+	if ctx.Err() != nil {
 		// The caller left or ran out of time; the directory may be fine.
 		return allot.Principal{}, &allot.Error{Code: allot.EUnavailable, Message: "the call ended while its allot key was being checked", Err: err}
 	}
 	k.unreachable(now, err)
-	return k.fallback(e, cached, now)
+	if k.servable(e, cached, now) {
+		return k.lastKnownGood(e), nil
+	}
+	return allot.Principal{}, k.refusal()
 }
 
 // lookup asks the directory with keyLookupTimeout.
@@ -121,6 +127,33 @@ func (k *keyCache) lookup(ctx context.Context, hash []byte) (allot.Principal, er
 	ctx, cancel := context.WithTimeout(ctx, keyLookupTimeout)
 	defer cancel()
 	return k.resolver.PrincipalByKeyHash(ctx, hash)
+}
+
+// learn records the directory's answer about h at now: a principal is
+// cached, an unknown or revoked key is dropped from the cache (so it is
+// never served from it). It reports false if the directory did not
+// answer (err is then why).
+func (k *keyCache) learn(h [32]byte, p allot.Principal, err error, now time.Time) bool {
+	switch {
+	case err == nil:
+		k.store(h, p, now)
+	case allot.CodeOf(err) == allot.EUnauthorized:
+		k.mu.Lock()
+		delete(k.entries, h)
+		k.mu.Unlock()
+	default:
+		return false
+	}
+	k.reachable()
+	return true
+}
+
+// recheck asks the directory about h off the call path, during an outage.
+func (k *keyCache) recheck(h [32]byte) {
+	p, err := k.lookup(context.Background(), h[:])
+	if now := k.now(); !k.learn(h, p, err, now) {
+		k.unreachable(now, err)
+	}
 }
 
 // store caches p for hash as seen valid at now.
@@ -143,18 +176,25 @@ func (k *keyCache) store(h [32]byte, p allot.Principal, now time.Time) {
 	k.entries[h] = keyEntry{p: p, fresh: now.Add(k.ttl), good: now.Add(k.lkg)}
 }
 
-// fallback answers a call whose key the directory cannot check now: from
-// its last-known-good entry if it has one, else EUnavailable.
-func (k *keyCache) fallback(e keyEntry, cached bool, now time.Time) (allot.Principal, error) {
-	if cached && k.lkg > 0 && now.Before(e.good) {
-		k.state.Lock()
-		k.served++
-		k.state.Unlock()
-		if m := k.metrics; m != nil {
-			m.lastKnownGood.Inc()
-		}
-		return e.p, nil
+// servable reports whether a key's cache entry may be served while the
+// directory is unreachable: fail_open, and seen valid within lkg.
+func (k *keyCache) servable(e keyEntry, cached bool, now time.Time) bool {
+	return cached && k.lkg > 0 && now.Before(e.good)
+}
+
+// lastKnownGood counts a call served from its last-known-good entry.
+func (k *keyCache) lastKnownGood(e keyEntry) allot.Principal {
+	k.state.Lock()
+	k.served++
+	k.state.Unlock()
+	if m := k.metrics; m != nil {
+		m.lastKnownGood.Inc()
 	}
+	return e.p
+}
+
+// refusal is the error of a call whose key cannot be checked now.
+func (k *keyCache) refusal() error {
 	k.state.Lock()
 	k.refused++
 	cause := k.cause
@@ -166,22 +206,22 @@ func (k *keyCache) fallback(e keyEntry, cached bool, now time.Time) (allot.Princ
 	if k.lkg > 0 {
 		msg = "allot cannot check this allot key now: its key directory (the database) is unreachable and the key was not seen valid in the last " + k.lkg.String() + "; retry in a few seconds"
 	}
-	return allot.Principal{}, &allot.Error{Code: allot.EUnavailable, Message: msg, RetryAfter: keyRetryAfter, Err: cause}
+	return &allot.Error{Code: allot.EUnavailable, Message: msg, RetryAfter: keyRetryAfter, Err: cause}
 }
 
-// ask reports whether the directory may be asked now: always while it
-// answers, once every keyRetry while it does not.
-func (k *keyCache) ask(now time.Time) bool {
+// ask reports whether the directory is down and whether it may be asked
+// now: always while it answers, once every keyRetry while it does not.
+func (k *keyCache) ask(now time.Time) (down, due bool) {
 	k.state.Lock()
 	defer k.state.Unlock()
 	if !k.down {
-		return true
+		return false, true
 	}
 	if now.Before(k.retryAt) {
-		return false
+		return true, false
 	}
 	k.retryAt = now.Add(keyRetry)
-	return true
+	return true, true
 }
 
 // unreachable records that the directory did not answer; the first time
@@ -233,7 +273,9 @@ func (k *keyCache) check(ctx context.Context) error {
 		switch {
 		case err == nil, allot.CodeOf(err) == allot.EUnauthorized:
 			k.reachable()
-		case ctx.Err() == nil:
+		case errors.Is(ctx.Err(), context.Canceled):
+			// The prober left; the directory may be fine.
+		default: // failed, or did not answer within the probe's deadline
 			k.unreachable(now, err)
 		}
 	}

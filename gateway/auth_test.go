@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,13 +24,20 @@ type outageDirectory struct {
 	mu    sync.Mutex
 	keys  map[string]allot.Principal // by hex of the key's hash
 	down  bool
-	asked int // lookups, answered or not
+	hang  bool // lookups wait until their context ends, as over a dropped network
+	asked int  // lookups, answered or not
 }
 
-func (d *outageDirectory) PrincipalByKeyHash(_ context.Context, hash []byte) (allot.Principal, error) {
+func (d *outageDirectory) PrincipalByKeyHash(ctx context.Context, hash []byte) (allot.Principal, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.asked++
+	if d.hang {
+		d.mu.Unlock()
+		<-ctx.Done()
+		d.mu.Lock()
+		return allot.Principal{}, fmt.Errorf("look up key: %w", ctx.Err())
+	}
 	if d.down {
 		return allot.Principal{}, errors.New("look up key: dial tcp 127.0.0.1:5432: connect: connection refused")
 	}
@@ -154,7 +162,8 @@ func TestKeysDuringDirectoryOutage(t *testing.T) {
 }
 
 // TestKeyDirectoryIsNotHammeredWhileDown: during an outage calls do not
-// wait on the directory each time: it is asked at most once a second, and
+// wait on the directory each time: it is asked at most once a second, in
+// the background for keys it serves from the last-known-good cache, and
 // as soon as it answers again keys are resolved from it (a key revoked
 // meanwhile is refused).
 func TestKeyDirectoryIsNotHammeredWhileDown(t *testing.T) {
@@ -179,8 +188,19 @@ func TestKeyDirectoryIsNotHammeredWhileDown(t *testing.T) {
 	}
 	dir.set(func(d *outageDirectory) { d.down = false; clear(d.keys) })
 	clock.advance(time.Second)
-	if _, err := authenticate(gw, knownKey); allot.CodeOf(err) != allot.EUnauthorized {
-		t.Fatalf("key revoked during the outage, after it: %v, want unauthorized", err)
+	// The next call is still served while the directory is asked in the
+	// background; once it answered, the key revoked meanwhile is refused.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		_, err := authenticate(gw, knownKey)
+		if allot.CodeOf(err) == allot.EUnauthorized {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("key revoked during the outage, after it: %v, want unauthorized", err)
+		}
+	}
+	if n := dir.lookups() - before; n > 3 {
+		t.Errorf("the directory was asked %d times for the outage and the recovery, want at most 3", n)
 	}
 	if _, err := authenticate(gw, unknownKey); allot.CodeOf(err) != allot.EUnauthorized {
 		t.Fatalf("unknown key after the outage: %v, want unauthorized", err)
@@ -264,5 +284,33 @@ func TestReadyzFailsWhileAStoreIsUnreachable(t *testing.T) {
 		if code, body := readyz(); code != s.wantStatus || !strings.Contains(body, s.wantBody) {
 			t.Fatalf("%s: /readyz = %d %q, want %d %q", s.name, code, body, s.wantStatus, s.wantBody)
 		}
+	}
+}
+
+// TestReadyzFailsWhenTheKeyDirectoryDoesNotAnswer: a directory that
+// never answers (a dropped network, not a refused connection) fails
+// /readyz once the probe's deadline passes, and the calls after it are
+// served from the last-known-good cache without waiting.
+func TestReadyzFailsWhenTheKeyDirectoryDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	gw, dir, clock := outageGateway(24*time.Hour, nil)
+	if _, err := authenticate(gw, knownKey); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	gw.Routes(mux)
+	dir.set(func(d *outageDirectory) { d.hang = true })
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "key directory") {
+		t.Fatalf("/readyz with a directory that does not answer = %d %q, want 503 naming the key directory", w.Code, w.Body)
+	}
+	clock.advance(outageTTL)
+	start := time.Now()
+	if p, err := authenticate(gw, knownKey); err != nil || p != knownPrincipal {
+		t.Fatalf("known key after the probe found the directory down: %+v, %v; want it served", p, err)
+	}
+	if waited := time.Since(start); waited > 100*time.Millisecond {
+		t.Errorf("the call waited %s on a directory known to be down", waited)
 	}
 }
