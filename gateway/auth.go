@@ -57,6 +57,9 @@ type keyCache struct {
 	mu      sync.RWMutex
 	entries map[[32]byte]keyEntry
 
+	fmu     sync.Mutex
+	flights map[[32]byte]*flight // questions to the directory under way, by key hash
+
 	state    sync.Mutex
 	down     bool      // the directory did not answer its last question
 	since    time.Time // when it stopped answering
@@ -74,7 +77,8 @@ type keyEntry struct {
 }
 
 func newKeyCache(r KeyResolver, ttl, lkg time.Duration, now func() time.Time, logger *slog.Logger, m *Metrics) *keyCache {
-	return &keyCache{resolver: r, ttl: ttl, lkg: lkg, now: now, logger: logger, metrics: m, entries: map[[32]byte]keyEntry{}}
+	return &keyCache{resolver: r, ttl: ttl, lkg: lkg, now: now, logger: logger, metrics: m,
+		entries: map[[32]byte]keyEntry{}, flights: map[[32]byte]*flight{}}
 }
 
 // resolve returns the principal of a presented key; EUnauthorized for a
@@ -97,29 +101,66 @@ func (k *keyCache) resolve(ctx context.Context, key string) (allot.Principal, er
 		// Served at once; once a keyRetry the directory is asked again
 		// in the background, so no call waits on a store that is down.
 		if due {
-			go k.recheck(h)
+			go func() { _, _ = k.askDirectory(context.Background(), h) }()
 		}
 		return k.lastKnownGood(e), nil
 	}
 	if !due {
 		return allot.Principal{}, k.refusal()
 	}
-	p, err := k.lookup(ctx, h[:])
-	if k.learn(h, p, err, now) {
-		if err != nil {
-			return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "invalid allot key: it is unknown or revoked; create one with `allot keys create --user NAME`")
-		}
+	p, err := k.askDirectory(ctx, h)
+	switch {
+	case err == nil:
 		return p, nil
-	}
-	if ctx.Err() != nil {
-		// The caller left or ran out of time; the directory may be fine.
+	case allot.CodeOf(err) == allot.EUnauthorized:
+		return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "invalid allot key: it is unknown or revoked; create one with `allot keys create --user NAME`")
+	case ctx.Err() != nil:
+		// The caller left or ran out of time; the question goes on for others.
 		return allot.Principal{}, &allot.Error{Code: allot.EUnavailable, Message: "the call ended while its allot key was being checked", Err: err}
 	}
-	k.unreachable(now, err)
 	if k.servable(e, cached, now) {
 		return k.lastKnownGood(e), nil
 	}
 	return allot.Principal{}, k.refusal()
+}
+
+// flight is one question to the directory, shared by the calls that
+// present the same key meanwhile.
+type flight struct {
+	done chan struct{}
+	p    allot.Principal
+	err  error
+}
+
+// askDirectory asks the directory about h and records its answer (learn)
+// or its silence (unreachable). Concurrent calls for one key share one
+// question, so a busy key whose entry just expired, or many calls at
+// start, cost the directory one lookup, not one each; the question is not
+// cut short when the call that started it leaves.
+func (k *keyCache) askDirectory(ctx context.Context, h [32]byte) (allot.Principal, error) {
+	k.fmu.Lock()
+	f, ok := k.flights[h]
+	if !ok {
+		f = &flight{done: make(chan struct{})}
+		k.flights[h] = f
+		go func() {
+			f.p, f.err = k.lookup(context.WithoutCancel(ctx), h[:])
+			if now := k.now(); !k.learn(h, f.p, f.err, now) {
+				k.unreachable(now, f.err)
+			}
+			k.fmu.Lock()
+			delete(k.flights, h)
+			k.fmu.Unlock()
+			close(f.done)
+		}()
+	}
+	k.fmu.Unlock()
+	select {
+	case <-f.done:
+		return f.p, f.err
+	case <-ctx.Done():
+		return allot.Principal{}, ctx.Err()
+	}
 }
 
 // lookup asks the directory with keyLookupTimeout.
@@ -146,14 +187,6 @@ func (k *keyCache) learn(h [32]byte, p allot.Principal, err error, now time.Time
 	}
 	k.reachable()
 	return true
-}
-
-// recheck asks the directory about h off the call path, during an outage.
-func (k *keyCache) recheck(h [32]byte) {
-	p, err := k.lookup(context.Background(), h[:])
-	if now := k.now(); !k.learn(h, p, err, now) {
-		k.unreachable(now, err)
-	}
 }
 
 // store caches p for hash as seen valid at now.

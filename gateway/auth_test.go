@@ -24,14 +24,20 @@ type outageDirectory struct {
 	mu    sync.Mutex
 	keys  map[string]allot.Principal // by hex of the key's hash
 	down  bool
-	hang  bool // lookups wait until their context ends, as over a dropped network
-	asked int  // lookups, answered or not
+	hang  bool          // lookups wait until their context ends, as over a dropped network
+	hold  chan struct{} // if set, lookups wait until it is closed
+	asked int           // lookups, answered or not
 }
 
 func (d *outageDirectory) PrincipalByKeyHash(ctx context.Context, hash []byte) (allot.Principal, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.asked++
+	if hold := d.hold; hold != nil {
+		d.mu.Unlock()
+		<-hold
+		d.mu.Lock()
+	}
 	if d.hang {
 		d.mu.Unlock()
 		<-ctx.Done()
@@ -312,5 +318,36 @@ func TestReadyzFailsWhenTheKeyDirectoryDoesNotAnswer(t *testing.T) {
 	}
 	if waited := time.Since(start); waited > 100*time.Millisecond {
 		t.Errorf("the call waited %s on a directory known to be down", waited)
+	}
+}
+
+// TestConcurrentCallsShareOneKeyLookup: calls presenting the same key
+// while it is being looked up wait for that one lookup: a burst at start
+// or at the end of a busy key's TTL costs the directory one question.
+func TestConcurrentCallsShareOneKeyLookup(t *testing.T) {
+	t.Parallel()
+	gw, dir, _ := outageGateway(24*time.Hour, nil)
+	hold := make(chan struct{})
+	dir.set(func(d *outageDirectory) { d.hold = hold })
+	const calls = 50
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := authenticate(gw, knownKey)
+			errs <- err
+		}()
+	}
+	for dir.lookups() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the other calls arrive meanwhile
+	close(hold)
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatalf("Authenticate: %v", err)
+		}
+	}
+	if n := dir.lookups(); n != 1 {
+		t.Fatalf("%d concurrent calls with one key asked the directory %d times, want once", calls, n)
 	}
 }
