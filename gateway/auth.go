@@ -18,7 +18,7 @@ const (
 	// keyLookupTimeout bounds one question to the key directory, so a
 	// directory that does not answer (a dropped network) costs a call
 	// seconds, not its whole deadline.
-	keyLookupTimeout = 3 * time.Second
+	keyLookupTimeout = 5 * time.Second
 	// keyRetry is how often the directory is asked again while it is
 	// unreachable; calls in between do not wait on it.
 	keyRetry = time.Second
