@@ -63,7 +63,7 @@ type keyCache struct {
 	state    sync.Mutex
 	down     bool      // the directory did not answer its last question
 	since    time.Time // when it stopped answering
-	cause    error     // why, logged with the refusals (never shown to clients)
+	cause    error     // why: logged as the outage starts, the Err of refusals; never shown to clients
 	retryAt  time.Time // while down: when to ask it again
 	served   int64     // calls served on last-known-good keys this outage
 	refused  int64     // calls refused this outage
