@@ -49,6 +49,7 @@ type Config struct {
 	TLS             TLS                         `yaml:"tls"`               // serve HTTPS with this certificate; empty: plain HTTP
 	TrustProxy      bool                        `yaml:"trust_proxy"`       // trust X-Forwarded-Proto from a proxy in front (Secure cookies when it says https)
 	Metrics         Metrics                     `yaml:"metrics"`           // who may read /metrics
+	KeyCache        KeyCache                    `yaml:"key_cache"`         // how long resolved allot keys are trusted
 }
 
 // TLS is the certificate allot serves HTTPS with.
@@ -82,6 +83,18 @@ func (m Metrics) Token(getenv func(string) string) (string, error) {
 		return "", fmt.Errorf("config: metrics.token_env names %s, which is empty; set it to the token Prometheus sends", m.TokenEnv)
 	}
 	return tok, nil
+}
+
+// KeyCache says how long the gateway trusts a resolved allot key.
+type KeyCache struct {
+	// TTL is how long a resolution is used before the key directory (the
+	// database) is asked again; a revoked key works for up to this long.
+	TTL Duration `yaml:"ttl"`
+	// LastKnownGood is, under failure_policy fail_open, how long after the
+	// directory last said a key was valid that key is still served while
+	// the directory is unreachable; other keys then get 503. Unused under
+	// fail_closed, which refuses every key it cannot check; 0 turns it off.
+	LastKnownGood Duration `yaml:"last_known_good"`
 }
 
 // Webhook is one alert destination.
@@ -189,7 +202,18 @@ func Default() Config {
 		LogLevel:        "info",
 		FailurePolicy:   "fail_closed",
 		Limits:          DefaultLimits(),
+		KeyCache:        KeyCache{TTL: Duration(10 * time.Second), LastKnownGood: Duration(24 * time.Hour)},
 	}
+}
+
+// KeyLastKnownGood is how long the gateway serves keys last seen valid
+// while the key directory is unreachable: key_cache.last_known_good under
+// fail_open, none under fail_closed.
+func (c Config) KeyLastKnownGood() time.Duration {
+	if c.FailurePolicy != "fail_open" {
+		return 0
+	}
+	return time.Duration(c.KeyCache.LastKnownGood)
 }
 
 // Load reads the config: path if given (it must exist), else ./allot.yaml
@@ -229,7 +253,8 @@ func Parse(b []byte, c *Config) error {
 // ALLOT_DATABASE, ALLOT_MAX_BODY_BYTES, ALLOT_UPSTREAM_TIMEOUT,
 // ALLOT_SHUTDOWN_TIMEOUT, ALLOT_LOG_FORMAT, ALLOT_LOG_LEVEL, ALLOT_ORG,
 // ALLOT_COUNTERS, ALLOT_FAILURE_POLICY, ALLOT_SPOOL_DIR, ALLOT_LEDGER_RETENTION, ALLOT_LEASE_TTL,
-// ALLOT_LIMITS_<KEY> for each key of limits: (e.g. ALLOT_LIMITS_MAX_CONNECTIONS), and per provider ALLOT_PROVIDER_<NAME>_BASE_URL and ..._API_KEY_ENV.
+// ALLOT_KEY_CACHE_TTL, ALLOT_KEY_CACHE_LAST_KNOWN_GOOD, ALLOT_LIMITS_<KEY> for each key of limits:
+// (e.g. ALLOT_LIMITS_MAX_CONNECTIONS), and per provider ALLOT_PROVIDER_<NAME>_BASE_URL and ..._API_KEY_ENV.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str := map[string]*string{
 		"ALLOT_LISTEN": &c.Listen, "ALLOT_DATABASE": &c.Database,
@@ -248,7 +273,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		c.MaxBodyBytes = n
 	}
-	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "ALLOT_LEDGER_RETENTION": &c.LedgerRetention, "ALLOT_LEASE_TTL": &c.LeaseTTL} {
+	for name, p := range map[string]*Duration{"ALLOT_UPSTREAM_TIMEOUT": &c.UpstreamTimeout, "ALLOT_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "ALLOT_LEDGER_RETENTION": &c.LedgerRetention, "ALLOT_LEASE_TTL": &c.LeaseTTL,
+		"ALLOT_KEY_CACHE_TTL": &c.KeyCache.TTL, "ALLOT_KEY_CACHE_LAST_KNOWN_GOOD": &c.KeyCache.LastKnownGood} {
 		if v, ok := lookup(name); ok {
 			d, err := ParseDuration(v)
 			if err != nil {
@@ -334,6 +360,9 @@ func (c Config) Validate() error {
 	}
 	if c.Metrics.Listen != "" && c.Metrics.Listen == c.Listen {
 		return fmt.Errorf("config: metrics.listen %s is the main listen address; leave it empty to serve /metrics there", c.Metrics.Listen)
+	}
+	if c.KeyCache.TTL <= 0 || c.KeyCache.LastKnownGood < 0 {
+		return fmt.Errorf("config: key_cache ttl %s must be positive and last_known_good %s not negative", time.Duration(c.KeyCache.TTL), time.Duration(c.KeyCache.LastKnownGood))
 	}
 	if err := c.Insights.Validate(); err != nil {
 		return fmt.Errorf("config: insights: %w", err)

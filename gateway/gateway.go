@@ -42,6 +42,13 @@ type Options struct {
 	MaxBodyBytes    int64             // default 32 MiB
 	UpstreamTimeout time.Duration     // whole-call limit, default 10 minutes
 	KeyCacheTTL     time.Duration     // how long a resolved key is trusted, default 10s
+	// KeyLastKnownGood is how long a key the directory last said was valid
+	// is still served while the directory is unreachable (failure_policy
+	// fail_open); 0 refuses calls whose key cannot be checked (fail_closed).
+	KeyLastKnownGood time.Duration
+	// Ready, if set, says why this replica should get no new calls (a
+	// store it depends on is unreachable); /readyz answers 503 with it.
+	Ready           func(context.Context) error
 	Logger          *slog.Logger      // default slog.Default()
 	Metrics         *Metrics          // optional
 	Rationer        Admitter          // budgets, rate limits and model access; nil admits every call
@@ -91,7 +98,7 @@ func New(opts Options) *Gateway {
 		opts:      opts,
 		byName:    map[string]*Upstream{},
 		byType:    map[string]*Upstream{},
-		keys:      newKeyCache(opts.Keys, opts.KeyCacheTTL, opts.Now),
+		keys:      newKeyCache(opts.Keys, opts.KeyCacheTTL, opts.KeyLastKnownGood, opts.Now, opts.Logger, opts.Metrics),
 		ids:       newIDSource(),
 		transport: opts.Transport,
 	}
@@ -141,15 +148,36 @@ func (g *Gateway) Routes(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if g.draining.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("draining\n"))
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
+	mux.HandleFunc("GET /readyz", g.readyz)
+}
+
+// readyzTimeout bounds the checks of one /readyz.
+const readyzTimeout = 2 * time.Second
+
+// readyz answers 200 while the gateway serves normally and 503 with the
+// reason while it drains, or while a store it depends on is unreachable
+// and it serves degraded (last-known-good keys, spooled events, local
+// counters) or refuses calls: load balancers then prefer a healthy
+// replica, and operators see why.
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if g.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("draining\n"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readyzTimeout)
+	defer cancel()
+	err := g.keys.check(ctx)
+	if err == nil && g.opts.Ready != nil {
+		err = g.opts.Ready(ctx)
+	}
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: " + err.Error() + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
 }
 
 // protocolFor returns the wire format a route's clients speak.

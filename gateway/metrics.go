@@ -17,6 +17,7 @@ type Metrics struct {
 	upstreamLatency *prometheus.HistogramVec
 	inFlight        prometheus.Gauge
 	refused         *prometheus.CounterVec
+	lastKnownGood   prometheus.Counter
 }
 
 // NewMetrics registers the gateway's series on reg.
@@ -41,8 +42,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "allot_refused_total", Help: "Calls refused before reaching a provider, by reason (budget, rate_limit, forbidden, unavailable).",
 		}, []string{"reason"}),
+		lastKnownGood: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "allot_key_last_known_good_total", Help: "Calls whose key was served from the last-known-good cache while the key directory was unreachable (failure_policy fail_open).",
+		}),
 	}
-	reg.MustRegister(m.requests, m.tokens, m.cost, m.upstreamLatency, m.inFlight, m.refused)
+	reg.MustRegister(m.requests, m.tokens, m.cost, m.upstreamLatency, m.inFlight, m.refused, m.lastKnownGood)
 	return m
 }
 

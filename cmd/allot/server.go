@@ -193,6 +193,11 @@ func (s *server) init(ctx context.Context) error {
 		RationObserver:  &notify.Observer{Sink: s.sink, Rationer: s.ration.current},
 		MaxOutputTokens: cfg.MaxOutputTokens,
 		Tasks:           tasks.current,
+
+		// A PostgreSQL outage: keys last seen valid are served under fail_open, /readyz fails.
+		KeyCacheTTL:      time.Duration(cfg.KeyCache.TTL),
+		KeyLastKnownGood: cfg.KeyLastKnownGood(),
+		Ready:            readiness(s.writer, counters),
 	})
 	mux := http.NewServeMux()
 	s.gw.Routes(mux)
