@@ -254,6 +254,10 @@ func (b *batch) perRequest(fam *family, a attrs, e allot.Event) {
 		b.st.stats.ignore(fam.name+" event without tokens", 1)
 		return
 	}
+	if err := checkEvent(e); err != nil {
+		b.reject("%s: %v", fam.name, err)
+		return
+	}
 	b.r.record(e)
 }
 
