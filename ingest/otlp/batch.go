@@ -2,7 +2,6 @@ package otlp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -136,7 +135,7 @@ func (b *batch) finish() {
 		if c, ok := b.costs[g.costKey]; ok && b.costGroups[g.costKey] == 1 {
 			e.Cost, e.CostKnown = c, true
 		}
-		if err := checkEvent(e); err != nil {
+		if err := ingest.CheckCall(e); err != nil {
 			for range g.points {
 				b.reject("%s: %v", g.fam.name, err)
 			}
@@ -147,21 +146,4 @@ func (b *batch) finish() {
 	if b.rejected > 1 {
 		b.reason = fmt.Sprintf("%s (and %d more rejected)", b.reason, b.rejected-1)
 	}
-}
-
-// checkEvent refuses an event no call could have made (allot.Tokens.CheckCall,
-// allot.CheckCallCost): each count within allot.MaxCallTokens, the sums
-// of a record's parts included, and a reported cost within
-// allot.MaxCallCost. Such a record is rejected, not recorded, so it can
-// neither saturate the ledger's sums nor wrap a budget.
-func checkEvent(e allot.Event) error {
-	if err := e.Tokens.CheckCall(); err != nil {
-		return errors.New(allot.ErrorOf(err).Message)
-	}
-	if e.CostKnown {
-		if err := allot.CheckCallCost("cost_usd", e.Cost); err != nil {
-			return errors.New(allot.ErrorOf(err).Message)
-		}
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/ingest"
 )
 
 // Log event names allot reads.
@@ -254,7 +255,7 @@ func (b *batch) perRequest(fam *family, a attrs, e allot.Event) {
 		b.st.stats.ignore(fam.name+" event without tokens", 1)
 		return
 	}
-	if err := checkEvent(e); err != nil {
+	if err := ingest.CheckCall(e); err != nil {
 		b.reject("%s: %v", fam.name, err)
 		return
 	}
