@@ -26,3 +26,21 @@ func TestReconcileSignedUSDAtTheExtremes(t *testing.T) {
 		}
 	}
 }
+
+// TestShortAmountAtTheExtremes: allot budgets writes the sign before the
+// dollar, also for the most negative amount.
+func TestShortAmountAtTheExtremes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		v    int64
+		want string
+	}{
+		{math.MinInt64, "-$9223372036.85"},
+		{math.MaxInt64, "$9223372036.85"},
+		{-int64(allot.USD) / 2, "-$0.50"},
+	} {
+		if got := shortAmount(true, c.v); got != c.want {
+			t.Errorf("shortAmount(%d) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}
