@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/allot-dev/allot"
@@ -43,7 +44,16 @@ const (
 	maxUsageStringLen     = allot.MaxLabelBytes // longer names are refused, not capped: the sender can fix them
 	// usageClockSkew is how far in the future a record's time may be.
 	usageClockSkew = 5 * time.Minute
+	// MaxUsageLatencyMS bounds latency_ms: a day, far above any call.
+	MaxUsageLatencyMS = 24 * 60 * 60 * 1000
 )
+
+// outOfBounds is a record's number past what any call can have (see
+// allot.MaxCallTokens, allot.MaxCallCost): not a slip in one record but a
+// bug or an attack, so the whole request is refused with a 400 naming it.
+type outOfBounds struct{ err error }
+
+func (e outOfBounds) Error() string { return e.err.Error() }
 
 // UsageBatch is the body of POST /api/v1/usage.
 type UsageBatch struct {
@@ -140,12 +150,22 @@ func (h *UsageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			who.KeyID, who.KeyLabel = caller.KeyID, caller.KeyLabel
 		}
 		e, err := rec.event(who, now)
+		if err == nil {
+			ingest.Price(h.Pricer, &e)
+			if cerr := allot.CheckCallCost("cost", e.Cost); cerr != nil {
+				err = outOfBounds{fmt.Errorf("%v (priced for model %q)", allot.ErrorOf(cerr).Message, e.ServedModel)}
+			}
+		}
+		var oob outOfBounds
+		if errors.As(err, &oob) {
+			WriteError(w, allot.Errorf(allot.EInvalid, "events[%d] (%.64s): %v; nothing in this request was stored (limits: docs/security.md)", i, rec.ID, oob.err))
+			return
+		}
 		if err != nil {
 			sum.Malformed++
 			sum.Problem("events[%d] (%s): %v", i, rec.ID, err)
 			continue
 		}
-		ingest.Price(h.Pricer, &e)
 		events = append(events, e)
 	}
 	if err := ingest.Store(r.Context(), h.Ledger, events, &sum, len(events)); err != nil {
@@ -214,8 +234,10 @@ func (rec UsageRecord) event(who allot.Principal, now time.Time) (allot.Event, e
 		return e, fmt.Errorf("time %s is in the future", rec.Time.Format(time.RFC3339))
 	case rec.Model == "":
 		return e, fmt.Errorf("model is missing")
-	case rec.LatencyMS < 0 || rec.Status < 0 || rec.Status > 599:
-		return e, fmt.Errorf("latency_ms or status out of range")
+	case rec.LatencyMS < 0 || rec.LatencyMS > MaxUsageLatencyMS:
+		return e, outOfBounds{fmt.Errorf("latency_ms %d is out of range 0..%d", rec.LatencyMS, MaxUsageLatencyMS)}
+	case rec.Status < 0 || rec.Status > 599:
+		return e, outOfBounds{fmt.Errorf("status %d is out of range 0..599", rec.Status)}
 	}
 	for _, s := range []string{rec.Provider, rec.Model, rec.RequestedModel, string(rec.Route), rec.Task, rec.Session, rec.App} {
 		if len(s) > maxUsageStringLen {
@@ -223,16 +245,17 @@ func (rec UsageRecord) event(who allot.Principal, now time.Time) (allot.Event, e
 		}
 	}
 	t := rec.Tokens
-	for _, n := range []int64{t.Input, t.CacheRead, t.CacheWrite5m, t.CacheWrite1h, t.Output, t.Reasoning} {
-		if n < 0 || n > ingest.MaxCount {
-			return e, fmt.Errorf("token count %d out of range", n)
+	for _, f := range [...]struct {
+		name string
+		n    int64
+	}{{"input_tokens", t.Input}, {"cache_read_tokens", t.CacheRead}, {"cache_write_5m_tokens", t.CacheWrite5m},
+		{"cache_write_1h_tokens", t.CacheWrite1h}, {"output_tokens", t.Output}, {"reasoning_tokens", t.Reasoning}} {
+		if err := allot.CheckCount(f.name, f.n); err != nil {
+			return e, outOfBounds{errors.New(allot.ErrorOf(err).Message)}
 		}
 	}
-	if c := t.CacheRead + t.CacheWrite(); c > t.Input {
-		return e, fmt.Errorf("cache tokens (%d) exceed input_tokens (%d); input_tokens must include cached input", c, t.Input)
-	}
-	if t.Reasoning > t.Output {
-		return e, fmt.Errorf("reasoning_tokens (%d) exceed output_tokens (%d); output_tokens must include reasoning", t.Reasoning, t.Output)
+	if err := t.CheckCall(); err != nil { // the counts are in bounds: cache or reasoning past its whole
+		return e, errors.New(allot.ErrorOf(err).Message)
 	}
 	e = allot.Event{
 		ID: ingest.ID(who.User, rec.ID), Time: rec.Time.UTC(), Principal: who,
@@ -250,8 +273,14 @@ func (rec UsageRecord) event(who allot.Principal, now time.Time) (allot.Event, e
 			s = string(rec.CostUSD)
 		}
 		cost, err := ingest.ParseReportedUSD(s)
+		if err != nil && strings.HasPrefix(strings.TrimSpace(s), "-") {
+			return e, outOfBounds{fmt.Errorf("cost_usd: %v", err)}
+		}
 		if err != nil {
 			return e, fmt.Errorf("cost_usd: %v", err)
+		}
+		if err := allot.CheckCallCost("cost_usd", cost); err != nil {
+			return e, outOfBounds{errors.New(allot.ErrorOf(err).Message)}
 		}
 		e.Cost, e.CostKnown = cost, true
 	}

@@ -49,7 +49,7 @@ func (a *Admission) Settle(actual allot.Money, tokens allot.Tokens) ([]Alert, er
 	if a == nil || !a.done.CompareAndSwap(false, true) || len(a.charges) == 0 {
 		return nil, nil
 	}
-	used := tokens.Total()
+	used := allot.SatAdd(max(tokens.Input, 0), max(tokens.Output, 0))
 	for i := range a.charges {
 		ch := &a.charges[i]
 		switch m := a.meta[i]; {
@@ -105,9 +105,9 @@ func (r *Rationer) limitOf(grants *map[string][]grantEntry, in *instance, now ti
 		return limit
 	}
 	g := *grants
-	limit += activeGrants(g[in.name], now)
+	limit = allot.SatAdd(limit, activeGrants(g[in.name], now))
 	if in.rule.isDefault {
-		limit += activeGrants(g[in.rule.budget.Name], now)
+		limit = allot.SatAdd(limit, activeGrants(g[in.rule.budget.Name], now))
 	}
 	return limit
 }
@@ -117,7 +117,7 @@ func activeGrants(gs []grantEntry, now time.Time) int64 {
 	var sum int64
 	for _, g := range gs {
 		if now.Before(g.until) {
-			sum += g.amount
+			sum = allot.SatAdd(sum, g.amount)
 		}
 	}
 	return sum

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/allot-dev/allot"
 )
 
 // NoLimit as a Charge's Limit records the charge without ever refusing it
@@ -87,4 +89,22 @@ type Counters interface {
 	// counters from the ledger at start and for usage that did not pass
 	// through the gateway.
 	AddSpent(ctx context.Context, charges []Charge) error
+}
+
+// fits reports whether amount fits under limit on top of spent and
+// reserved, with the sum saturated rather than wrapped: no counter value,
+// however absurd, can make a full budget look empty. A negative amount
+// never fits (counters refuse it before asking).
+func fits(spent, reserved, amount, limit int64) bool {
+	return amount >= 0 && allot.SatAdd(allot.SatAdd(spent, reserved), amount) <= limit
+}
+
+// addSpent adds a settled amount to a cell's spent, saturated, and never
+// below what was spent: spend only grows, so a negative amount (a bug
+// upstream) adds nothing instead of freeing budget room.
+func addSpent(spent, actual int64) int64 {
+	if actual <= 0 {
+		return spent
+	}
+	return allot.SatAdd(spent, actual)
 }

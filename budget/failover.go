@@ -351,12 +351,12 @@ func (f *Failover) forward(ctx context.Context, charges []Charge) {
 func (f *Failover) addPendingSpent(charges []Charge) {
 	for i := range charges {
 		ch := &charges[i]
-		if ch.Actual == 0 {
+		if ch.Actual <= 0 {
 			continue
 		}
 		id := cellID{ch.Key, ch.Bucket}
 		if p := f.pendingSpent[id]; p != nil {
-			p.Actual += ch.Actual
+			p.Actual = addSpent(p.Actual, ch.Actual)
 			if ch.Keep.After(p.Keep) {
 				p.Keep = ch.Keep
 			}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/allot-dev/allot"
 )
 
 // MemoryCounters is Counters in process memory behind one mutex: exact and
@@ -106,8 +108,8 @@ func (s *series) sum(b int64, span int) (spent, reserved int64) {
 	}
 	for i := int64(0); i < int64(span); i++ {
 		if c := s.cells[b-i]; c != nil {
-			spent += c.spent
-			reserved += c.reserved
+			spent = allot.SatAdd(spent, c.spent)
+			reserved = allot.SatAdd(reserved, c.reserved)
 		}
 	}
 	return spent, reserved
@@ -134,7 +136,7 @@ func (m *MemoryCounters) Reserve(_ context.Context, charges []Charge) (int, erro
 		s := m.get(ch.Key)
 		spent, reserved := s.sum(ch.Bucket, ch.Span)
 		ch.Spent, ch.Reserved = spent, reserved
-		if ch.Limit != NoLimit && spent+reserved+ch.Amount > ch.Limit {
+		if ch.Limit != NoLimit && !fits(spent, reserved, ch.Amount, ch.Limit) {
 			return i, nil
 		}
 	}
@@ -142,8 +144,8 @@ func (m *MemoryCounters) Reserve(_ context.Context, charges []Charge) (int, erro
 	for i := range charges {
 		ch := &charges[i]
 		c := m.get(ch.Key).at(ch.Bucket)
-		c.reserved += ch.Amount
-		ch.Reserved += ch.Amount
+		c.reserved = allot.SatAdd(c.reserved, ch.Amount)
+		ch.Reserved = allot.SatAdd(ch.Reserved, ch.Amount)
 		if ch.leased() {
 			if l == nil || l.id != ch.Lease {
 				l = m.hold(ch.Lease, now+ch.LeaseTTL)
@@ -234,7 +236,7 @@ func (m *MemoryCounters) Settle(_ context.Context, charges []Charge) error {
 		s := m.get(ch.Key)
 		c := s.at(ch.Bucket)
 		m.unreserve(ch, c)
-		c.spent += ch.Actual
+		c.spent = addSpent(c.spent, ch.Actual)
 		ch.Spent, ch.Reserved = s.sum(ch.Bucket, ch.Span)
 	}
 	return nil
@@ -264,8 +266,8 @@ func (m *MemoryCounters) Read(_ context.Context, key string, bucket int64, span 
 	var spent, reserved int64
 	for i := int64(0); i < int64(max(span, 1)); i++ {
 		if c := s.cells[bucket-i]; c != nil {
-			spent += c.spent
-			reserved += c.reserved
+			spent = allot.SatAdd(spent, c.spent)
+			reserved = allot.SatAdd(reserved, c.reserved)
 		}
 	}
 	return spent, reserved, nil
@@ -278,7 +280,8 @@ func (m *MemoryCounters) AddSpent(_ context.Context, charges []Charge) error {
 	for i := range charges {
 		s := m.get(charges[i].Key)
 		s.maxSpan = max(s.maxSpan, charges[i].Span)
-		s.at(charges[i].Bucket).spent += charges[i].Actual
+		c := s.at(charges[i].Bucket)
+		c.spent = addSpent(c.spent, charges[i].Actual)
 	}
 	return nil
 }

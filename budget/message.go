@@ -19,7 +19,7 @@ func budgetError(m chargeMeta, ch Charge, now time.Time) *allot.Error {
 	if ch.Reserved > 0 {
 		fmt.Fprintf(&b, ", %s more is reserved by calls in flight", amount(usd, ch.Reserved))
 	}
-	if left := m.limit - ch.Spent - ch.Reserved; left > 0 {
+	if left := room(m.limit, ch.Spent, ch.Reserved); left > 0 {
 		fmt.Fprintf(&b, ", and the %s left is less than this call's worst case of %s (lower max_tokens to reserve less)", amount(usd, left), amount(usd, ch.Amount))
 	}
 	if rl.action == allot.OnExceedDowngrade {
@@ -74,32 +74,32 @@ func amount(usd bool, v int64) string {
 // dollars formats m to the cent, "$499.20", rounding half up; amounts
 // under a cent keep their significant digits, "$0.0025".
 func dollars(m allot.Money) string {
-	neg := m < 0
-	if neg {
-		m = -m
-	}
 	sign := ""
-	if neg {
-		sign = "-"
+	u := uint64(m) // the magnitude, also for math.MinInt64, which has no positive twin
+	if m < 0 {
+		sign, u = "-", -u
 	}
-	if m > 0 && m < allot.USD/100 {
-		return sign + "$" + strings.TrimRight(m.String(), "0")
+	if u > 0 && u < uint64(allot.USD/100) {
+		return sign + "$" + strings.TrimRight(allot.Money(u).String(), "0")
 	}
-	cents := (int64(m) + 5_000_000) / 10_000_000
-	return fmt.Sprintf("%s$%s.%02d", sign, groupDigits(cents/100), cents%100)
+	cents := u/10_000_000 + (u%10_000_000+5_000_000)/10_000_000
+	return fmt.Sprintf("%s$%s.%02d", sign, groupUnsigned(cents/100), cents%100)
 }
 
 // tokenCount formats n with thousands separators, "2,000,000".
 func tokenCount(n int64) string {
 	if n < 0 {
-		return "-" + groupDigits(-n)
+		return "-" + groupUnsigned(-uint64(n))
 	}
 	return groupDigits(n)
 }
 
 // groupDigits writes n >= 0 with commas every three digits.
-func groupDigits(n int64) string {
-	s := strconv.FormatInt(n, 10)
+func groupDigits(n int64) string { return groupUnsigned(uint64(max(n, 0))) }
+
+// groupUnsigned writes n with commas every three digits.
+func groupUnsigned(n uint64) string {
+	s := strconv.FormatUint(n, 10)
 	if len(s) <= 3 {
 		return s
 	}
@@ -115,4 +115,10 @@ func groupDigits(n int64) string {
 		b.WriteString(s[i : i+3])
 	}
 	return b.String()
+}
+
+// room is limit-spent-reserved, saturated: what a budget has left, never
+// wrapped into a huge positive room by extreme counters.
+func room(limit, spent, reserved int64) int64 {
+	return allot.SatAdd(limit, -max(allot.SatAdd(spent, reserved), -math.MaxInt64))
 }

@@ -154,8 +154,11 @@ func (r *Rationer) Admit(ctx context.Context, c Call) (*Admission, error) {
 	a := &Admission{r: r, RequestedModel: c.Model, at: now}
 	a.charges, a.meta = a.chargeBuf[:0], a.metaBuf[:0]
 
+	if err := c.WorstCase.CheckCall(); err != nil {
+		return nil, allot.Errorf(allot.EInvalid, "this call's worst case cannot be reserved: %s; lower max_tokens or send a smaller request", allot.ErrorOf(err).Message)
+	}
 	var rateBuf [4]*rateRule
-	tokens := c.WorstCase.Total()
+	tokens := allot.SatAdd(c.WorstCase.Input, c.WorstCase.Output)
 	rateCell := floorDiv(now.Unix(), int64(rateBucket/time.Second))
 	for _, rr := range r.ix.rateRules(rateBuf[:0], c.Principal) {
 		if l := rr.limit.RequestsPerMinute; l > 0 {
@@ -186,6 +189,9 @@ func (r *Rationer) Admit(ctx context.Context, c Call) (*Admission, error) {
 		usd := int64(cost)
 		if !known {
 			usd = 1
+		} else if cost < 0 || cost > allot.MaxCallCost {
+			return nil, allot.Errorf(allot.EInvalid, "this call's worst case of %s cannot be reserved: it is over %s, the most one call can cost; lower max_tokens or send a smaller request",
+				dollars(cost), dollars(allot.MaxCallCost))
 		}
 		for _, in := range ins {
 			bucket, span := in.rule.win.cell(now)
@@ -241,7 +247,7 @@ func (r *Rationer) Admit(ctx context.Context, c Call) (*Admission, error) {
 		if !m.in.rule.usd || m.in.rule.action == allot.OnExceedNotify {
 			continue
 		}
-		left := allot.Money(max(m.limit-(ch.Spent+ch.Reserved-ch.Amount), 0))
+		left := allot.Money(max(room(m.limit, ch.Spent, allot.SatAdd(ch.Reserved, -ch.Amount)), 0))
 		if !a.HasUSDBudget || left < a.RemainingUSD {
 			a.RemainingUSD, a.HasUSDBudget = left, true
 		}

@@ -35,7 +35,7 @@ func (r *Rationer) Replay(ctx context.Context, events []allot.Event) error {
 		var inBuf [8]*instance
 		for _, in := range r.ix.budgets(inBuf[:0], e.Principal, e.Task, model) {
 			bucket, span := in.rule.win.cell(e.Time)
-			ch := Charge{Key: in.key, Bucket: bucket, Span: span, Actual: e.Tokens.Total()}
+			ch := Charge{Key: in.key, Bucket: bucket, Span: span, Actual: allot.SatAdd(max(e.Tokens.Input, 0), max(e.Tokens.Output, 0))}
 			if in.rule.usd {
 				ch.Actual = int64(max(e.Cost, 0))
 			}

@@ -338,6 +338,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: provider %q base_url %q must start with http:// or https://", p.Name, p.BaseURL)
 		}
 	}
+	for prefix, n := range c.MaxOutputTokens {
+		if n < 0 || n > allot.MaxCallTokens {
+			return fmt.Errorf("config: max_output_tokens %q is %d; use 0..%d (no model writes more, and the reserved worst case must stay a number allot can price)", prefix, n, allot.MaxCallTokens)
+		}
+	}
 	if c.FailurePolicy != "fail_open" && c.FailurePolicy != "fail_closed" {
 		return fmt.Errorf("config: failure_policy %q must be fail_open or fail_closed", c.FailurePolicy)
 	}

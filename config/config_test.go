@@ -70,6 +70,8 @@ func TestConfigErrorsSayWhatToFix(t *testing.T) {
 		{"task rule without condition", "tasks: [{name: review}]\n", "task rule 1 (review): set at least one condition"},
 		{"task rule with bad regexp", "tasks: [{name: review, when: {text_matches: \"(\"}}]\n", "not a valid (RE2) regular expression"},
 		{"bad savings floor", "insights: {savings_floor_usd: lots}\n", "savings_floor_usd"},
+		{"output limit past any model", "max_output_tokens: {\"gpt-\": 9223372036854775807}\n", "max_output_tokens \"gpt-\" is 9223372036854775807; use 0..100000000"},
+		{"negative output limit", "max_output_tokens: {\"o3\": -1}\n", "use 0..100000000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -409,8 +409,20 @@ func (g *Gateway) price(c *call) {
 			ev.Estimated = true
 		}
 	}
+	// A provider's usage is recorded even when absurd (the call happened),
+	// but bounded to what one call can bill, so no count or cost can
+	// overflow budgets or reports; the event is flagged as estimated, since
+	// its numbers are no longer the provider's own.
+	t, clamped := t.ClampCall()
 	ev.Tokens = t
 	ev.Cost, ev.CostKnown = g.opts.Pricer.Cost(c.up.Name, ev.ServedModel, c.start, t)
+	cost, costClamped := allot.ClampCallCost(ev.Cost)
+	ev.Cost = cost
+	if clamped || costClamped {
+		ev.Estimated = true
+		g.opts.Logger.Warn("provider usage past one call's bounds; recorded clamped and flagged estimated",
+			"request_id", ev.ID, "provider", c.up.Name, "model", ev.ServedModel, "max_tokens_per_kind", allot.MaxCallTokens, "max_cost_usd", allot.MaxCallCost.String())
+	}
 }
 
 func isEventStream(h http.Header) bool {

@@ -71,7 +71,11 @@ func (g *Gateway) maxOutputFor(model string) int64 {
 // priced as the dearest input kind the provider bills (Anthropic's 1-hour
 // cache write), plus the requested output limit or the model's maximum.
 func (g *Gateway) worstCase(c *call, model string) allot.Tokens {
-	in := int64(len(c.body))
+	// No call bills more than MaxCallTokens of one kind, however big its
+	// body; the output limit was bounded when the request was parsed, and
+	// a configured maximum past the bound is capped, so the Rationer can
+	// always price the worst case (it refuses one it cannot).
+	in := min(int64(len(c.body)), allot.MaxCallTokens)
 	t := allot.Tokens{Input: in}
 	if c.up.Protocol.Name() == "anthropic" {
 		t.CacheWrite1h = in
@@ -84,6 +88,7 @@ func (g *Gateway) worstCase(c *call, model string) allot.Tokens {
 	} else {
 		t.Output = g.maxOutputFor(model)
 	}
+	t.Output = min(max(t.Output, 0), allot.MaxCallTokens)
 	return t
 }
 

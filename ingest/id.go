@@ -39,7 +39,9 @@ func Key(parts ...string) string {
 	return string(b)
 }
 
-// MaxCount bounds any single token count a source reports: far above real
-// usage (a quadrillion tokens), and low enough that sums of counts never
-// overflow int64. Larger counts are malformed.
+// MaxCount bounds a running total a source reports (Codex's session
+// totals, OTLP cumulative metrics): far above real usage (a quadrillion
+// tokens), and low enough that differences and sums of totals never
+// overflow int64. Larger totals are malformed. What one call (one event)
+// carries is bounded much lower, by allot.MaxCallTokens (see CheckCall).
 const MaxCount = 1_000_000_000_000_000

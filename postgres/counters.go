@@ -107,7 +107,7 @@ func (c *Counters) columnsOf(charges []budget.Charge) columns {
 		a.spans = append(a.spans, int32(max(ch.Span, 1)))
 		a.amounts = append(a.amounts, ch.Amount)
 		a.limits = append(a.limits, ch.Limit)
-		a.actuals = append(a.actuals, ch.Actual)
+		a.actuals = append(a.actuals, max(ch.Actual, 0)) // spend only grows
 		a.leases = append(a.leases, lease)
 		a.ttls = append(a.ttls, ttl)
 		a.keeps = append(a.keeps, nullTime(ch.Keep))
@@ -196,9 +196,10 @@ func (c *Counters) settle(ctx context.Context, op string, charges []budget.Charg
 }
 
 // readSQL sums a window, not counting leases that lapsed (the next call
-// that locks the key takes them back for good).
-const readSQL = `SELECT coalesce(sum8(c.spent), 0), coalesce(sum8(greatest(c.reserved - coalesce((
-		SELECT sum8(l.amount) FROM counter_leases l WHERE l.key = c.key AND l.bucket = c.bucket AND l.deadline <= clock_timestamp()), 0), 0)), 0)
+// that locks the key takes them back for good). Sums saturate
+// (counter_sum, migrations/0006_counters_saturate.sql).
+const readSQL = `SELECT coalesce(counter_sum(c.spent), 0), coalesce(counter_sum(greatest(c.reserved - coalesce((
+		SELECT counter_sum(l.amount) FROM counter_leases l WHERE l.key = c.key AND l.bucket = c.bucket AND l.deadline <= clock_timestamp()), 0), 0)), 0)
 	FROM counter_cells c WHERE c.key = $1 AND c.bucket > $2::int8 - $3::int8 AND c.bucket <= $2::int8`
 
 // Read implements budget.Counters.
@@ -213,12 +214,13 @@ func (c *Counters) Read(ctx context.Context, key string, bucket int64, span int)
 }
 
 // addSpentSQL adds the Actual of each charge to its cell, summing repeats
-// of one cell first and writing cells in key order.
+// of one cell first and writing cells in key order; sums saturate and a
+// negative Actual adds nothing.
 const addSpentSQL = `INSERT INTO counter_cells AS c (key, bucket, spent, reserved, keep)
-	SELECT key, bucket, sum8(actual), 0, CASE WHEN bool_or(keep IS NULL) THEN NULL ELSE max(keep) END
+	SELECT key, bucket, counter_sum(actual), 0, CASE WHEN bool_or(keep IS NULL) THEN NULL ELSE max(keep) END
 	FROM unnest($1::text[], $2::int8[], $3::int8[], $4::timestamptz[]) AS u(key, bucket, actual, keep)
-	WHERE actual <> 0 GROUP BY key, bucket ORDER BY key, bucket
-	ON CONFLICT (key, bucket) DO UPDATE SET spent = c.spent + excluded.spent, keep = counter_keep(c.keep, excluded.keep)`
+	WHERE actual > 0 GROUP BY key, bucket ORDER BY key, bucket
+	ON CONFLICT (key, bucket) DO UPDATE SET spent = counter_add(c.spent, excluded.spent), keep = counter_keep(c.keep, excluded.keep)`
 
 // AddSpent implements budget.Counters.
 func (c *Counters) AddSpent(ctx context.Context, charges []budget.Charge) error {

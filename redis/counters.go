@@ -162,7 +162,7 @@ func (c *Counters) settle(ctx context.Context, op string, charges []budget.Charg
 		if ch.Lease != "" && ch.LeaseTTL > 0 {
 			lease = ch.Lease
 		}
-		args = append(args, ch.Key, ch.Bucket, max(ch.Span, 1), max(ch.Amount, 0), ch.Actual, lease, keepMillis(ch.Keep))
+		args = append(args, ch.Key, ch.Bucket, max(ch.Span, 1), max(ch.Amount, 0), max(ch.Actual, 0), lease, keepMillis(ch.Keep))
 	}
 	res, err := settleScript.Run(ctx, c.client, nil, args...).Int64Slice()
 	if err != nil {
@@ -191,7 +191,7 @@ func (c *Counters) AddSpent(ctx context.Context, charges []budget.Charge) error 
 	args := make([]any, 0, 2+4*len(charges))
 	args = append(args, c.prefix, len(charges))
 	for i := range charges {
-		args = append(args, charges[i].Key, charges[i].Bucket, charges[i].Actual, keepMillis(charges[i].Keep))
+		args = append(args, charges[i].Key, charges[i].Bucket, max(charges[i].Actual, 0), keepMillis(charges[i].Keep))
 	}
 	if err := addSpentScript.Run(ctx, c.client, nil, args...).Err(); err != nil {
 		return c.fail(ctx, "add spent", err)

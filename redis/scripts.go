@@ -42,7 +42,23 @@ local function clean(key)
   redis.call('ZREMRANGEBYSCORE', lz, '-inf', now)
 end
 
--- spent and reserved over the span cells up to bucket b
+-- Lua numbers are doubles: sums never wrap, but one at or past 2^63
+-- does not fit the integer reply, so it is answered as the largest int64
+-- (a string, exact): counters saturate instead of turning negative.
+local MAXI = '9223372036854775807'
+local function sat(x)
+  if x >= 9223372036854775807 then return MAXI end
+  return x
+end
+
+-- add a (a string) to field f of cell ck, saturated at the largest int64
+-- where HINCRBY would refuse the overflow
+local function incr(ck, f, a)
+  local res = redis.pcall('HINCRBY', ck, f, a)
+  if type(res) == 'table' and res.err then redis.call('HSET', ck, f, MAXI) end
+end
+
+-- spent and reserved over the span cells up to bucket b, saturated
 local function window(key, b, span)
   local s, r = 0, 0
   b = tonumber(b)
@@ -51,7 +67,7 @@ local function window(key, b, span)
     s = s + (tonumber(v[1]) or 0)
     r = r + (tonumber(v[2]) or 0)
   end
-  return s, r
+  return sat(s), sat(r)
 end
 
 -- make k live at least until at (ms); at 0 leaves it as it is
@@ -86,7 +102,7 @@ for i = 0, n - 1 do
   clean(key)
   local s, r = window(key, ARGV[o + 1], span)
   out[2 + i * 2], out[3 + i * 2] = s, r
-  if lim >= 0 and s + r + amt > lim then
+  if lim >= 0 and tonumber(s) + tonumber(r) + amt > lim then
     out[1] = i
     return out
   end
@@ -96,8 +112,8 @@ for i = 0, n - 1 do
   local key, b, amt, lease, ttl, keepms = ARGV[o], ARGV[o + 1], ARGV[o + 3], ARGV[o + 5], tonumber(ARGV[o + 6]), tonumber(ARGV[o + 7])
   if amt ~= '0' then
     local ck = cellkey(key, b)
-    redis.call('HINCRBY', ck, 'r', amt)
-    out[3 + i * 2] = out[3 + i * 2] + tonumber(amt)
+    incr(ck, 'r', amt)
+    out[3 + i * 2] = sat(tonumber(out[3 + i * 2]) + tonumber(amt))
     local at = deadline(keepms, ttl)
     keep(ck, at)
     if lease ~= '' and ttl > 0 then
@@ -128,7 +144,7 @@ for i = 0, n - 1 do
     unreserve(ck, amt)
   end
   if actual ~= '0' then
-    redis.call('HINCRBY', ck, 's', actual)
+    incr(ck, 's', actual)
     keep(ck, deadline(keepms, 0))
   end
   if want then
@@ -147,7 +163,7 @@ for i = 0, n - 1 do
   local actual = ARGV[o + 2]
   if actual ~= '0' then
     local ck = cellkey(ARGV[o], ARGV[o + 1])
-    redis.call('HINCRBY', ck, 's', actual)
+    incr(ck, 's', actual)
     keep(ck, deadline(tonumber(ARGV[o + 3]), 0))
   end
 end

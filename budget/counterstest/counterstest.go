@@ -6,6 +6,7 @@ package counterstest
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -171,7 +172,35 @@ var scenarios = []struct {
 		release(leased("l5", time.Hour, budget.Charge{Key: "c", Amount: 2})),
 		readAt("c", 0, 1, 4, 0),
 	}},
+	// Issue #14: one absurd amount must not make a counter fail or wrap
+	// around to negative spend, after which full budgets looked empty.
+	{"sums saturate at the largest int64 instead of failing or wrapping", []step{
+		addSpent(budget.Charge{Key: "o", Actual: big}, budget.Charge{Key: "o", Actual: big}),
+		readAt("o", 0, 1, math.MaxInt64, 0),
+		settle(map[int]sums{0: {math.MaxInt64, 0}}, budget.Charge{Key: "o", Actual: big}),
+		reserve(0, map[int]sums{0: {math.MaxInt64, 0}}, budget.Charge{Key: "o", Amount: 0, Limit: 10}), // full stays full
+		reserve(0, nil, budget.Charge{Key: "o", Amount: math.MaxInt64, Limit: big}),
+		addSpent(budget.Charge{Key: "w", Bucket: 1, Span: 2, Actual: big}, budget.Charge{Key: "w", Bucket: 2, Span: 2, Actual: big}),
+		readAt("w", 2, 2, math.MaxInt64, 0), // a window's sum saturates too
+		readAt("w", 2, 1, big, 0),
+		reserve(0, map[int]sums{0: {math.MaxInt64, 0}}, budget.Charge{Key: "w", Bucket: 2, Span: 2, Amount: 1, Limit: big}),
+		reserve(0, map[int]sums{0: {0, 0}}, budget.Charge{Key: "r", Amount: math.MaxInt64, Limit: 10}),
+		reserve(-1, map[int]sums{0: {0, math.MaxInt64}}, budget.Charge{Key: "r", Amount: math.MaxInt64, Limit: budget.NoLimit}),
+		reserve(-1, map[int]sums{0: {0, math.MaxInt64}}, budget.Charge{Key: "r", Amount: big, Limit: budget.NoLimit}),
+		readAt("r", 0, 1, 0, math.MaxInt64),
+		reserve(0, nil, budget.Charge{Key: "r", Amount: 0, Limit: big}),
+	}},
+	{"a negative actual spends nothing", []step{
+		addSpent(budget.Charge{Key: "n", Actual: 3}),
+		settle(map[int]sums{0: {3, 0}}, budget.Charge{Key: "n", Actual: -5}),
+		addSpent(budget.Charge{Key: "n", Actual: math.MinInt64}),
+		readAt("n", 0, 1, 3, 0),
+	}},
 }
+
+// big is 2^62: two of them pass the largest int64 (and it is exact in a
+// double, as Redis's Lua sees numbers).
+const big int64 = 1 << 62
 
 // Run checks the Counters contract. newCounters returns empty counters for
 // one subtest (subtests run in parallel, so each needs its own instance or

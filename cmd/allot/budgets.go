@@ -114,6 +114,9 @@ func shortAmount(usd bool, v int64) string {
 	if i := strings.IndexByte(s, '.'); i >= 0 && len(s) > i+3 {
 		s = s[:i+3]
 	}
+	if rest, neg := strings.CutPrefix(s, "-"); neg {
+		return "-$" + rest
+	}
 	return "$" + s
 }
 

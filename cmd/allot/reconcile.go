@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -48,8 +49,8 @@ func writeReconcile(w io.Writer, rows map[[2]string]*reconcileRow, all bool, mal
 	for _, r := range list {
 		total.report = total.report.Add(r.report)
 		total.ledger = total.ledger.Add(r.ledger)
-		total.reportCost += r.reportCost
-		total.ledgerCost += r.ledgerCost
+		total.reportCost = total.reportCost.Plus(r.reportCost)
+		total.ledgerCost = total.ledgerCost.Plus(r.ledgerCost)
 		total.priced = total.priced && r.priced
 		if r.differs() {
 			differ++
@@ -82,14 +83,14 @@ func writeReconcileRow(w io.Writer, day, model string, r *reconcileRow) {
 	fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%+d\t%d\t%d\t%+d\t%s\t%s\t%s\t\n", day, model,
 		r.report.Input, r.ledger.Input, r.ledger.Input-r.report.Input,
 		r.report.Output, r.ledger.Output, r.ledger.Output-r.report.Output,
-		reconcileUSD(r.reportCost), reconcileUSD(r.ledgerCost), reconcileSignedUSD(r.ledgerCost-r.reportCost))
+		reconcileUSD(r.reportCost), reconcileUSD(r.ledgerCost), reconcileSignedUSD(r.ledgerCost.Plus(-r.reportCost)))
 }
 
 func reconcileUSD(m allot.Money) string { return "$" + m.String() }
 
 func reconcileSignedUSD(m allot.Money) string {
-	if m < 0 {
-		return "-$" + (-m).String()
+	if m < 0 { // m.String() carries the sign; -m would wrap for the most negative amount
+		return "-$" + strings.TrimPrefix(m.String(), "-")
 	}
 	return "+$" + m.String()
 }
@@ -159,7 +160,7 @@ that never went through allot shows up as a difference too.`,
 				rr.report = rr.report.Add(r.Tokens)
 				rr.reportN += r.Requests
 				cost, known := r.Cost(env.catalog)
-				rr.reportCost += cost
+				rr.reportCost = rr.reportCost.Plus(cost)
 				rr.priced = rr.priced && known
 			}
 			ledgerRows, err := env.db.Report(cmd.Context(), allot.ReportQuery{

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,13 +71,16 @@ type usage struct {
 // tokens normalizes u (design invariant 4): input includes cache reads
 // and writes; writes without the 5m/1h split count as 5-minute writes.
 func (u *usage) tokens() (allot.Tokens, error) {
-	for _, n := range []int64{u.Input, u.CacheCreation, u.CacheRead, u.Output} {
-		if n < 0 || n > ingest.MaxCount {
-			return allot.Tokens{}, fmt.Errorf("token count %d out of range", n)
+	for _, f := range [...]struct {
+		name string
+		n    int64
+	}{{"input_tokens", u.Input}, {"cache_creation_input_tokens", u.CacheCreation}, {"cache_read_input_tokens", u.CacheRead}, {"output_tokens", u.Output}} {
+		if err := allot.CheckCount(f.name, f.n); err != nil {
+			return allot.Tokens{}, errors.New(allot.ErrorOf(err).Message)
 		}
 	}
 	t := allot.Tokens{CacheRead: u.CacheRead, Output: u.Output, CacheWrite5m: u.CacheCreation}
-	if d := u.Detail; d != nil && d.Write5m >= 0 && d.Write1h >= 0 && d.Write5m <= ingest.MaxCount && d.Write1h <= ingest.MaxCount && d.Write5m+d.Write1h == u.CacheCreation {
+	if d := u.Detail; d != nil && allot.CheckCount("", d.Write5m) == nil && allot.CheckCount("", d.Write1h) == nil && d.Write5m+d.Write1h == u.CacheCreation {
 		t.CacheWrite5m, t.CacheWrite1h = d.Write5m, d.Write1h
 	}
 	t.Input = u.Input + u.CacheCreation + u.CacheRead
@@ -166,6 +170,10 @@ func (p *Parser) line(name string, n int, b []byte) {
 		if c, err := ingest.ParseReportedUSD(l.CostUSD.String()); err == nil {
 			e.Cost, e.CostKnown = c, true
 		}
+	}
+	if err := ingest.CheckCall(e); err != nil {
+		p.malformed(name, n, err.Error())
+		return
 	}
 	if i, dup := p.byKey[key]; dup {
 		p.sum.Duplicate++

@@ -106,6 +106,9 @@ func FuzzLines(f *testing.F) {
 				tk.CacheRead+tk.CacheWrite() > tk.Input || tk.IsZero() || !strings.HasPrefix(e.ID, KeyPrefix) || e.Cost < 0 {
 				t.Fatalf("bad event %+v", e)
 			}
+			if err := e.Tokens.CheckCall(); err != nil || e.Cost > allot.MaxCallCost {
+				t.Fatalf("event past one call's bounds %+v: %v", e, err)
+			}
 		}
 	})
 }

@@ -175,6 +175,10 @@ func (p *Parser) Parse(name string, r io.Reader) error {
 			return nil
 		}
 		t := turn.tokens()
+		if err := t.CheckCall(); err != nil { // the totals are bounded by ingest.MaxCount, one turn much lower
+			p.malformed(name, n, "turn: "+allot.ErrorOf(err).Message)
+			return nil
+		}
 		if t.IsZero() || p.seen[key] {
 			// Codex repeats its totals when only the rate limits changed,
 			// and a resumed session repeats its history: nothing new.

@@ -102,6 +102,9 @@ func FuzzLines(f *testing.F) {
 			if tk.Input < 0 || tk.Output < 0 || tk.CacheRead < 0 || tk.Reasoning < 0 || tk.CacheRead > tk.Input || tk.Reasoning > tk.Output || tk.IsZero() {
 				t.Fatalf("bad event %+v", e)
 			}
+			if err := tk.CheckCall(); err != nil {
+				t.Fatalf("event past one call's bounds %+v: %v", e, err)
+			}
 		}
 	})
 }

@@ -150,8 +150,11 @@ func row(rec []string, col map[string]int, opts Options, seen map[string]int) (a
 			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 || n > ingest.MaxCount {
+		if err != nil {
 			return e, fmt.Errorf("%s %q is not a whole number of tokens", f.name, v)
+		}
+		if err := allot.CheckCount(f.name, n); err != nil {
+			return e, fmt.Errorf("%s; split an aggregate this large into several rows", allot.ErrorOf(err).Message)
 		}
 		*f.dst = n
 	}
@@ -196,6 +199,9 @@ func row(rec []string, col map[string]int, opts Options, seen map[string]int) (a
 		key = "content:" + content + "#" + strconv.Itoa(seen[content])
 	}
 	e.ID = ingest.ID(who.User, "csv:"+key)
+	if err := ingest.CheckCall(e); err != nil {
+		return e, err
+	}
 	ingest.Price(opts.Pricer, &e)
 	return e, nil
 }

@@ -134,6 +134,9 @@ func FuzzRead(f *testing.F) {
 			if tk.CacheRead+tk.CacheWrite() > tk.Input || tk.Reasoning > tk.Output || tk.Input < 0 || e.User == "" || len(e.ID) != 32 || e.Cost < 0 {
 				t.Fatalf("bad event %+v", e)
 			}
+			if err := tk.CheckCall(); err != nil || e.Cost > allot.MaxCallCost {
+				t.Fatalf("event past one call's bounds %+v: %v", e, err)
+			}
 		}
 	})
 }

@@ -80,8 +80,11 @@ func (a attrs) count(key string) (n int64, ok bool, err error) {
 		n = x.IntValue
 	case *commonpb.AnyValue_DoubleValue:
 		f := x.DoubleValue
-		if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || math.Abs(f) > ingest.MaxCount {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) {
 			return 0, true, fmt.Errorf("%s=%v is not a token count", key, f)
+		}
+		if math.Abs(f) > float64(allot.MaxCallTokens) {
+			return 0, true, fmt.Errorf("%s=%v is over %d, the most one call can have", key, f, allot.MaxCallTokens)
 		}
 		n = int64(f)
 	case *commonpb.AnyValue_StringValue:
@@ -92,16 +95,22 @@ func (a attrs) count(key string) (n int64, ok bool, err error) {
 		var perr error
 		if n, perr = strconv.ParseInt(s, 10, 64); perr != nil {
 			f, ferr := strconv.ParseFloat(s, 64)
-			if ferr != nil || f != math.Trunc(f) || math.Abs(f) > ingest.MaxCount {
+			if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) {
 				return 0, true, fmt.Errorf("%s=%q is not a token count", key, s)
+			}
+			if math.Abs(f) > float64(allot.MaxCallTokens) {
+				return 0, true, fmt.Errorf("%s=%q is over %d, the most one call can have", key, s, allot.MaxCallTokens)
 			}
 			n = int64(f)
 		}
 	default:
 		return 0, true, fmt.Errorf("%s is not a number", key)
 	}
-	if n < 0 || n > ingest.MaxCount {
-		return 0, true, fmt.Errorf("%s=%d is negative or out of range", key, n)
+	if n < 0 {
+		return 0, true, fmt.Errorf("%s=%d is negative", key, n)
+	}
+	if n > allot.MaxCallTokens {
+		return 0, true, fmt.Errorf("%s=%d is over %d, the most one call can have", key, n, allot.MaxCallTokens)
 	}
 	return n, true, nil
 }

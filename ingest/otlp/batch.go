@@ -135,6 +135,12 @@ func (b *batch) finish() {
 		if c, ok := b.costs[g.costKey]; ok && b.costGroups[g.costKey] == 1 {
 			e.Cost, e.CostKnown = c, true
 		}
+		if err := ingest.CheckCall(e); err != nil {
+			for range g.points {
+				b.reject("%s: %v", g.fam.name, err)
+			}
+			continue
+		}
 		b.st.pref.offer(b.r, e, sessionKey(e.User, g.fam, sessionOf(g.fam, g.a)), g.points)
 	}
 	if b.rejected > 1 {

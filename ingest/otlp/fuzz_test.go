@@ -92,6 +92,9 @@ func FuzzJSONMapping(f *testing.F) {
 				tk.CacheRead+tk.CacheWrite() > tk.Input || tk.Reasoning > tk.Output {
 				t.Fatalf("tokens not normalized: %+v", tk)
 			}
+			if err := tk.CheckCall(); err != nil || e.Cost > allot.MaxCallCost {
+				t.Fatalf("event past one call's bounds: %+v cost %d: %v", tk, e.Cost, err)
+			}
 			if !hexID.MatchString(e.ID) || e.User != "bob" || e.Source != allot.SourceOTLP || e.Time.After(now) || e.Cost < 0 {
 				t.Fatalf("bad event %+v", e)
 			}

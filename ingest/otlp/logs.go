@@ -9,6 +9,7 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/ingest"
 )
 
 // Log event names allot reads.
@@ -252,6 +253,10 @@ func (b *batch) perRequest(fam *family, a attrs, e allot.Event) {
 	b.st.pref.markLogging(sessionKey(e.User, fam, sessionOf(fam, a)), b.now)
 	if e.Tokens.IsZero() && !e.CostKnown {
 		b.st.stats.ignore(fam.name+" event without tokens", 1)
+		return
+	}
+	if err := ingest.CheckCall(e); err != nil {
+		b.reject("%s: %v", fam.name, err)
 		return
 	}
 	b.r.record(e)

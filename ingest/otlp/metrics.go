@@ -231,6 +231,18 @@ func (b *batch) metric(def *metricDef, m *metricspb.Metric, res []*commonpb.KeyV
 		if v == 0 {
 			continue
 		}
+		// One interval's usage becomes one event, bounded like a call's:
+		// cumulative totals may grow past the bounds over a long session
+		// (they are bounded by ingest.MaxCount above), an interval's delta
+		// may not.
+		if kind == kindCost && allot.Money(v) > allot.MaxCallCost {
+			b.reject("%s: %s USD in one interval is over %s, the most one call can cost", m.GetName(), allot.Money(v), allot.MaxCallCost)
+			continue
+		}
+		if kind != kindCost && v > allot.MaxCallTokens {
+			b.reject("%s: %d tokens in one interval is over %d, the most one call can have", m.GetName(), v, allot.MaxCallTokens)
+			continue
+		}
 		if kind == kindCost {
 			b.addCost(a, start, end, allot.Money(v))
 			continue
@@ -275,5 +287,6 @@ func (b *batch) addCost(a attrs, start, end uint64, c allot.Money) {
 	if b.costs == nil {
 		b.costs = map[string]allot.Money{}
 	}
-	b.costs[b.costKey(a, start, end)] += c
+	k := b.costKey(a, start, end)
+	b.costs[k] = b.costs[k].Plus(c)
 }

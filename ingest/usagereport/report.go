@@ -178,6 +178,12 @@ func (p *Parser) Parse(name string, r io.Reader) error {
 			for ri, res := range results {
 				p.sum.Read++
 				row, err := p.result(res)
+				if err == nil {
+					// A bucket is n calls: each count within n × one call's bound.
+					if cerr := row.Tokens.CheckCalls(row.calls()); cerr != nil {
+						err = errors.New(allot.ErrorOf(cerr).Message)
+					}
+				}
 				if err != nil {
 					p.sum.Malformed++
 					p.sum.Problem("%s result %d: %v", where, ri+1, err)
@@ -389,6 +395,13 @@ func Events(rows []Row, m Mapping, people *ingest.People, pricer allot.Pricer, s
 			Tokens: r.Tokens,
 		}
 		e.Cost, e.CostKnown = r.Cost(pricer)
+		// n calls cost at most n × one call's bound, and never so much
+		// that the price saturated (a sum of such rows must not overflow).
+		if err := allot.CheckCallsCost("cost", e.Cost, r.calls()); err != nil || e.Cost >= allot.MaxMoney {
+			sum.Malformed++
+			sum.Problem("%s %s bucket at %s: %d calls priced at %s USD is past what they can cost; not imported", r.Provider, r.model(), r.Start.Format(time.RFC3339), r.calls(), e.Cost)
+			continue
+		}
 		events = append(events, e)
 	}
 	for _, k := range sortedKeys(unclaimed) {

@@ -144,6 +144,9 @@ func FuzzParse(f *testing.F) {
 				if tk.Input < 0 || tk.Output < 0 || tk.CacheRead > tk.Input || tk.CacheRead+tk.CacheWrite() > tk.Input {
 					t.Fatalf("bad row %+v", r)
 				}
+				if err := tk.CheckCalls(r.calls()); err != nil {
+					t.Fatalf("row past its calls' bounds %+v: %v", r, err)
+				}
 				if _, known := r.Cost(pricing.Default()); known && r.calls() < 1 {
 					t.Fatalf("row priced as %d calls", r.calls())
 				}

@@ -75,6 +75,14 @@ func TestParseRequestErrorsSayWhatToFix(t *testing.T) {
 		{"empty model", `{"model":""}`, "model", []string{`"model" is empty`}},
 		{"stream not a boolean", `{"model":"m","stream":1}`, "stream", []string{`"stream" must be true or false, not 1`}},
 		{"negative max_tokens", `{"model":"m","max_tokens":-5}`, "max_tokens", []string{"whole number of tokens, not -5"}},
+		// Issue #14: a limit no model writes made the reserved worst case overflow.
+		{"max_tokens of 2^31", `{"model":"m","max_tokens":2147483648}`, "max_tokens", []string{"at most 100000000 tokens"}},
+		{"max_tokens of 2^53", `{"model":"m","max_tokens":9007199254740992}`, "max_tokens", []string{"at most 100000000"}},
+		{"max_tokens of 2^63-1", `{"model":"m","max_tokens":9223372036854775807}`, "max_tokens", []string{"at most 100000000"}},
+		{"max_tokens of 1844674407370955", `{"model":"m","max_tokens":1844674407370955}`, "max_tokens", []string{"at most 100000000"}},
+		{"max_tokens past int64", `{"model":"m","max_tokens":9223372036854775808}`, "max_tokens", []string{"whole number"}},
+		{"max_tokens as a string", `{"model":"m","max_tokens":"64"}`, "max_tokens", []string{"whole number"}},
+		{"max_tokens fractional", `{"model":"m","max_tokens":64.5}`, "max_tokens", []string{"whole number"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -182,10 +182,12 @@ func (t *tap) Usage() (allot.Tokens, bool, bool) {
 	if t.free {
 		return allot.Tokens{}, true, true
 	}
-	writes := max(t.cacheWrite, t.write5m+t.write1h)
+	// Sums saturate: the counts are the provider's, unbounded here; the
+	// gateway clamps the result to one call's bounds (allot.Tokens.ClampCall).
+	writes := max(t.cacheWrite, allot.SatAdd(t.write5m, t.write1h))
 	w1h := min(t.write1h, writes)
 	return allot.Tokens{
-		Input:        t.input + t.cacheRead + writes,
+		Input:        allot.SatAdd(allot.SatAdd(t.input, t.cacheRead), writes),
 		CacheRead:    t.cacheRead,
 		CacheWrite5m: writes - w1h,
 		CacheWrite1h: w1h,

@@ -28,6 +28,9 @@ func FuzzParseRequest(f *testing.F) {
 				}
 				continue
 			}
+			if info.MaxTokens < 0 || info.MaxTokens > allot.MaxCallTokens {
+				t.Fatalf("accepted an output limit of %d, past one call's bound", info.MaxTokens)
+			}
 			var top map[string]json.RawMessage
 			if err := json.Unmarshal(body, &top); err != nil {
 				t.Fatalf("accepted a body encoding/json rejects: %v", err)

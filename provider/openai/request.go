@@ -169,6 +169,11 @@ func tokensOf(name string, v []byte) (int64, error) {
 	if !ok || n < 0 {
 		return 0, invalid(name, "%q must be a whole number of tokens, not %s", name, clip(v))
 	}
+	if n > allot.MaxCallTokens {
+		// No model writes that much, and the call's worst case must stay
+		// a number allot can reserve (docs/security.md, Numbers from outside).
+		return 0, invalid(name, "%q is %d; at most %d tokens can be asked for", name, n, allot.MaxCallTokens)
+	}
 	return n, nil
 }
 

@@ -110,6 +110,14 @@ func TestParseRequestErrorsSayWhatToFix(t *testing.T) {
 		{"negative limit", `{"model":"m","max_tokens":-1}`, "max_tokens", []string{"whole number of tokens, not -1"}},
 		{"fractional limit", `{"model":"m","max_completion_tokens":1.5}`, "max_completion_tokens", []string{"whole number"}},
 		{"limit as a string", `{"model":"m","max_tokens":"100"}`, "max_tokens", []string{"whole number"}},
+		// Issue #14: a limit no model writes made the reserved worst case overflow.
+		{"limit of 2^31", `{"model":"m","max_tokens":2147483648}`, "max_tokens", []string{"at most 100000000 tokens"}},
+		{"limit of 2^53", `{"model":"m","max_completion_tokens":9007199254740992}`, "max_completion_tokens", []string{"at most 100000000"}},
+		{"limit of 2^63-1", `{"model":"m","max_completion_tokens":9223372036854775807}`, "max_completion_tokens", []string{"at most 100000000"}},
+		{"limit of 1844674407370955", `{"model":"m","max_tokens":1844674407370955}`, "max_tokens", []string{"at most 100000000"}},
+		{"limit past int64", `{"model":"m","max_tokens":18446744073709551616}`, "max_tokens", []string{"whole number"}},
+		{"limit as a float past the bound", `{"model":"m","max_tokens":1e15}`, "max_tokens", []string{"at most 100000000"}},
+		{"limit NaN", `{"model":"m","max_tokens":NaN}`, "", []string{"not valid JSON"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +133,22 @@ func TestParseRequestErrorsSayWhatToFix(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestResponsesOutputLimitIsBounded: max_output_tokens past what any
+// model writes is refused like max_tokens (issue #14).
+func TestResponsesOutputLimitIsBounded(t *testing.T) {
+	t.Parallel()
+	for _, n := range []string{"2147483648", "9007199254740992", "9223372036854775807", "100000001"} {
+		_, err := Protocol{}.ParseRequest(allot.RouteResponses, []byte(`{"model":"gpt-5","input":"hi","max_output_tokens":`+n+`}`))
+		if e := allot.ErrorOf(err); err == nil || e.Code != allot.EInvalid || e.Param != "max_output_tokens" {
+			t.Errorf("max_output_tokens %s: %v, want invalid max_output_tokens", n, err)
+		}
+	}
+	info, err := Protocol{}.ParseRequest(allot.RouteResponses, []byte(`{"model":"gpt-5","input":"hi","max_output_tokens":100000000}`))
+	if err != nil || info.MaxTokens != allot.MaxCallTokens {
+		t.Errorf("max_output_tokens at the bound: %+v, %v", info, err)
 	}
 }
 
