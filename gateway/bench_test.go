@@ -91,6 +91,7 @@ func benchTargetsWith(b *testing.B, admitter gateway.Admitter, recorder allot.Re
 	}
 	vu, _ := url.Parse(up.URL + "/v1")
 	gw := gateway.New(gateway.Options{
+		Protocols: protocols,
 		Upstreams: []gateway.Upstream{{Name: "openai", Protocol: openai.Protocol{}, BaseURL: vu, APIKey: "sk-x"}},
 		Keys:      staticKeys{}, Pricer: pricing.Default(), Recorder: recorder, Rationer: admitter,
 	})

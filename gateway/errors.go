@@ -5,18 +5,7 @@ import (
 	"strconv"
 
 	"github.com/allot-dev/allot"
-	"github.com/allot-dev/allot/provider/anthropic"
-	"github.com/allot-dev/allot/provider/openai"
 )
-
-// protocols are the client-facing wire formats, by name.
-var protocols = map[string]allot.Protocol{
-	"openai":    openai.Protocol{},
-	"anthropic": anthropic.Protocol{},
-}
-
-// Protocol returns the wire format named name ("openai" or "anthropic"), or nil.
-func Protocol(name string) allot.Protocol { return protocols[name] }
 
 // fail writes err in the route's protocol shape.
 func (g *Gateway) fail(w http.ResponseWriter, route allot.Route, err error) {
@@ -29,7 +18,7 @@ func (g *Gateway) fail(w http.ResponseWriter, route allot.Route, err error) {
 
 // writeError renders e as the route's clients expect (design invariant 6).
 func (g *Gateway) writeError(w http.ResponseWriter, route allot.Route, e *allot.Error) {
-	WriteError(w, protocols[g.protocolFor(route)], e)
+	WriteError(w, g.clientProtocol(route), e)
 }
 
 // WriteError writes e with its HTTP status in proto's error JSON.

@@ -30,8 +30,9 @@ type KeyResolver interface {
 	PrincipalByKeyHash(ctx context.Context, hash []byte) (allot.Principal, error)
 }
 
-// Options configure a Gateway. Upstreams, Keys, Pricer and Recorder are required.
+// Options configure a Gateway. Protocols, Keys, Pricer and Recorder are required.
 type Options struct {
+	Protocols       Protocols // the wire formats, by name; must hold every route's (openai, anthropic)
 	Upstreams       []Upstream
 	Models          map[string]string // model name or prefix -> upstream name; the longest match wins
 	Keys            KeyResolver
@@ -75,6 +76,11 @@ type Gateway struct {
 func New(opts Options) *Gateway {
 	if opts.Keys == nil || opts.Pricer == nil || opts.Recorder == nil {
 		panic("gateway.New: Keys, Pricer and Recorder are required")
+	}
+	for _, name := range clientProtocols {
+		if opts.Protocols[name] == nil {
+			panic("gateway.New: Protocols must hold the " + name + " wire format")
+		}
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 32 << 20
@@ -178,14 +184,6 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
-}
-
-// protocolFor returns the wire format a route's clients speak.
-func (g *Gateway) protocolFor(route allot.Route) string {
-	if strings.HasPrefix(string(route), "anthropic.") {
-		return "anthropic"
-	}
-	return "openai"
 }
 
 // notFound answers unknown /v1/ paths in the shape their clients expect.

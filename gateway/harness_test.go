@@ -24,6 +24,9 @@ import (
 // providerKey is the key the simulator demands: only allot may hold it.
 const providerKey = "sk-provider-secret-0000"
 
+// protocols is the registry cmd/allot passes: the gateway imports no wire format.
+var protocols = gateway.Protocols{"openai": openai.Protocol{}, "anthropic": anthropic.Protocol{}}
+
 // harness is a whole allot in one test: SQLite ledger, gateway, and a
 // simulated provider that only accepts the provider key.
 type harness struct {
@@ -112,6 +115,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		rec = o.wrapRecorder(writer)
 	}
 	gw := gateway.New(gateway.Options{
+		Protocols: protocols,
 		Upstreams: []gateway.Upstream{
 			{Name: "openai", Protocol: openai.Protocol{}, BaseURL: oaURL, APIKey: providerKey},
 			{Name: "anthropic", Protocol: anthropic.Protocol{}, BaseURL: anURL, APIKey: providerKey},

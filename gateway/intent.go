@@ -16,7 +16,12 @@ import "github.com/allot-dev/allot"
 //     or else the model's maximum (worstCase): what the budgets held for
 //     the call while it was in flight, so a crash never frees spend that
 //     may have happened.
+//
+// It does nothing for unmetered calls, or when the Recorder keeps no journal.
 func (g *Gateway) intend(c *call) {
+	if !c.metered || g.intents == nil {
+		return
+	}
 	ev := c.event
 	ev.ServedModel = c.served
 	ev.Tokens = allot.Tokens{

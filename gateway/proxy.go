@@ -11,46 +11,23 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
-	"github.com/allot-dev/allot/budget"
-	"github.com/allot-dev/allot/provider/sse"
 )
 
-// maxResponseBytes bounds a non-streamed response body held in memory.
-const maxResponseBytes = 256 << 20
-
-// call is the state of one proxied call, from request to usage event.
-type call struct {
-	route    allot.Route
-	start    time.Time
-	body     []byte
-	info     allot.RequestInfo
-	up       *Upstream
-	served   string
-	tap      allot.Tap
-	event    allot.Event
-	firstAt  time.Time         // first response body byte sent to the client
-	status   int               // as the client saw it
-	upStatus int               // as the provider answered
-	gotResp  bool              // the upstream answered with headers
-	adm      *budget.Admission // the call's budget reservation, nil without rationing
-	complete bool              // the whole response reached the client
-	billable bool              // the call is metered: it gets one event
-	settled  bool              // the call's event is recorded
-}
-
-// maxHeld bounds the events a stream holds back after its usage arrived
-// (see relayStream): providers send one or two; a provider that reports
-// usage on every chunk is then relayed without holding.
-const maxHeld = 8
-
+// proxy is the handler of one provider route.
 func (g *Gateway) proxy(route allot.Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.serve(w, r, route)
 	})
 }
 
+// serve is one call's lifecycle, top to bottom: authenticate, parse,
+// admit, journal the intent, forward, relay, price, settle and record,
+// then deliver the answer's held tail. Each phase returns what the next
+// needs; the call's state (callState) says how far it got, so the
+// deferred finish records exactly one event for every admitted call,
+// however it ended (docs/design.md "A call's lifecycle").
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Route) {
-	c := &call{route: route, start: g.opts.Now()}
+	start := g.opts.Now()
 	id := g.ids.next()
 	w.Header().Set("X-Allot-Request-Id", id)
 	if m := g.opts.Metrics; m != nil {
@@ -58,34 +35,76 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 		defer m.inFlight.Dec()
 	}
 
-	principal, err := g.Authenticate(r)
+	principal, err := g.Authenticate(r) // before the body is read
 	if err != nil {
 		g.fail(w, route, err)
 		return
 	}
-	if route != allot.RouteModels {
-		if c.body, err = readBody(w, r, g.opts.MaxBodyBytes); err != nil {
-			g.fail(w, route, err)
-			return
-		}
-	}
-	proto := g.protocolFor(route)
-	if route != allot.RouteModels {
-		if c.info, err = protocols[proto].ParseRequest(route, c.body); err != nil {
-			g.fail(w, route, err)
-			return
-		}
-	}
-	if c.up, err = g.upstreamFor(route, c.info.Model); err != nil {
+	c, err := g.parse(w, r, route, principal)
+	if err != nil {
 		g.fail(w, route, err)
 		return
 	}
-	c.served = c.info.Model
+	c.start, c.event.ID, c.event.Time = start, id, start
+	if c.metered {
+		adm, err := g.admit(r.Context(), c)
+		if err != nil {
+			w.Header().Set("X-Allot-Cost-Usd", "0")
+			g.fail(w, route, err)
+			return
+		}
+		c.admitted(w, adm)
+		defer g.finish(c) // one event, however the call ends
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), g.opts.UpstreamTimeout)
+	defer cancel()
+	req, err := g.outbound(ctx, r, c)
+	if err != nil {
+		c.status = allot.ErrorOf(err).Code.Info().Status
+		g.fail(w, route, err)
+		return
+	}
+	g.intend(c)
+	resp, err := g.forward(r, c, req)
+	if err != nil {
+		g.fail(w, route, err) // a client that left reads nothing
+		return
+	}
+	defer resp.Body.Close()
+
+	rel := g.relay(w, r, c, resp, cancel)
+	defer rel.free()
+	if !rel.whole {
+		return // cut short: the deferred finish records what was used
+	}
+	costHeaders(w, c, g.price(c))
+	g.finish(c) // before the answer's last bytes: a client that got it all is in the ledger
+	g.deliver(w, c, rel, cancel)
+}
+
+// parse reads what the call needs from the request: its body, the fields
+// the client's wire format carries, the upstream that serves its model,
+// and the event it will be recorded as (labels capped, task named).
+func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, route allot.Route, principal allot.Principal) (*call, error) {
+	c := &call{route: route, metered: meteredRoute(route)}
+	if route != allot.RouteModels {
+		var err error
+		if c.body, err = readBody(w, r, g.opts.MaxBodyBytes); err != nil {
+			return nil, err
+		}
+		if c.info, err = g.clientProtocol(route).ParseRequest(route, c.body); err != nil {
+			return nil, err
+		}
+	}
+	up, err := g.upstreamFor(route, c.info.Model)
+	if err != nil {
+		return nil, err
+	}
+	c.up, c.served = up, c.info.Model
 	c.event = allot.Event{
-		ID:             id,
-		Time:           c.start,
 		Principal:      principal,
-		Provider:       c.up.Name,
+		Provider:       up.Name,
 		RequestedModel: c.info.Model,
 		Route:          route,
 		Task:           taskOf(r.Header, c.info.Task),
@@ -106,71 +125,20 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 			c.event.Task = name
 		}
 	}
-	c.billable = route != allot.RouteModels && route != allot.RouteCountTokens
-	if c.billable && g.opts.Rationer != nil && !g.admit(w, r, c) {
-		return
-	}
-	defer g.settle(c)
-	g.forward(w, r, c)
+	return c, nil
 }
 
-// forward sends the call upstream and relays the answer.
-func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, c *call) {
-	ctx, cancel := context.WithTimeout(r.Context(), g.opts.UpstreamTimeout)
-	defer cancel()
-
-	out := c.body
+// outbound builds the provider's request: the body rewritten for the
+// served model (and usage in streams), the same path suffix and query,
+// the client's provider headers, the provider's key instead of allot's.
+func (g *Gateway) outbound(ctx context.Context, r *http.Request, c *call) (*http.Request, error) {
+	body := c.body
 	if c.route != allot.RouteModels {
 		var err error
-		if out, err = c.up.Protocol.RewriteRequest(c.route, c.body, c.info, c.served); err != nil {
-			g.fail(w, c.route, err)
-			c.status = allot.ErrorOf(err).Code.Info().Status
-			return
+		if body, err = c.up.Protocol.RewriteRequest(c.route, c.body, c.info, c.served); err != nil {
+			return nil, err
 		}
 	}
-	req, err := g.upstreamRequest(ctx, r, c, out)
-	if err != nil {
-		g.fail(w, c.route, err)
-		c.status = http.StatusInternalServerError
-		return
-	}
-	if c.billable && g.intents != nil {
-		g.intend(c)
-	}
-	sent := g.opts.Now()
-	resp, err := g.transport.RoundTrip(req)
-	if m := g.opts.Metrics; m != nil {
-		m.upstreamLatency.WithLabelValues(c.up.Name).Observe(time.Since(sent).Seconds())
-	}
-	if err != nil {
-		g.upstreamFailed(w, r, c, ctx, err)
-		return
-	}
-	defer resp.Body.Close()
-	c.gotResp = true
-	c.status, c.upStatus = resp.StatusCode, resp.StatusCode
-	c.tap = c.up.Protocol.NewTap(c.route, c.info)
-
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		// The provider refused allot's own key: the caller's key was fine, and
-		// the provider's message may quote the provider key, so say it plainly.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		c.status = http.StatusBadGateway
-		g.fail(w, c.route, allot.Errorf(allot.EUpstream, "provider %q refused allot's provider key (HTTP %d); an admin must fix the api key of provider %q in allot's configuration", c.up.Name, resp.StatusCode, c.up.Name))
-		c.complete = true
-		return
-	}
-	copyHeaders(w.Header(), resp.Header)
-	if isEventStream(resp.Header) {
-		g.relayStream(w, r, c, resp, cancel)
-		return
-	}
-	g.relayBody(w, r, c, resp)
-}
-
-// upstreamRequest builds the provider request: same path suffix and query,
-// the client's provider headers, the provider's key instead of allot's.
-func (g *Gateway) upstreamRequest(ctx context.Context, r *http.Request, c *call, body []byte) (*http.Request, error) {
 	u := *c.up.BaseURL
 	u.Path = strings.TrimRight(u.Path, "/") + c.up.Protocol.UpstreamPath(c.route)
 	u.RawPath = ""
@@ -192,236 +160,50 @@ func (g *Gateway) upstreamRequest(ctx context.Context, r *http.Request, c *call,
 	return req, nil
 }
 
-// upstreamFailed handles a call whose provider never answered with headers.
-func (g *Gateway) upstreamFailed(w http.ResponseWriter, r *http.Request, c *call, ctx context.Context, err error) {
+// forward sends the call to the provider and returns its answer, headers
+// read and body unread. An error is the client's answer: the provider
+// could not be reached, did not answer in time, or refused allot's own
+// key; the call's state then says whether the provider may bill it.
+func (g *Gateway) forward(r *http.Request, c *call, req *http.Request) (*http.Response, error) {
+	sent := g.opts.Now()
+	resp, err := g.transport.RoundTrip(req)
+	if m := g.opts.Metrics; m != nil {
+		m.upstreamLatency.WithLabelValues(c.up.Name).Observe(time.Since(sent).Seconds())
+	}
+	if err != nil {
+		return nil, g.unanswered(r, c, req.Context(), err)
+	}
+	c.advance(callForwarded)
+	c.status, c.upStatus = resp.StatusCode, resp.StatusCode
+	c.tap = c.up.Protocol.NewTap(c.route, c.info)
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		// The provider refused allot's own key: the caller's key was fine, and
+		// the provider's message may quote the provider key, so say it plainly.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		c.status = http.StatusBadGateway
+		return nil, allot.Errorf(allot.EUpstream, "provider %q refused allot's provider key (HTTP %d); an admin must fix the api key of provider %q in allot's configuration", c.up.Name, resp.StatusCode, c.up.Name)
+	}
+	return resp, nil
+}
+
+// unanswered is the error of a call whose provider never answered with
+// headers. A call the client left or that timed out was sent and may be
+// billed (callSent); one that never reached the provider was not.
+func (g *Gateway) unanswered(r *http.Request, c *call, ctx context.Context, err error) error {
 	switch {
 	case r.Context().Err() != nil:
+		c.advance(callSent)
 		c.status = allot.StatusClientGone // nobody to answer
+		return allot.Errorf(allot.ETimeout, "the client left before provider %q answered", c.up.Name)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
+		c.advance(callSent)
 		c.status = http.StatusGatewayTimeout
-		g.fail(w, c.route, allot.Errorf(allot.ETimeout, "provider %q did not answer within %s; retry, or ask an admin to raise upstream_timeout", c.up.Name, g.opts.UpstreamTimeout))
+		return allot.Errorf(allot.ETimeout, "provider %q did not answer within %s; retry, or ask an admin to raise upstream_timeout", c.up.Name, g.opts.UpstreamTimeout)
 	default:
 		c.status = http.StatusBadGateway
 		g.opts.Logger.Warn("upstream unreachable", "provider", c.up.Name, "err", err)
-		g.fail(w, c.route, allot.Errorf(allot.EUpstream, "provider %q could not be reached (%s); retry shortly, and tell an admin if it persists", c.up.Name, shortNetErr(err)))
-	}
-}
-
-// relayStream forwards each server-sent event as it arrives and taps it.
-func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, resp *http.Response, cancel context.CancelFunc) {
-	h := w.Header()
-	h.Del("Content-Length")
-	if c.adm != nil && c.adm.HasUSDBudget {
-		h.Set("Trailer", "X-Allot-Cost-Usd, X-Allot-Budget-Remaining-Usd")
-	} else {
-		h.Set("Trailer", "X-Allot-Cost-Usd")
-	}
-	w.WriteHeader(resp.StatusCode)
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	rd := sse.NewReader(resp.Body)
-	// Once the provider's usage is complete, the events after it (the
-	// stream's end: [DONE], message_stop, response.completed) are held
-	// until the stream ends and the call's event is recorded, so a client
-	// that saw the whole answer is always in the ledger, even if allot is
-	// killed right after.
-	var held [][]byte
-	for {
-		ev, err := rd.Next()
-		if resp.StatusCode >= 300 && len(ev.Raw) > 0 {
-			ev.Raw = scrubSecrets(ev.Raw, c.up.APIKey) // an error streamed may quote the key too
-		}
-		if len(ev.Raw) > 0 {
-			if c.tap.Event(ev.Name, ev.Data) {
-				if c.firstAt.IsZero() {
-					c.firstAt = g.opts.Now()
-				}
-				if held != nil || usageComplete(c.tap) {
-					if len(held) < maxHeld {
-						held = append(held, bytes.Clone(ev.Raw))
-						continue
-					}
-					if !g.writeHeld(w, rc, c, held, cancel) {
-						return
-					}
-					held = held[:0]
-				}
-				if _, werr := w.Write(ev.Raw); werr != nil {
-					cancel() // stop paying for tokens nobody reads
-					c.status = allot.StatusClientGone
-					return
-				}
-				// Flush unless another complete event is already here:
-				// events that arrived together leave together, none waits.
-				if !rd.Pending() {
-					if ferr := rc.Flush(); ferr != nil {
-						cancel()
-						c.status = allot.StatusClientGone
-						return
-					}
-				}
-			}
-		}
-		if err == io.EOF {
-			c.complete = true
-			g.price(c)
-			w.Header().Set("X-Allot-Cost-Usd", c.event.Cost.String())
-			if c.adm != nil && c.adm.HasUSDBudget {
-				w.Header().Set("X-Allot-Budget-Remaining-Usd", remainingAfter(c.adm, c.event.Cost).String())
-			}
-			g.settle(c)
-			g.writeHeld(w, rc, c, held, cancel)
-			return
-		}
-		if err != nil {
-			if r.Context().Err() != nil {
-				c.status = allot.StatusClientGone
-			} else {
-				g.opts.Logger.Warn("upstream stream broke", "provider", c.up.Name, "err", err)
-				g.writeHeld(w, rc, c, held, cancel)
-			}
-			return
-		}
-	}
-}
-
-// usageComplete reports whether the provider's input and output counts
-// have both arrived.
-func usageComplete(t allot.Tap) bool {
-	_, in, out := t.Usage()
-	return in && out
-}
-
-// writeHeld sends held events and flushes; it reports false, with the
-// call marked client-gone and the upstream cancelled, when the client left.
-func (g *Gateway) writeHeld(w http.ResponseWriter, rc *http.ResponseController, c *call, held [][]byte, cancel context.CancelFunc) bool {
-	if len(held) == 0 {
-		return true
-	}
-	for _, raw := range held {
-		if _, err := w.Write(raw); err != nil {
-			cancel()
-			if !c.settled {
-				c.status = allot.StatusClientGone
-			}
-			return false
-		}
-	}
-	if err := rc.Flush(); err != nil {
-		cancel()
-		if !c.settled {
-			c.status = allot.StatusClientGone
-		}
-		return false
-	}
-	return true
-}
-
-// relayBody forwards a whole (non-streamed) response after tapping it, so
-// the cost can go in a header.
-func (g *Gateway) relayBody(w http.ResponseWriter, r *http.Request, c *call, resp *http.Response) {
-	buf := bufferPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufferPool.Put(buf)
-	_, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes))
-	c.firstAt = g.opts.Now()
-	if err != nil {
-		if r.Context().Err() != nil {
-			c.status = allot.StatusClientGone
-			return
-		}
-		c.status = http.StatusBadGateway
-		g.fail(w, c.route, allot.Errorf(allot.EUpstream, "provider %q broke off its answer (%s); retry", c.up.Name, shortNetErr(err)))
-		return
-	}
-	body := buf.Bytes()
-	if resp.StatusCode < 300 {
-		c.tap.Body(body)
-	} else {
-		body = scrubSecrets(body, c.up.APIKey)
-	}
-	g.price(c)
-	if c.route != allot.RouteModels && c.route != allot.RouteCountTokens {
-		w.Header().Set("X-Allot-Cost-Usd", c.event.Cost.String())
-		if c.adm != nil && c.adm.HasUSDBudget {
-			w.Header().Set("X-Allot-Budget-Remaining-Usd", remainingAfter(c.adm, c.event.Cost).String())
-		}
-	}
-	w.Header().Set("Content-Length", itoa(len(body)))
-	// Recorded before the client gets the answer, so a client that got it
-	// is always in the ledger, even if allot is killed right after.
-	c.complete = true
-	g.settle(c)
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(body)
-}
-
-// settle fills in usage, price and timing and records the call's one
-// event; it runs once, where the call ends or just before its answer's
-// last bytes go out, and later calls do nothing.
-func (g *Gateway) settle(c *call) {
-	if c.settled || !c.billable {
-		return
-	}
-	c.settled = true
-	g.price(c)
-	ev := &c.event
-	ev.Status = c.status
-	end := g.opts.Now()
-	ev.Latency = end.Sub(c.start)
-	if !c.firstAt.IsZero() {
-		ev.TTFT = c.firstAt.Sub(c.start)
-	}
-	g.endAdmission(c)
-	g.opts.Recorder.Record(*ev)
-	if m := g.opts.Metrics; m != nil {
-		m.observe(ev)
-	}
-}
-
-// price computes the call's tokens and cost once; later calls are no-ops.
-func (g *Gateway) price(c *call) {
-	ev := &c.event
-	if ev.ServedModel != "" {
-		return
-	}
-	ev.ServedModel = c.served
-	var t allot.Tokens
-	haveIn, haveOut := false, false
-	if c.tap != nil {
-		t, haveIn, haveOut = c.tap.Usage()
-		if m := c.tap.Model(); m != "" {
-			ev.ServedModel = allot.CapLabel(m) // the provider's answer may be any length
-		}
-	}
-	// Estimate what the provider did not report, when it may bill for it:
-	// a successful answer cut short, or a call abandoned or timed out after
-	// the prompt was sent.
-	mayBill := (c.gotResp && c.upStatus < 300) ||
-		(!c.gotResp && (c.status == allot.StatusClientGone || c.status == http.StatusGatewayTimeout))
-	if mayBill && c.route != allot.RouteModels && c.route != allot.RouteCountTokens {
-		if !haveIn {
-			t.Input = g.opts.Estimator.CountTokens(c.up.Protocol.InputText(c.route, c.body))
-			ev.Estimated = true
-		}
-		if !haveOut && c.tap != nil && c.route != allot.RouteEmbeddings {
-			t.Output = g.opts.Estimator.CountTokens(c.tap.OutputText())
-			ev.Estimated = true
-		}
-	}
-	// A provider's usage is recorded even when absurd (the call happened),
-	// but bounded to what one call can bill, so no count or cost can
-	// overflow budgets or reports; the event is flagged as estimated, since
-	// its numbers are no longer the provider's own.
-	t, clamped := t.ClampCall()
-	ev.Tokens = t
-	ev.Cost, ev.CostKnown = g.opts.Pricer.Cost(c.up.Name, ev.ServedModel, c.start, t)
-	cost, costClamped := allot.ClampCallCost(ev.Cost)
-	ev.Cost = cost
-	if clamped || costClamped {
-		ev.Estimated = true
-		g.opts.Logger.Warn("provider usage past one call's bounds; recorded clamped and flagged estimated",
-			"request_id", ev.ID, "provider", c.up.Name, "model", ev.ServedModel, "max_tokens_per_kind", allot.MaxCallTokens, "max_cost_usd", allot.MaxCallCost.String())
+		return allot.Errorf(allot.EUpstream, "provider %q could not be reached (%s); retry shortly, and tell an admin if it persists", c.up.Name, shortNetErr(err))
 	}
 }
 

@@ -92,10 +92,23 @@ func (g *Gateway) worstCase(c *call, model string) allot.Tokens {
 	return t
 }
 
-// admit runs the call past rationing. It reports false after answering
-// the client with the refusal; on success the call may have a new served
-// model and upstream (downgrade).
-func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) bool {
+// admission is what rationing decided for a call it let through: the
+// upstream and model to serve it with (a downgrade changes both), and the
+// budget reservation to settle when the call ends (nil without rationing).
+type admission struct {
+	up     *Upstream
+	served string
+	res    *budget.Admission
+}
+
+// admit runs a metered call past rationing: model access, rate limits and
+// every budget's reservation of the call's worst case. A refusal is an
+// error to answer the client with; it has told the observer and metrics.
+// Without a Rationer every call is admitted as asked.
+func (g *Gateway) admit(ctx context.Context, c *call) (admission, error) {
+	if g.opts.Rationer == nil {
+		return admission{up: c.up, served: c.info.Model}, nil
+	}
 	bc := budget.Call{
 		Principal: c.event.Principal,
 		Task:      c.event.Task,
@@ -104,7 +117,7 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) bool {
 		Time:      c.start,
 		WorstCase: g.worstCase(c, c.info.Model),
 	}
-	adm, err := g.opts.Rationer.Admit(r.Context(), bc)
+	res, err := g.opts.Rationer.Admit(ctx, bc)
 	if err != nil {
 		e := allot.ErrorOf(err)
 		if o := g.opts.RationObserver; o != nil && e.Code != allot.EUnavailable {
@@ -113,56 +126,55 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, c *call) bool {
 		if m := g.opts.Metrics; m != nil {
 			m.refused.WithLabelValues(string(e.Code)).Inc()
 		}
-		w.Header().Set("X-Allot-Cost-Usd", "0")
-		g.fail(w, c.route, e)
-		return false
+		return admission{}, e
 	}
-	c.adm = adm
-	if adm.Downgraded != "" {
-		up, err := g.upstreamFor(c.route, adm.ServedModel)
+	adm := admission{up: c.up, served: c.info.Model, res: res}
+	if res.Downgraded != "" {
+		up, err := g.upstreamFor(c.route, res.ServedModel)
 		if err != nil || up.Protocol.Name() != c.up.Protocol.Name() {
-			_ = adm.Release()
-			c.adm = nil
-			g.fail(w, c.route, allot.Errorf(allot.EInternal, "budget downgrade of %s: no provider speaking %s serves %q; an admin must fix the downgrade map", adm.Downgraded, c.up.Protocol.Name(), adm.ServedModel))
-			return false
+			_ = res.Release()
+			return admission{}, allot.Errorf(allot.EInternal, "budget downgrade of %s: no provider speaking %s serves %q; an admin must fix the downgrade map", res.Downgraded, c.up.Protocol.Name(), res.ServedModel)
 		}
-		c.up = up
-		c.served = adm.ServedModel
-		c.event.Provider = up.Name
-		w.Header().Set("X-Allot-Downgraded", adm.Downgraded)
+		adm.up, adm.served = up, res.ServedModel
 		if o := g.opts.RationObserver; o != nil {
-			o.Downgraded(c.event.Principal, bc, adm)
+			o.Downgraded(c.event.Principal, bc, res)
 		}
 	}
-	if adm.HasUSDBudget {
-		w.Header().Set("X-Allot-Budget-Remaining-Usd", adm.RemainingUSD.String())
+	if o := g.opts.RationObserver; o != nil && len(res.Alerts) > 0 {
+		o.Alerts(c.event.Principal, res.Alerts)
 	}
-	if o := g.opts.RationObserver; o != nil && len(adm.Alerts) > 0 {
-		o.Alerts(c.event.Principal, adm.Alerts)
-	}
-	return true
+	return adm, nil
 }
 
-// remainingAfter is the tightest budget's room once this call's cost is spent.
-func remainingAfter(adm *budget.Admission, cost allot.Money) allot.Money {
-	return max(adm.RemainingUSD-cost, 0)
+// admitted applies an admission to the call and tells the client what it
+// changed: a downgrade, and the tightest budget's room.
+func (c *call) admitted(w http.ResponseWriter, adm admission) {
+	c.up, c.served, c.res = adm.up, adm.served, adm.res
+	c.event.Provider = adm.up.Name
+	if adm.res != nil && adm.res.Downgraded != "" {
+		w.Header().Set("X-Allot-Downgraded", adm.res.Downgraded)
+	}
+	if adm.res != nil && adm.res.HasUSDBudget {
+		w.Header().Set("X-Allot-Budget-Remaining-Usd", adm.res.RemainingUSD.String())
+	}
+	c.advance(callAdmitted)
 }
 
-// endAdmission settles the call's reservation with what it really used, or
-// releases it when the provider never received the call.
+// endAdmission settles the call's reservation with what it really used,
+// or releases it when the provider never received the call.
 func (g *Gateway) endAdmission(c *call) {
-	adm := c.adm
-	if adm == nil {
+	defer c.advance(callSettled)
+	if c.res == nil {
 		return
 	}
 	ev := &c.event
-	if !c.gotResp && ev.Tokens == (allot.Tokens{}) {
-		if err := adm.Release(); err != nil {
+	if c.reached < callSent {
+		if err := c.res.Release(); err != nil {
 			g.opts.Logger.Error("release budget reservation", "request_id", ev.ID, "err", err)
 		}
 		return
 	}
-	alerts, err := adm.Settle(ev.Cost, ev.Tokens)
+	alerts, err := c.res.Settle(ev.Cost, ev.Tokens)
 	if err != nil {
 		g.opts.Logger.Error("settle budget reservation", "request_id", ev.ID, "err", err)
 		return

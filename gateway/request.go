@@ -102,7 +102,7 @@ func taskOf(h http.Header, fromBody string) string {
 // upstreamFor picks the provider for model on route: the longest matching
 // models: prefix, else the first provider speaking the route's format.
 func (g *Gateway) upstreamFor(route allot.Route, model string) (*Upstream, error) {
-	want := g.protocolFor(route)
+	want := protocolFor(route)
 	best := ""
 	for prefix := range g.opts.Models {
 		if strings.HasPrefix(model, strings.TrimSuffix(prefix, "*")) && len(prefix) > len(best) {

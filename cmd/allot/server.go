@@ -26,6 +26,8 @@ import (
 	"github.com/allot-dev/allot/notify"
 	"github.com/allot-dev/allot/postgres"
 	"github.com/allot-dev/allot/pricing"
+	"github.com/allot-dev/allot/provider/anthropic"
+	"github.com/allot-dev/allot/provider/openai"
 	"github.com/allot-dev/allot/redis"
 	"github.com/allot-dev/allot/tokenizer"
 	"github.com/allot-dev/allot/web"
@@ -87,6 +89,10 @@ func loadCatalog(ctx context.Context, cfg config.Config, dir allot.Directory) (*
 	return cat, nil
 }
 
+// protocols are the wire formats allot speaks, by the names a provider's
+// type: takes; the gateway is given them rather than importing them.
+var protocols = gateway.Protocols{"openai": openai.Protocol{}, "anthropic": anthropic.Protocol{}}
+
 // upstreams turns the configured providers into the gateway's upstreams.
 func upstreams(cfg config.Config) ([]gateway.Upstream, error) {
 	var ups []gateway.Upstream
@@ -99,7 +105,7 @@ func upstreams(cfg config.Config) ([]gateway.Upstream, error) {
 		if err != nil {
 			return nil, err
 		}
-		ups = append(ups, gateway.Upstream{Name: p.Name, Protocol: gateway.Protocol(p.Type), BaseURL: u, APIKey: key})
+		ups = append(ups, gateway.Upstream{Name: p.Name, Protocol: protocols[p.Type], BaseURL: u, APIKey: key})
 	}
 	return ups, nil
 }
@@ -179,6 +185,7 @@ func (s *server) init(ctx context.Context) error {
 		}
 	}()
 	s.gw = gateway.New(gateway.Options{
+		Protocols:       protocols,
 		Upstreams:       ups,
 		Models:          cfg.Models,
 		Keys:            s.db,
