@@ -40,11 +40,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 		g.fail(w, route, err)
 		return
 	}
-	c, err := g.parse(w, r, route, principal)
+	cv, err := g.parse(w, r, route, principal)
 	if err != nil {
 		g.fail(w, route, err)
 		return
 	}
+	c := &cv // stays on the stack: no phase keeps it
 	c.start, c.event.ID, c.event.Time = start, id, start
 	if c.metered {
 		adm, err := g.admit(r.Context(), c)
@@ -86,20 +87,20 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 // parse reads what the call needs from the request: its body, the fields
 // the client's wire format carries, the upstream that serves its model,
 // and the event it will be recorded as (labels capped, task named).
-func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, route allot.Route, principal allot.Principal) (*call, error) {
-	c := &call{route: route, metered: meteredRoute(route)}
+func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, route allot.Route, principal allot.Principal) (call, error) {
+	c := call{route: route, metered: meteredRoute(route)}
 	if route != allot.RouteModels {
 		var err error
 		if c.body, err = readBody(w, r, g.opts.MaxBodyBytes); err != nil {
-			return nil, err
+			return call{}, err
 		}
 		if c.info, err = g.clientProtocol(route).ParseRequest(route, c.body); err != nil {
-			return nil, err
+			return call{}, err
 		}
 	}
 	up, err := g.upstreamFor(route, c.info.Model)
 	if err != nil {
-		return nil, err
+		return call{}, err
 	}
 	c.up, c.served = up, c.info.Model
 	c.event = allot.Event{

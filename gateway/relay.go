@@ -28,10 +28,9 @@ type relayed struct {
 	status  int
 	whole   bool
 	stream  bool
-	held    [][]byte                 // stream: the events after its usage
-	body    []byte                   // otherwise: the whole body
-	rc      *http.ResponseController // stream: flushes the tail
-	buf     *bytes.Buffer            // pooled buffer behind body
+	held    [][]byte      // stream: the events after its usage
+	body    []byte        // otherwise: the whole body
+	buf     *bytes.Buffer // pooled buffer behind body
 }
 
 // free returns the relay's pooled buffer.
@@ -74,8 +73,8 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 		h.Set("Trailer", "X-Allot-Cost-Usd")
 	}
 	w.WriteHeader(resp.StatusCode)
-	rel.rc = http.NewResponseController(w)
-	_ = rel.rc.Flush()
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
 	rd := sse.NewReader(resp.Body)
 	for {
 		ev, err := rd.Next()
@@ -91,7 +90,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 					rel.held = append(rel.held, bytes.Clone(ev.Raw))
 					continue
 				}
-				if !writeHeld(w, rel.rc, rel.held, cancel) {
+				if !writeHeld(w, rc, rel.held, cancel) {
 					rel.status = allot.StatusClientGone
 					return rel
 				}
@@ -105,7 +104,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 			// Flush unless another complete event is already here:
 			// events that arrived together leave together, none waits.
 			if !rd.Pending() {
-				if ferr := rel.rc.Flush(); ferr != nil {
+				if ferr := rc.Flush(); ferr != nil {
 					cancel()
 					rel.status = allot.StatusClientGone
 					return rel
@@ -122,7 +121,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 		case err != nil:
 			// Not the end of a whole answer: nothing to hold back.
 			g.opts.Logger.Warn("upstream stream broke", "provider", c.up.Name, "err", err)
-			if !writeHeld(w, rel.rc, rel.held, cancel) {
+			if !writeHeld(w, rc, rel.held, cancel) {
 				rel.status = allot.StatusClientGone
 			}
 			rel.held = nil
@@ -189,7 +188,7 @@ func (g *Gateway) relayBody(w http.ResponseWriter, r *http.Request, c *call, res
 // now changes nothing: the call is settled.
 func (g *Gateway) deliver(w http.ResponseWriter, c *call, rel relayed, cancel context.CancelFunc) {
 	if rel.stream {
-		writeHeld(w, rel.rc, rel.held, cancel)
+		writeHeld(w, http.NewResponseController(w), rel.held, cancel)
 		return
 	}
 	w.Header().Set("Content-Length", itoa(len(rel.body)))
