@@ -196,7 +196,7 @@ func (g *Gateway) unanswered(r *http.Request, c *call, ctx context.Context, err 
 	case r.Context().Err() != nil:
 		c.advance(callSent)
 		c.status = allot.StatusClientGone // nobody to answer
-		return allot.Errorf(allot.ETimeout, "the client left before provider %q answered", c.up.Name)
+		return allot.Errorf(allot.ETimeout, "the call was cancelled before provider %q answered", c.up.Name)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
 		c.advance(callSent)
 		c.status = http.StatusGatewayTimeout
