@@ -88,7 +88,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 // the client's wire format carries, the upstream that serves its model,
 // and the event it will be recorded as (labels capped, task named).
 func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, route allot.Route, principal allot.Principal) (call, error) {
-	c := call{route: route, metered: meteredRoute(route)}
+	c := call{state: callParsed, route: route, metered: meteredRoute(route)}
 	if route != allot.RouteModels {
 		var err error
 		if c.body, err = readBody(w, r, g.opts.MaxBodyBytes); err != nil {
