@@ -1,7 +1,10 @@
 package gateway_test
 
 import (
+	"context"
 	"go/parser"
+	"io"
+	"net/http"
 	"go/token"
 	"os"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/gateway"
 	"github.com/allot-dev/allot/pricing"
 	"github.com/allot-dev/allot/provider/anthropic"
@@ -71,6 +75,66 @@ func TestNewNeedsEveryRoutesWireFormat(t *testing.T) {
 				}
 			}()
 			gateway.New(gateway.Options{Protocols: tt.protocols, Keys: staticKeys{}, Pricer: pricing.Default(), Recorder: discardRecorder{}})
+		})
+	}
+}
+
+// answering replaces the provider by one that answers every call with
+// status and body.
+func answering(status int, body string) func(http.Handler) http.Handler {
+	return func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, body)
+		})
+	}
+}
+
+// TestEveryEndingIsOneEventAndOneSettlement: however an admitted call
+// ends, it is recorded once, with the status its client saw, and its
+// reservation is settled once: counted (here against a limit of one
+// request a minute, so the next call is refused) when the provider got
+// the call, released when it never did.
+func TestEveryEndingIsOneEventAndOneSettlement(t *testing.T) {
+	t.Parallel()
+	chat := `{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`
+	tests := []struct {
+		name       string
+		opts       harnessOptions
+		wantStatus int
+		counted    bool // the provider got the call: its request counts
+	}{
+		{"whole answer", harnessOptions{}, http.StatusOK, true},
+		{"provider error", harnessOptions{wrapSim: answering(http.StatusInternalServerError, `{"error":{"message":"boom","type":"server_error"}}`)}, http.StatusInternalServerError, true},
+		{"provider refused allot's key", harnessOptions{wrapSim: answering(http.StatusUnauthorized, `{"error":{"message":"bad key"}}`)}, http.StatusBadGateway, true},
+		{"provider unreachable", harnessOptions{simURL: closedURL(t)}, http.StatusBadGateway, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.opts.policy = &allot.Policy{RateLimits: []allot.RateLimit{{Scope: "user:alice", RequestsPerMinute: 1}}}
+			h := newHarness(t, tt.opts)
+			call := func() int {
+				resp, err := h.post(context.Background(), "/v1/chat/completions", chat, nil)
+				if err != nil {
+					t.Fatalf("call: %v", err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if got := call(); got != tt.wantStatus {
+				t.Fatalf("status %d, want %d", got, tt.wantStatus)
+			}
+			if ev := h.waitEvents(1)[0]; ev.Status != tt.wantStatus {
+				t.Errorf("event status %d, want %d", ev.Status, tt.wantStatus)
+			}
+			next := call()
+			if refused := next == http.StatusTooManyRequests; refused != tt.counted {
+				t.Errorf("next call's status %d: the first call counted = %v, want %v", next, refused, tt.counted)
+			}
 		})
 	}
 }
