@@ -3,9 +3,9 @@ package gateway_test
 import (
 	"context"
 	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
-	"go/token"
 	"os"
 	"path/filepath"
 	"strconv"
