@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -48,30 +49,30 @@ func (e encoding) contentType() string {
 
 // decode reads an OTLP payload. The *Data messages (MetricsData, LogsData,
 // TracesData) have the wire format of the Export*ServiceRequest messages.
-// OTLP/JSON is protobuf's JSON mapping with lowerCamelCase names, integers
-// as numbers or strings and enums as integers; unmarshalJSON reads it as
-// protojson would, several times faster, ignoring unknown fields as the
-// OTLP spec asks. Its hex trace and span ids are fixed afterwards
-// (fixLogIDs, fixSpanIDs).
+// OTLP/JSON is protobuf's JSON mapping (protojson) with two differences:
+// unknown fields are ignored, as the OTLP spec asks so that a newer
+// exporter can talk to an older receiver, and trace and span ids are hex,
+// not base64, which fixIDs corrects after protojson has read them.
+// Integers as numbers or strings, enums as numbers or names, proto or
+// lowerCamelCase field names are all protojson's own.
 func decode(body []byte, enc encoding, m proto.Message) error {
-	if enc == encJSON {
-		return unmarshalJSON(body, m)
+	if enc != encJSON {
+		return proto.Unmarshal(body, m)
 	}
-	return proto.Unmarshal(body, m)
+	if err := jsonOptions.Unmarshal(body, m); err != nil {
+		return err
+	}
+	fixIDs(m)
+	return nil
 }
 
-// decode is decode with the receiver's JSON decoder.
-func (r *Receiver) decode(body []byte, enc encoding, m proto.Message) error {
-	if enc == encJSON && r.jsonDecoder != nil {
-		return r.jsonDecoder(body, m)
-	}
-	return decode(body, enc, m)
-}
+// jsonOptions is how OTLP/JSON is read: protojson, ignoring unknown fields.
+var jsonOptions = protojson.UnmarshalOptions{DiscardUnknown: true}
 
 // jsonID recovers an id that OTLP/JSON sent as hex, which protojson's
-// mapping reads as base64: 32 hex characters decode to 24 bytes, 16 to 12, and encoding
-// those bytes again gives back the hex text exactly. An id already of the
-// right length (a sender that used base64) is left alone.
+// mapping reads as base64: 32 hex characters decode to 24 bytes, 16 to 12,
+// and encoding those bytes again gives back the hex text exactly. An id
+// already of the right length (a sender that used base64) is left alone.
 func jsonID(b []byte, size int) []byte {
 	if len(b) == 0 || len(b) == size {
 		return b
@@ -87,30 +88,27 @@ func jsonID(b []byte, size int) []byte {
 	return out
 }
 
-func fixLogIDs(ld *logspb.LogsData, enc encoding) {
-	if enc != encJSON {
-		return
-	}
-	for _, rl := range ld.GetResourceLogs() {
-		for _, sl := range rl.GetScopeLogs() {
-			for _, lr := range sl.GetLogRecords() {
-				lr.TraceId = jsonID(lr.TraceId, 16)
-				lr.SpanId = jsonID(lr.SpanId, 8)
+// fixIDs corrects the hex trace and span ids of a decoded OTLP/JSON
+// payload that the receiver reads: those of log records and spans.
+func fixIDs(m proto.Message) {
+	switch m := m.(type) {
+	case *logspb.LogsData:
+		for _, rl := range m.GetResourceLogs() {
+			for _, sl := range rl.GetScopeLogs() {
+				for _, lr := range sl.GetLogRecords() {
+					lr.TraceId = jsonID(lr.TraceId, 16)
+					lr.SpanId = jsonID(lr.SpanId, 8)
+				}
 			}
 		}
-	}
-}
-
-func fixSpanIDs(td *tracepb.TracesData, enc encoding) {
-	if enc != encJSON {
-		return
-	}
-	for _, rs := range td.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			for _, s := range ss.GetSpans() {
-				s.TraceId = jsonID(s.TraceId, 16)
-				s.SpanId = jsonID(s.SpanId, 8)
-				s.ParentSpanId = jsonID(s.ParentSpanId, 8)
+	case *tracepb.TracesData:
+		for _, rs := range m.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				for _, s := range ss.GetSpans() {
+					s.TraceId = jsonID(s.TraceId, 16)
+					s.SpanId = jsonID(s.SpanId, 8)
+					s.ParentSpanId = jsonID(s.ParentSpanId, 8)
+				}
 			}
 		}
 	}
