@@ -174,8 +174,9 @@ func TestJSONDecodeCases(t *testing.T) {
 	}
 }
 
-// TestJSONHexIDs: OTLP/JSON's trace and span ids are hex; decode returns
-// them as the bytes they name. Ids sent as base64 (protojson's mapping,
+// TestJSONHexIDs: OTLP/JSON's trace and span ids are hex, in log
+// records, spans, span links and exemplars; decode returns them as the
+// bytes they name. Ids sent as base64 (protojson's mapping,
 // which some senders use) and ids of other lengths are kept as sent.
 func TestJSONHexIDs(t *testing.T) {
 	t.Parallel()
@@ -203,13 +204,24 @@ func TestJSONHexIDs(t *testing.T) {
 			if !bytes.Equal(lr.TraceId, tc.wantTrace) || !bytes.Equal(lr.SpanId, tc.wantSpan) {
 				t.Errorf("log record ids %x %x, want %x %x", lr.TraceId, lr.SpanId, tc.wantTrace, tc.wantSpan)
 			}
-			spans := accepts(t, []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":`+tc.trace+`,"spanId":`+tc.span+`,"parentSpanId":`+tc.parent+`}]}]}]}`), &tracepb.TracesData{})
+			spans := accepts(t, []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":`+tc.trace+`,"spanId":`+tc.span+`,"parentSpanId":`+tc.parent+`,"links":[{"traceId":`+tc.trace+`,"spanId":`+tc.span+`}]}]}]}]}`), &tracepb.TracesData{})
 			if spans == nil {
 				t.Fatal("span refused")
 			}
 			s := spans.(*tracepb.TracesData).ResourceSpans[0].ScopeSpans[0].Spans[0]
 			if !bytes.Equal(s.TraceId, tc.wantTrace) || !bytes.Equal(s.SpanId, tc.wantSpan) || !bytes.Equal(s.ParentSpanId, tc.wantParent) {
 				t.Errorf("span ids %x %x %x, want %x %x %x", s.TraceId, s.SpanId, s.ParentSpanId, tc.wantTrace, tc.wantSpan, tc.wantParent)
+			}
+			if l := s.Links[0]; !bytes.Equal(l.TraceId, tc.wantTrace) || !bytes.Equal(l.SpanId, tc.wantSpan) {
+				t.Errorf("link ids %x %x, want %x %x", l.TraceId, l.SpanId, tc.wantTrace, tc.wantSpan)
+			}
+			metrics := accepts(t, []byte(jsonPoint(`"exemplars":[{"asInt":1,"traceId":`+tc.trace+`,"spanId":`+tc.span+`}]`)), &metricspb.MetricsData{})
+			if metrics == nil {
+				t.Fatal("exemplar refused")
+			}
+			e := metrics.(*metricspb.MetricsData).ResourceMetrics[0].ScopeMetrics[0].Metrics[0].GetSum().DataPoints[0].Exemplars[0]
+			if !bytes.Equal(e.TraceId, tc.wantTrace) || !bytes.Equal(e.SpanId, tc.wantSpan) {
+				t.Errorf("exemplar ids %x %x, want %x %x", e.TraceId, e.SpanId, tc.wantTrace, tc.wantSpan)
 			}
 		})
 	}

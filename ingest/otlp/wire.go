@@ -1,8 +1,6 @@
 package otlp
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"mime"
 	"net/http"
@@ -12,9 +10,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-
-	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
 // encoding is the wire format of a request, and so of its response.
@@ -62,57 +57,12 @@ func decode(body []byte, enc encoding, m proto.Message) error {
 	if err := jsonOptions.Unmarshal(body, m); err != nil {
 		return err
 	}
-	fixIDs(m)
+	fixIDs(m.ProtoReflect())
 	return nil
 }
 
 // jsonOptions is how OTLP/JSON is read: protojson, ignoring unknown fields.
 var jsonOptions = protojson.UnmarshalOptions{DiscardUnknown: true}
-
-// jsonID recovers an id that OTLP/JSON sent as hex, which protojson's
-// mapping reads as base64: 32 hex characters decode to 24 bytes, 16 to 12,
-// and encoding those bytes again gives back the hex text exactly. An id
-// already of the right length (a sender that used base64) is left alone.
-func jsonID(b []byte, size int) []byte {
-	if len(b) == 0 || len(b) == size {
-		return b
-	}
-	text := base64.StdEncoding.EncodeToString(b)
-	if len(text) != 2*size {
-		return b
-	}
-	out, err := hex.DecodeString(text)
-	if err != nil {
-		return b
-	}
-	return out
-}
-
-// fixIDs corrects the hex trace and span ids of a decoded OTLP/JSON
-// payload that the receiver reads: those of log records and spans.
-func fixIDs(m proto.Message) {
-	switch m := m.(type) {
-	case *logspb.LogsData:
-		for _, rl := range m.GetResourceLogs() {
-			for _, sl := range rl.GetScopeLogs() {
-				for _, lr := range sl.GetLogRecords() {
-					lr.TraceId = jsonID(lr.TraceId, 16)
-					lr.SpanId = jsonID(lr.SpanId, 8)
-				}
-			}
-		}
-	case *tracepb.TracesData:
-		for _, rs := range m.GetResourceSpans() {
-			for _, ss := range rs.GetScopeSpans() {
-				for _, s := range ss.GetSpans() {
-					s.TraceId = jsonID(s.TraceId, 16)
-					s.SpanId = jsonID(s.SpanId, 8)
-					s.ParentSpanId = jsonID(s.ParentSpanId, 8)
-				}
-			}
-		}
-	}
-}
 
 // gRPC status codes, used in OTLP/HTTP error bodies (google.rpc.Status).
 const (
