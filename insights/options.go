@@ -1,7 +1,8 @@
 package insights
 
 import (
-	"path"
+	"maps"
+	"slices"
 
 	"github.com/allot-dev/allot"
 )
@@ -11,7 +12,7 @@ type Options struct {
 	Visibility    string            // allot.PeerNamed or allot.PeerAnonymous
 	Floor         allot.Money       // recommendations saving less a month are dropped
 	AnomalyFactor float64           // a day above this × the trailing median is an anomaly
-	Equivalents   map[string]string // premium model glob -> cheaper model (same provider)
+	Equivalents   []Equivalent      // premium models -> cheaper model (same provider); the most specific pattern decides
 	MinGroup      int               // smallest group shown, at least allot.MinPeerGroup
 
 	ShortOutput     int64 // cheaper_model: mean output per call at most this counts as short
@@ -22,6 +23,13 @@ type Options struct {
 	RunawayFactor   int64 // runaway_sessions: calls or tokens over this × the person's usual session
 	RunawayMinCalls int64 // runaway_sessions: fewest calls in a runaway session
 	TopRecommend    int   // team and org views list this many recommendations
+}
+
+// Equivalent maps the models matching From to a cheaper model good enough
+// for short calls (config insights.model_equivalents).
+type Equivalent struct {
+	From allot.ModelPattern
+	To   string
 }
 
 // DefaultOptions returns the defaults: anonymous peers, a $1/month floor,
@@ -52,7 +60,13 @@ func OptionsFrom(p allot.InsightPolicy) (Options, error) {
 	if p.AnomalyFactor != 0 {
 		o.AnomalyFactor = p.AnomalyFactor
 	}
-	o.Equivalents = p.ModelEquivalents
+	for _, from := range slices.Sorted(maps.Keys(p.ModelEquivalents)) {
+		pat, err := allot.ParseModelPattern(from)
+		if err != nil {
+			return Options{}, err
+		}
+		o.Equivalents = append(o.Equivalents, Equivalent{From: pat, To: p.ModelEquivalents[from]})
+	}
 	return o, nil
 }
 
@@ -60,11 +74,14 @@ func (o Options) minGroup() int { return max(o.MinGroup, allot.MinPeerGroup) }
 
 // equivalent returns the configured cheaper model for model, if any.
 func (o Options) equivalent(model string) (string, bool) {
-	best, target := "", ""
-	for glob, to := range o.Equivalents {
-		if ok, _ := path.Match(glob, model); ok && len(glob) > len(best) {
-			best, target = glob, to
+	best := -1
+	for i, e := range o.Equivalents {
+		if e.From.Match(model) && (best < 0 || allot.CompareModelPatterns(e.From, o.Equivalents[best].From) < 0) {
+			best = i
 		}
 	}
-	return target, best != ""
+	if best < 0 {
+		return "", false
+	}
+	return o.Equivalents[best].To, true
 }
