@@ -9,11 +9,11 @@ import (
 
 // Options tune the analyses. Start from DefaultOptions or OptionsFrom.
 type Options struct {
-	Visibility    string            // allot.PeerNamed or allot.PeerAnonymous
-	Floor         allot.Money       // recommendations saving less a month are dropped
-	AnomalyFactor float64           // a day above this × the trailing median is an anomaly
-	Equivalents   []Equivalent      // premium models -> cheaper model (same provider); the most specific pattern decides
-	MinGroup      int               // smallest group shown, at least allot.MinPeerGroup
+	Visibility    string       // allot.PeerNamed or allot.PeerAnonymous
+	Floor         allot.Money  // recommendations saving less a month are dropped
+	AnomalyFactor float64      // a day above this × the trailing median is an anomaly
+	Equivalents   []Equivalent // premium models -> cheaper model (same provider); the most specific pattern decides
+	MinGroup      int          // smallest group shown, at least allot.MinPeerGroup
 
 	ShortOutput     int64 // cheaper_model: mean output per call at most this counts as short
 	MinCalls        int64 // cheaper_model, prompt_caching: fewest calls worth a recommendation
