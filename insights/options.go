@@ -72,8 +72,9 @@ func OptionsFrom(p allot.InsightPolicy) (Options, error) {
 
 func (o Options) minGroup() int { return max(o.MinGroup, allot.MinPeerGroup) }
 
-// equivalent returns the configured cheaper model for model, if any.
-func (o Options) equivalent(model string) (string, bool) {
+// Equivalent returns the configured cheaper model for model, if any: that
+// of the most specific Equivalents pattern matching it.
+func (o Options) Equivalent(model string) (string, bool) {
 	best := -1
 	for i, e := range o.Equivalents {
 		if e.From.Match(model) && (best < 0 || allot.CompareModelPatterns(e.From, o.Equivalents[best].From) < 0) {
