@@ -158,3 +158,28 @@ func FuzzModelPattern(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkModelPatternMatch: budgets, access and routing match on every
+// call, so each form must stay a few nanoseconds.
+func BenchmarkModelPatternMatch(b *testing.B) {
+	for _, bm := range []struct{ name, pattern string }{
+		{"exact", "gpt-4o-mini"},
+		{"prefix", "gpt-4o*"},
+		{"glob", "*opus*"},
+	} {
+		p := MustModelPattern(bm.pattern)
+		b.Run(bm.name, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				for _, m := range [...]string{"gpt-4o-mini", "openrouter/claude-opus-4", "claude-haiku-4-5"} {
+					if p.Match(m) {
+						n++
+					}
+				}
+			}
+			if n == 0 {
+				b.Fatal("matched nothing")
+			}
+		})
+	}
+}
