@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -381,10 +383,17 @@ func (c Config) Validate() error {
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	for model, prov := range c.Models {
-		if _, err := allot.ParseModelPrefix(model); err != nil {
+	routes := make(map[allot.ModelPattern]string, len(c.Models))
+	for _, model := range slices.Sorted(maps.Keys(c.Models)) {
+		prov := c.Models[model]
+		p, err := allot.ParseModelPrefix(model)
+		if err != nil {
 			return fmt.Errorf("config: models: %s", allot.ErrorOf(err).Message)
 		}
+		if other, dup := routes[p]; dup {
+			return fmt.Errorf("config: models: %q and %q are the same pattern (a plain name is a prefix there); keep one", other, model)
+		}
+		routes[p] = model
 		if !names[prov] {
 			return fmt.Errorf("config: models: %q routes to provider %q, which is not declared under providers", model, prov)
 		}

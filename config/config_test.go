@@ -76,6 +76,8 @@ func TestConfigErrorsSayWhatToFix(t *testing.T) {
 		{"bad routing pattern", "providers: [{name: x, type: openai, base_url: http://x}]\nmodels: {\"gpt-[45]o\": x}\n", `models: model pattern "gpt-[45]o" contains "["`},
 		{"bad price pattern", "prices: {\"claude opus\": {input_mtok: 1, output_mtok: 2}}\n", `prices: model pattern "claude opus" contains a space`},
 		{"bad output-limit pattern", "max_output_tokens: {\"o{1,3}\": 1000}\n", `max_output_tokens: model pattern "o{1,3}" contains "{"`},
+		{"routing key given twice", "providers: [{name: x, type: openai, base_url: http://x}]\nmodels: {\"gpt-4o\": x, \"gpt-4o*\": x}\n", `models: "gpt-4o" and "gpt-4o*" are the same pattern`},
+		{"output-limit key given twice", "max_output_tokens: {\"o3\": 1, \"o3*\": 2}\n", `max_output_tokens: "o3" and "o3*" are the same pattern`},
 		{"bad equivalence pattern", "insights: {model_equivalents: {\"gpt-4[o]\": gpt-4o-mini}}\n", `model_equivalents: model pattern "gpt-4[o]"`},
 	}
 	for _, tt := range tests {

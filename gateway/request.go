@@ -104,6 +104,7 @@ func taskOf(h http.Header, fromBody string) string {
 // modelRoute sends the models matching pattern to up (config models:).
 type modelRoute struct {
 	pattern allot.ModelPattern
+	key     string // as configured, for messages
 	up      *Upstream
 }
 
@@ -115,11 +116,16 @@ func compileRoutes(models map[string]string, byName map[string]*Upstream) ([]mod
 		if err != nil {
 			return nil, fmt.Errorf("models: %s", allot.ErrorOf(err).Message)
 		}
+		for _, r := range routes {
+			if r.pattern == p {
+				return nil, fmt.Errorf("models: %q and %q are the same pattern (a plain name is a prefix there); keep one", r.key, key)
+			}
+		}
 		up := byName[name]
 		if up == nil {
 			return nil, fmt.Errorf("models: %q routes to upstream %q, which is not configured", key, name)
 		}
-		routes = append(routes, modelRoute{p, up})
+		routes = append(routes, modelRoute{p, key, up})
 	}
 	slices.SortFunc(routes, func(a, b modelRoute) int { return allot.CompareModelPatterns(a.pattern, b.pattern) })
 	return routes, nil

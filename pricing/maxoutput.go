@@ -109,12 +109,17 @@ func mergeOutputLimits(base []outputLimit, limits map[string]int64) ([]outputLim
 	for _, l := range base {
 		byKey[l.pattern] = l.tokens
 	}
+	given := make(map[allot.ModelPattern]string, len(limits))
 	for _, key := range slices.Sorted(maps.Keys(limits)) {
 		n := limits[key]
 		p, err := allot.ParseModelPrefix(key)
 		if err != nil {
 			return nil, fmt.Errorf("max_output_tokens: %s", allot.ErrorOf(err).Message)
 		}
+		if other, dup := given[p]; dup {
+			return nil, fmt.Errorf("max_output_tokens: %q and %q are the same pattern (a plain name is a prefix there); keep one", other, key)
+		}
+		given[p] = key
 		if n < 0 || n > allot.MaxCallTokens {
 			return nil, fmt.Errorf("max_output_tokens %q is %d; use 0..%d (no model writes more, and the reserved worst case must stay a number allot can price)", key, n, allot.MaxCallTokens)
 		}
