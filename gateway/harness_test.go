@@ -119,6 +119,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		Models:          o.models,
 		Keys:            db,
 		Pricer:          cat,
+		MaxOutput:       cat.MaxOutput,
 		Recorder:        rec,
 		Estimator:       tokenizer.New(),
 		MaxBodyBytes:    o.maxBody,
