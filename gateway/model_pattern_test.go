@@ -10,8 +10,12 @@ import (
 	"github.com/allot-dev/allot/budget"
 	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/pricing"
+	"github.com/allot-dev/allot/provider/anthropic"
 	"github.com/allot-dev/allot/provider/openai"
 )
+
+// wireFormats is the registry cmd/allot passes the gateway.
+var wireFormats = Protocols{"openai": openai.Protocol{}, "anthropic": anthropic.Protocol{}}
 
 // One model pattern means the same models wherever it is written: a
 // budget's models, an access rule's deny list, insights'
@@ -106,6 +110,7 @@ func TestModelPatternMeansTheSameEverywhere(t *testing.T) {
 
 			// Routing: models: sends the model to the provider only if it matches.
 			g := New(Options{
+				Protocols: wireFormats,
 				Upstreams: []Upstream{{Name: "default", Protocol: openai.Protocol{}}, {Name: "routed", Protocol: openai.Protocol{}}},
 				Models:    map[string]string{tt.pattern: "routed"},
 				Keys:      noKeys{}, Pricer: pricing.Default(), Recorder: noRecorder{},
@@ -133,6 +138,7 @@ func TestNewRefusesAnInvalidRoutingPattern(t *testing.T) {
 		}
 	}()
 	New(Options{
+		Protocols: wireFormats,
 		Upstreams: []Upstream{{Name: "default", Protocol: openai.Protocol{}}},
 		Models:    map[string]string{"gpt-[45]o": "default"},
 		Keys:      noKeys{}, Pricer: pricing.Default(), Recorder: noRecorder{},
