@@ -82,7 +82,7 @@ type applyResult struct {
 
 // applyOrgFile applies org.yaml: the org to the directory, the policy and
 // the other settings to settings, with audit entries for what changed.
-func applyOrgFile(ctx context.Context, dir allot.Directory, path string) (applyResult, error) {
+func applyOrgFile(ctx context.Context, dir allot.Store, path string) (applyResult, error) {
 	f, err := readOrgFile(path)
 	if err != nil {
 		return applyResult{}, err
@@ -137,13 +137,9 @@ func applyOrgFile(ctx context.Context, dir allot.Directory, path string) (applyR
 	return res, nil
 }
 
-// audit appends an audit entry when the store keeps an audit log; a
-// failure is reported on stderr, as the change itself is done.
-func audit(ctx context.Context, store any, action, target, detail string) {
-	al, ok := store.(allot.AuditLog)
-	if !ok {
-		return
-	}
+// audit appends an audit entry; a failure is reported on stderr, as the
+// change itself is done.
+func audit(ctx context.Context, al allot.AuditLog, action, target, detail string) {
 	e := allot.AuditEntry{Time: time.Now().UTC(), Actor: cliActor(), Action: action, Target: target, Detail: detail}
 	if err := al.Audit(ctx, e); err != nil {
 		fmt.Fprintf(os.Stderr, "warning: could not write the audit log: %v\n", err)

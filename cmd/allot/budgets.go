@@ -22,7 +22,7 @@ import (
 // CLI views. Reservations of calls in flight live in the serving process
 // (or in Redis), so the CLI shows settled spend with reserved 0 unless
 // counters are shared.
-func cliRationer(ctx context.Context, g *globals) (store, *liveRationer, error) {
+func cliRationer(ctx context.Context, g *globals) (allot.Store, *liveRationer, error) {
 	cfg, db, err := g.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -171,11 +171,7 @@ within seconds. Name one user's default budget as user-default:alice.`,
 			if err != nil {
 				return err
 			}
-			gs, ok := any(db).(allot.GrantStore)
-			if !ok {
-				return allot.Errorf(allot.EUnavailable, "this database keeps no grants")
-			}
-			if err := gs.AddGrant(ctx, gr); err != nil {
+			if err := db.AddGrant(ctx, gr); err != nil {
 				return fmt.Errorf("store grant: %w", err)
 			}
 			detail, _ := json.Marshal(gr)

@@ -18,6 +18,7 @@ import (
 // policy (settings), grants and the hourly rollups to rebuild spend from.
 type policyStore interface {
 	Setting(ctx context.Context, name string) ([]byte, error)
+	allot.GrantStore
 	allot.UsageByHour
 }
 
@@ -95,11 +96,9 @@ func (l *liveRationer) refresh(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("read stored policy: %w", err)
 	}
 	now := l.clock()
-	var grants []allot.Grant
-	if gs, ok := l.store.(allot.GrantStore); ok {
-		if grants, err = gs.Grants(ctx, now); err != nil {
-			return false, fmt.Errorf("read budget grants: %w", err)
-		}
+	grants, err := l.store.Grants(ctx, now)
+	if err != nil {
+		return false, fmt.Errorf("read budget grants: %w", err)
 	}
 	gj, _ := json.Marshal(grants)
 	if l.cur.Load() != nil && bytes.Equal(raw, l.lastPolicy) && string(gj) == l.lastGrants {

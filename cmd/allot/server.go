@@ -22,6 +22,7 @@ import (
 	"github.com/allot-dev/allot/ingest/otlp"
 	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/internal/connlimit"
+	"github.com/allot-dev/allot/internal/warm"
 	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/notify"
 	"github.com/allot-dev/allot/postgres"
@@ -43,7 +44,8 @@ type server struct {
 	http    *http.Server
 	gw      *gateway.Gateway
 	writer  *ledger.Writer
-	db      store
+	db      allot.Store
+	pg      *postgres.DB // db when it is PostgreSQL, else nil: shared counters and retention are PostgreSQL's
 	logger  *slog.Logger
 	served  chan error
 	conns   *connlimit.Listener
@@ -110,11 +112,11 @@ func startServer(ctx context.Context, cfg config.Config, opts serverOptions) (*s
 	if logger == nil {
 		logger = newLogger(cfg)
 	}
-	db, err := openStore(ctx, cfg.Database)
+	db, pg, err := openDatabase(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, db: db, logger: logger, served: make(chan error, 1)}
+	s := &server{cfg: cfg, db: db, pg: pg, logger: logger, served: make(chan error, 1)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -165,7 +167,7 @@ func (s *server) init(ctx context.Context) error {
 	s.stop = stop
 	go s.ration.run(bg, 2*time.Second)
 	s.startRetention(bg)
-	go keepWarm(bg, s.db, s.logger, warmEvery) // the first reports after a restart, or a new day, then come from memory
+	go warm.Keep(bg, s.db, s.logger, warm.Every) // the first reports after a restart, or a new day, then come from memory
 	tasks, err := newLiveTasks(ctx, cfg.Tasks, s.db, s.logger)
 	if err != nil {
 		return err
@@ -219,14 +221,12 @@ func (s *server) init(ctx context.Context) error {
 	(&api.Alerts{Authenticate: auth, Notices: s.db, Rationer: s.ration.current, People: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
 	(&api.Usage{Authenticate: auth, Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced,
 		Grants: s.db, Policy: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
-	if src, ok := s.db.(allot.InsightSource); ok {
-		iopts, err := insightOptions(ctx, cfg, s.db)
-		if err != nil {
-			return err
-		}
-		(&api.InsightsHandler{Authenticate: auth, Source: src, Directory: s.db, Pricer: func() allot.Pricer { return cat },
-			Options: func() insights.Options { return iopts }, Logger: s.logger}).Routes(mux)
+	iopts, err := insightOptions(ctx, cfg, s.db)
+	if err != nil {
+		return err
 	}
+	(&api.InsightsHandler{Authenticate: auth, Source: s.db, Directory: s.db, Pricer: func() allot.Pricer { return cat },
+		Options: func() insights.Options { return iopts }, Logger: s.logger}).Routes(mux)
 	dash.Routes(mux)
 	// Usage reported by tools the gateway cannot see counts against budgets too.
 	reported := newBudgetedRecorder(bg, s.writer, s.ration, s.logger)
@@ -320,8 +320,8 @@ func (s *server) closeMetrics() {
 func (s *server) openCounters(ctx context.Context) (budget.Counters, error) {
 	cfg := s.cfg
 	if cfg.Counters == "" {
-		if pg, ok := s.db.(*postgres.DB); ok { // replicas share counters in their database
-			pc, err := postgres.NewCounters(ctx, pg, postgres.CountersOptions{})
+		if s.pg != nil { // replicas share counters in their database
+			pc, err := postgres.NewCounters(ctx, s.pg, postgres.CountersOptions{})
 			if err != nil {
 				return nil, fmt.Errorf("budget counters in PostgreSQL: %w", err)
 			}
@@ -372,16 +372,13 @@ func (s *server) startRetention(ctx context.Context) {
 	if keep <= 0 {
 		return
 	}
-	dropper, ok := s.db.(interface {
-		DropBefore(ctx context.Context, t time.Time) (int, error)
-	})
-	if !ok {
+	if s.pg == nil {
 		s.logger.Warn("ledger_retention is applied by the PostgreSQL store only; the SQLite ledger keeps everything")
 		return
 	}
 	go func() {
 		for {
-			n, err := dropper.DropBefore(ctx, time.Now().Add(-keep))
+			n, err := s.pg.DropBefore(ctx, time.Now().Add(-keep))
 			if err != nil && ctx.Err() == nil {
 				s.logger.Error("ledger retention", "err", err)
 			} else if n > 0 {

@@ -64,7 +64,7 @@ func newTasksUntaggedCmd(g *globals) *cobra.Command {
 				return allot.Errorf(allot.EInvalid, "unknown format %q; use table or json", format)
 			}
 			ctx := cmd.Context()
-			_, db, err := g.openInsightStore(ctx)
+			_, db, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}
@@ -114,7 +114,7 @@ to move past ones. Calls that declare a task keep it.`,
 				return allot.Errorf(allot.EInvalid, "task name %q cannot be a label; give a name such as code-review, or - to remove the label", args[1])
 			}
 			ctx := cmd.Context()
-			_, db, err := g.openInsightStore(ctx)
+			_, db, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}
@@ -152,7 +152,7 @@ func newTasksLabelsCmd(g *globals) *cobra.Command {
 		Short: "List the fingerprint labels",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, db, err := g.openInsightStore(cmd.Context())
+			_, db, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -187,7 +187,7 @@ that declared a task keep it; rules over prompt text apply only to new calls
 				return err
 			}
 			ctx := cmd.Context()
-			_, db, err := g.openInsightStore(ctx)
+			_, db, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}
