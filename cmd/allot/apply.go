@@ -43,7 +43,6 @@ func (f orgFile) Org() allot.Org {
 
 // Settings stored by apply next to the org.
 const (
-	policySetting         = "policy"          // the rationing policy, JSON
 	peerVisibilitySetting = "peer_visibility" // "named" or "anonymous"
 	providerIDsSetting    = "provider_ids"    // user -> provider id kind -> id, JSON
 )
@@ -113,7 +112,7 @@ func applyOrgFile(ctx context.Context, dir allot.Store, path string) (applyResul
 	for _, s := range []struct {
 		name  string
 		value []byte
-	}{{policySetting, policy}, {peerVisibilitySetting, []byte(vis)}, {providerIDsSetting, idsJSON}} {
+	}{{allot.PolicySetting, policy}, {peerVisibilitySetting, []byte(vis)}, {providerIDsSetting, idsJSON}} {
 		old, err := dir.Setting(ctx, s.name)
 		if err != nil {
 			return res, fmt.Errorf("read setting %s: %w", s.name, err)
@@ -124,7 +123,7 @@ func applyOrgFile(ctx context.Context, dir allot.Store, path string) (applyResul
 		if err := dir.SetSetting(ctx, s.name, s.value); err != nil {
 			return res, fmt.Errorf("store setting %s: %w", s.name, err)
 		}
-		if s.name == policySetting {
+		if s.name == allot.PolicySetting {
 			res.PolicyChanged = true
 			audit(ctx, dir, "policy.apply", path, fmt.Sprintf("%d budgets, %d rate limits, %d access rules, default user budget: %t",
 				len(f.Budgets), len(f.RateLimits), len(f.Access), f.Defaults.UserBudget != nil))

@@ -91,7 +91,7 @@ func (l *liveRationer) run(ctx context.Context, interval time.Duration) {
 func (l *liveRationer) refresh(ctx context.Context) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	raw, err := l.store.Setting(ctx, policySetting)
+	raw, err := l.store.Setting(ctx, allot.PolicySetting)
 	if err != nil {
 		return false, fmt.Errorf("read stored policy: %w", err)
 	}

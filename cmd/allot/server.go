@@ -168,11 +168,11 @@ func (s *server) init(ctx context.Context) error {
 	go s.ration.run(bg, 2*time.Second)
 	s.startRetention(bg)
 	go warm.Keep(bg, s.db, s.logger, warm.Every) // the first reports after a restart, or a new day, then come from memory
-	tasks, err := newLiveTasks(ctx, cfg.Tasks, s.db, s.logger)
+	tasks, err := gateway.NewLiveTasks(ctx, cfg.Tasks, s.db, s.logger)
 	if err != nil {
 		return err
 	}
-	go tasks.run(bg, 2*time.Second)
+	go tasks.Run(bg, 2*time.Second)
 	// Load the tokenizer now, so the first cut-short call does not wait.
 	est := tokenizer.New()
 	go func() {
@@ -194,7 +194,7 @@ func (s *server) init(ctx context.Context) error {
 		Rationer:        s.ration,
 		RationObserver:  &notify.Observer{Sink: s.sink, Rationer: s.ration.current},
 		MaxOutputTokens: cfg.MaxOutputTokens,
-		Tasks:           tasks.current,
+		Tasks:           tasks.Current,
 
 		// A PostgreSQL outage: keys last seen valid are served under fail_open, /readyz fails.
 		KeyCacheTTL:      time.Duration(cfg.KeyCache.TTL),

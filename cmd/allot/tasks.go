@@ -29,23 +29,12 @@ moves past untagged calls with a labelled prompt to their task.`,
 }
 
 // readTaskLabels reads the stored fingerprint labels.
-func readTaskLabels(ctx context.Context, store settingStore) (allot.TaskLabels, error) {
+func readTaskLabels(ctx context.Context, store allot.Directory) (allot.TaskLabels, error) {
 	b, err := store.Setting(ctx, allot.TaskLabelsSetting)
 	if err != nil {
 		return nil, fmt.Errorf("read task labels: %w", err)
 	}
-	return parseTaskLabels(b)
-}
-
-// parseTaskLabels decodes the stored labels setting (empty: none).
-func parseTaskLabels(b []byte) (allot.TaskLabels, error) {
-	labels := allot.TaskLabels{}
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &labels); err != nil {
-			return nil, fmt.Errorf("stored task labels: %w", err)
-		}
-	}
-	return labels, nil
+	return allot.ParseTaskLabels(b)
 }
 
 func newTasksUntaggedCmd(g *globals) *cobra.Command {
