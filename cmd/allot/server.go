@@ -50,7 +50,7 @@ type server struct {
 	served  chan error
 	conns   *connlimit.Listener
 	catalog *pricing.Catalog
-	ration  *liveRationer
+	ration  *budget.Live
 	sink    *notify.Sink       // stores budget alerts and delivers them to webhooks
 	otlp    *otlp.Receiver     // usage reported by tools over OpenTelemetry
 	metrics *http.Server       // /metrics on its own listener (metrics.listen), or nil
@@ -156,16 +156,16 @@ func (s *server) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.ration, err = newLiveRationer(ctx, s.db, counters, cat, s.writer.Flush, s.logger, cfg.ReservationLease()); err != nil {
+	if s.ration, err = budget.NewLive(ctx, s.db, budget.LiveOptions{Counters: counters, Pricer: cat, Flush: s.writer.Flush, Logger: s.logger, LeaseTTL: cfg.ReservationLease()}); err != nil {
 		return err
 	}
-	s.ration.countRecovered(ctx, s.writer.Recovered())
+	s.ration.CountRecovered(ctx, s.writer.Recovered())
 	if err := s.startNotices(); err != nil {
 		return err
 	}
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	go s.ration.run(bg, 2*time.Second)
+	go s.ration.Run(bg, 2*time.Second)
 	s.startRetention(bg)
 	go warm.Keep(bg, s.db, s.logger, warm.Every) // the first reports after a restart, or a new day, then come from memory
 	tasks, err := gateway.NewLiveTasks(ctx, cfg.Tasks, s.db, s.logger)
@@ -192,7 +192,7 @@ func (s *server) init(ctx context.Context) error {
 		Logger:          s.logger,
 		Metrics:         gateway.NewMetrics(reg),
 		Rationer:        s.ration,
-		RationObserver:  &notify.Observer{Sink: s.sink, Rationer: s.ration.current},
+		RationObserver:  &notify.Observer{Sink: s.sink, Rationer: s.ration.Current},
 		MaxOutputTokens: cfg.MaxOutputTokens,
 		Tasks:           tasks.Current,
 
@@ -214,11 +214,11 @@ func (s *server) init(ctx context.Context) error {
 	auth := dash.Authenticate(s.gw.Authenticate)
 	(&api.Server{Authenticate: auth, Reports: s.db, Logger: s.logger}).Routes(mux)
 	budgets := &api.Budgets{
-		Authenticate: auth, Rationer: s.ration.current, Reports: s.db, Policy: s.db, Grants: s.db, Audit: s.db,
-		Refresh: func(ctx context.Context) error { _, err := s.ration.refresh(ctx); return err },
+		Authenticate: auth, Rationer: s.ration.Current, Reports: s.db, Policy: s.db, Grants: s.db, Audit: s.db,
+		Refresh: func(ctx context.Context) error { _, err := s.ration.Refresh(ctx); return err },
 	}
 	budgets.Routes(mux)
-	(&api.Alerts{Authenticate: auth, Notices: s.db, Rationer: s.ration.current, People: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
+	(&api.Alerts{Authenticate: auth, Notices: s.db, Rationer: s.ration.Current, People: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
 	(&api.Usage{Authenticate: auth, Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced,
 		Grants: s.db, Policy: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
 	iopts, err := insightOptions(ctx, cfg, s.db)
@@ -229,7 +229,7 @@ func (s *server) init(ctx context.Context) error {
 		Options: func() insights.Options { return iopts }, Logger: s.logger}).Routes(mux)
 	dash.Routes(mux)
 	// Usage reported by tools the gateway cannot see counts against budgets too.
-	reported := newBudgetedRecorder(bg, s.writer, s.ration, s.logger)
+	reported := budget.NewReported(bg, s.writer, s.ration, s.logger)
 	s.otlp = &otlp.Receiver{Authenticate: s.gw.Authenticate, Recorder: reported, Pricer: cat, Logger: s.logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, UserByEmail: otlp.UsersByEmail(s.db.Users, time.Minute)}
 	for _, path := range []string{"POST /v1/metrics", "POST /v1/logs", "POST /v1/traces"} {
