@@ -103,12 +103,20 @@ func testNotices(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testListEvents(t *testing.T, open func(t *testing.T) Store) {
+// threeDays is the span threeDaysOf generates events over.
+const threeDays = 3 * 24 * time.Hour
+
+// threeDaysOf opens a store holding n generated events over threeDays.
+func threeDaysOf(t *testing.T, open func(t *testing.T) Store, seed uint64, n int) (Store, []allot.Event) {
 	s := open(t)
-	ctx := context.Background()
-	span := 3 * 24 * time.Hour
-	events := GenEvents(99, 1200, Start, span, SmallWorld)
+	events := GenEvents(seed, n, Start, threeDays, SmallWorld)
 	mustAppend(t, s, events)
+	return s, events
+}
+
+func testListEvents(t *testing.T, open func(t *testing.T) Store) {
+	s, events := threeDaysOf(t, open, 99, 1200)
+	ctx := context.Background()
 	newest := append([]allot.Event{}, events...)
 	slices.SortFunc(newest, func(a, b allot.Event) int { return b.Time.Compare(a.Time) })
 	ids := func(evs []allot.Event) []string { return names(evs, func(e allot.Event) string { return e.ID }) }
@@ -194,13 +202,10 @@ func testListEvents(t *testing.T, open func(t *testing.T) Store) {
 // without it (their names aside: a store may leave them out), and then
 // leaves Sessions empty.
 func testEachSession(t *testing.T, open func(t *testing.T) Store) {
-	s := open(t)
+	s, events := threeDaysOf(t, open, 7, 1500)
 	ctx := context.Background()
-	span := 3 * 24 * time.Hour
-	events := GenEvents(7, 1500, Start, span, SmallWorld)
-	mustAppend(t, s, events)
 	for _, user := range []string{"", events[0].User} {
-		q := allot.InsightQuery{From: Start, To: Start.Add(span), User: user}
+		q := allot.InsightQuery{From: Start, To: Start.Add(threeDays), User: user}
 		whole, err := s.InsightCalls(ctx, q)
 		if err != nil {
 			t.Fatal(err)
