@@ -366,7 +366,8 @@ func (s *server) startNotices() error {
 }
 
 // startRetention drops ledger events older than ledger_retention once a
-// day, where the store can (PostgreSQL drops whole monthly partitions).
+// day, where the store can: PostgreSQL drops whole monthly partitions;
+// SQLite keeps everything (retention is no part of allot.Store).
 func (s *server) startRetention(ctx context.Context) {
 	keep := time.Duration(s.cfg.LedgerRetention)
 	if keep <= 0 {
@@ -376,19 +377,5 @@ func (s *server) startRetention(ctx context.Context) {
 		s.logger.Warn("ledger_retention is applied by the PostgreSQL store only; the SQLite ledger keeps everything")
 		return
 	}
-	go func() {
-		for {
-			n, err := s.pg.DropBefore(ctx, time.Now().Add(-keep))
-			if err != nil && ctx.Err() == nil {
-				s.logger.Error("ledger retention", "err", err)
-			} else if n > 0 {
-				s.logger.Info("ledger retention dropped old partitions", "partitions", n)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(24 * time.Hour):
-			}
-		}
-	}()
+	go s.pg.KeepRetention(ctx, keep)
 }
