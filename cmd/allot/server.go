@@ -152,9 +152,13 @@ func (s *server) init(ctx context.Context) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "allot_ledger_queue_depth", Help: "Usage events recorded and not yet written to the ledger.",
 	}, func() float64 { return float64(s.writer.Depth()) }))
-	counters, err := s.openCounters(ctx)
+	shared, err := s.openCounters(ctx)
 	if err != nil {
 		return err
+	}
+	var counters budget.Counters // nil: in this process's memory
+	if shared != nil {
+		counters = shared
 	}
 	if s.ration, err = budget.NewLive(ctx, s.db, budget.LiveOptions{Counters: counters, Pricer: cat, Flush: s.writer.Flush, Logger: s.logger, LeaseTTL: cfg.ReservationLease()}); err != nil {
 		return err
@@ -199,7 +203,7 @@ func (s *server) init(ctx context.Context) error {
 		// A PostgreSQL outage: keys last seen valid are served under fail_open, /readyz fails.
 		KeyCacheTTL:      time.Duration(cfg.KeyCache.TTL),
 		KeyLastKnownGood: cfg.KeyLastKnownGood(),
-		Ready:            readiness(s.writer, counters),
+		Ready:            readiness(s.writer, shared),
 	})
 	mux := http.NewServeMux()
 	s.gw.Routes(mux)
@@ -315,9 +319,10 @@ func (s *server) closeMetrics() {
 	}
 }
 
-// openCounters returns the budget counters: shared in Redis behind the
-// failure policy when counters: is set, else nil (in-process memory).
-func (s *server) openCounters(ctx context.Context) (budget.Counters, error) {
+// openCounters returns the budget counters replicas share, behind the
+// failure policy: in Redis when counters: is set, else in PostgreSQL when
+// that is the store; nil when they live in this process's memory.
+func (s *server) openCounters(ctx context.Context) (*budget.Failover, error) {
 	cfg := s.cfg
 	if cfg.Counters == "" {
 		if s.pg != nil { // replicas share counters in their database
