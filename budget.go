@@ -15,13 +15,13 @@ import (
 type Budget struct {
 	Name        string            `json:"name" yaml:"name"`
 	Scope       string            `json:"scope" yaml:"scope"`                                   // org | team:NAME | user:NAME | key:LABEL | task:NAME
-	Models      []string          `json:"models,omitempty" yaml:"models,omitempty"`             // optional globs: only these models count and are limited
+	Models      []string          `json:"models,omitempty" yaml:"models,omitempty"`             // optional model patterns (ModelPattern): only these models count and are limited
 	LimitUSD    string            `json:"limit_usd,omitempty" yaml:"limit_usd,omitempty"`       // decimal dollars, e.g. "500"; exclusive with LimitTokens
 	LimitTokens int64             `json:"limit_tokens,omitempty" yaml:"limit_tokens,omitempty"` // input+output tokens
 	Period      string            `json:"period" yaml:"period"`                                 // day | week | month | rolling:DURATION (default month)
 	Timezone    string            `json:"timezone,omitempty" yaml:"timezone,omitempty"`         // IANA name for calendar periods (default UTC)
 	OnExceed    string            `json:"on_exceed,omitempty" yaml:"on_exceed,omitempty"`       // block | downgrade | notify (default block)
-	Downgrade   map[string]string `json:"downgrade,omitempty" yaml:"downgrade,omitempty"`       // model glob -> cheaper model, for on_exceed: downgrade
+	Downgrade   map[string]string `json:"downgrade,omitempty" yaml:"downgrade,omitempty"`       // model pattern -> cheaper model, for on_exceed: downgrade
 	AlertAt     []int             `json:"alert_at,omitempty" yaml:"alert_at,omitempty"`         // percentages of the limit that raise an alert once per period
 }
 
@@ -188,8 +188,8 @@ func (b Budget) Validate() error {
 		return err
 	}
 	for _, m := range b.Models {
-		if strings.TrimSpace(m) == "" {
-			return Errorf(EInvalid, "budget %q: models has an empty pattern", b.Name)
+		if _, err := ParseModelPattern(m); err != nil {
+			return Errorf(EInvalid, "budget %q: models: %s", b.Name, ErrorOf(err).Message)
 		}
 	}
 	switch b.Action() {
@@ -202,8 +202,11 @@ func (b Budget) Validate() error {
 			return Errorf(EInvalid, "budget %q: on_exceed is downgrade but the downgrade map is empty; map models to cheaper ones, e.g. {\"gpt-4o\": \"gpt-4o-mini\"}", b.Name)
 		}
 		for from, to := range b.Downgrade {
-			if strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+			if strings.TrimSpace(to) == "" {
 				return Errorf(EInvalid, "budget %q: downgrade entry %q -> %q has an empty model", b.Name, from, to)
+			}
+			if _, err := ParseModelPattern(from); err != nil {
+				return Errorf(EInvalid, "budget %q: downgrade: %s", b.Name, ErrorOf(err).Message)
 			}
 		}
 	default:
@@ -245,8 +248,8 @@ func (r RateLimit) Validate() error {
 	return nil
 }
 
-// ModelAccess says which models a team, user or key label may call. Model
-// patterns are globs ("claude-haiku-*"). A model must match the allow list
+// ModelAccess says which models a team, user or key label may call. Models
+// are ModelPatterns ("claude-haiku-*"). A model must match the allow list
 // of the most specific rule that has one (key over user over team) and no
 // deny list of any rule that applies.
 type ModelAccess struct {
@@ -266,6 +269,14 @@ func (a ModelAccess) Validate() error {
 	}
 	if len(a.AllowModels) == 0 && len(a.DenyModels) == 0 {
 		return Errorf(EInvalid, "access rule %q: lists no models; set allow_models or deny_models", a.Scope)
+	}
+	for _, l := range [...]struct {
+		name string
+		list []string
+	}{{"allow_models", a.AllowModels}, {"deny_models", a.DenyModels}} {
+		if _, err := ParseModelPatterns(l.list); err != nil {
+			return Errorf(EInvalid, "access rule %q: %s: %s", a.Scope, l.name, ErrorOf(err).Message)
+		}
 	}
 	return nil
 }

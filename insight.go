@@ -193,7 +193,7 @@ type InsightPolicy struct {
 	PeerVisibility   string            `json:"peer_visibility,omitempty" yaml:"peer_visibility,omitempty"`     // named | anonymous (default)
 	SavingsFloorUSD  string            `json:"savings_floor_usd,omitempty" yaml:"savings_floor_usd,omitempty"` // recommendations saving less a month are hidden (default "1")
 	AnomalyFactor    float64           `json:"anomaly_factor,omitempty" yaml:"anomaly_factor,omitempty"`       // a day above this × the trailing median is an anomaly (default 3)
-	ModelEquivalents map[string]string `json:"model_equivalents,omitempty" yaml:"model_equivalents,omitempty"` // premium model (glob) -> a cheaper model good enough for short calls
+	ModelEquivalents map[string]string `json:"model_equivalents,omitempty" yaml:"model_equivalents,omitempty"` // premium model (ModelPattern) -> a cheaper model good enough for short calls
 }
 
 // Validate checks the policy and returns an EInvalid *Error.
@@ -212,8 +212,11 @@ func (p InsightPolicy) Validate() error {
 		return Errorf(EInvalid, "anomaly_factor %v must be at least 1 (e.g. 3: a day over three times the usual)", p.AnomalyFactor)
 	}
 	for from, to := range p.ModelEquivalents {
-		if strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+		if strings.TrimSpace(to) == "" {
 			return Errorf(EInvalid, "model_equivalents entry %q -> %q has an empty model", from, to)
+		}
+		if _, err := ParseModelPattern(from); err != nil {
+			return Errorf(EInvalid, "model_equivalents: %s", ErrorOf(err).Message)
 		}
 	}
 	return nil

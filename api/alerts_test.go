@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +18,6 @@ import (
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/api"
 	"github.com/allot-dev/allot/budget"
-	"github.com/allot-dev/allot/sqlite"
 )
 
 // memNotices keeps notices in memory and, unlike the SQLite store, orders
@@ -445,11 +443,7 @@ func TestAlertsCSV(t *testing.T) {
 func TestAlertsFromSQLite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "allot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t)
 	for _, n := range alertsNotices() {
 		if _, err := db.AddNotice(ctx, n); err != nil {
 			t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/allot-dev/allot/api"
 	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/pricing"
-	"github.com/allot-dev/allot/sqlite"
 )
 
 // insightsServer serves /api/v1/insights over a ledger of six people in
@@ -25,11 +23,7 @@ import (
 func insightsServer(t *testing.T, visibility string) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "allot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t)
 	org := allot.Org{Name: "acme", Teams: []allot.Team{{Name: "data"}, {Name: "ops"}}, Users: []allot.User{
 		{Name: "dana", Team: "data", Role: allot.RoleLead}, {Name: "bob", Team: "data", Role: allot.RoleMember},
 		{Name: "cara", Team: "data", Role: allot.RoleMember}, {Name: "dave", Team: "data", Role: allot.RoleMember},

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/internal/storetest"
 	"github.com/allot-dev/allot/pricing"
-	"github.com/allot-dev/allot/sqlite"
 )
 
 // TestHugeLedgerStillAnswers serves every read of the API over a ledger
@@ -28,11 +26,7 @@ import (
 func TestHugeLedgerStillAnswers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "allot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t)
 	org := allot.Org{Name: "acme", Teams: []allot.Team{{Name: "platform"}, {Name: "data"}}, Users: []allot.User{
 		{Name: "alice", Team: "platform"}, {Name: "arno", Team: "platform"}, {Name: "cleo", Team: "platform"},
 		{Name: "dirk", Team: "platform"}, {Name: "emma", Team: "platform", Role: allot.RoleLead},

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/api"
-	"github.com/allot-dev/allot/sqlite"
 )
 
 // reportServer serves the API over a ledger of known events; the bearer
@@ -22,11 +20,7 @@ import (
 func reportServer(t *testing.T) (*httptest.Server, []allot.Event) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "allot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t)
 	day := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
 	var evs []allot.Event
 	for i := range 30 {

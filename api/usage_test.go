@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -37,11 +36,7 @@ type usageWorld struct {
 func newUsageWorld(t *testing.T, visibility string) *usageWorld {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "allot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t)
 	if _, err := db.ApplyOrg(ctx, usageOrg); err != nil {
 		t.Fatal(err)
 	}

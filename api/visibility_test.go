@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,7 +18,6 @@ import (
 	"github.com/allot-dev/allot/api"
 	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/pricing"
-	"github.com/allot-dev/allot/sqlite"
 )
 
 // seeOrg: team big has exactly allot.MinPeerGroup people, team small
@@ -54,11 +52,7 @@ var seeNow = time.Date(2026, 11, 20, 15, 30, 0, 0, time.UTC)
 func seeWorld(t *testing.T, visibility string) http.Handler {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "allot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t)
 	if _, err := db.ApplyOrg(ctx, seeOrg); err != nil {
 		t.Fatal(err)
 	}

@@ -19,32 +19,32 @@ func (ix *index) checkAccess(p allot.Principal, model string) error {
 		kind allot.ScopeKind
 		name string
 	}{{allot.ScopeKey, p.KeyLabel}, {allot.ScopeUser, p.User}, {allot.ScopeTeam, p.Team}}
-	var allow []string
+	var allow []allot.ModelPattern
+	var allowNames []string
 	allowScope := ""
 	for _, s := range scopes {
 		if s.name == "" {
 			continue
 		}
 		for _, a := range ix.access[s.kind][s.name] {
-			for _, d := range a.DenyModels {
-				if match(d, model) {
-					return &allot.Error{Code: allot.EForbidden, Param: "model", Message: fmt.Sprintf(
-						"model %q is denied for %s by the access rule for %s (deny_models: %s); choose another model or ask an admin",
-						model, who(p), a.Scope, strings.Join(a.DenyModels, ", "))}
-				}
+			if allot.MatchAnyModel(a.deny, model) {
+				return &allot.Error{Code: allot.EForbidden, Param: "model", Message: fmt.Sprintf(
+					"model %q is denied for %s by the access rule for %s (deny_models: %s); choose another model or ask an admin",
+					model, who(p), a.scope, strings.Join(a.rule.DenyModels, ", "))}
 			}
-			if allowScope == "" && len(a.AllowModels) > 0 {
-				allowScope = a.Scope
+			if allowScope == "" && len(a.allow) > 0 {
+				allowScope = a.scope
 			}
-			if a.Scope == allowScope {
-				allow = append(allow, a.AllowModels...)
+			if a.scope == allowScope {
+				allow = append(allow, a.allow...)
+				allowNames = append(allowNames, a.rule.AllowModels...)
 			}
 		}
 	}
-	if allowScope != "" && !matchAny(allow, model) {
+	if allowScope != "" && !allot.MatchAnyModel(allow, model) {
 		return &allot.Error{Code: allot.EForbidden, Param: "model", Message: fmt.Sprintf(
 			"model %q is not allowed for %s; the access rule for %s allows only: %s",
-			model, who(p), allowScope, strings.Join(allow, ", "))}
+			model, who(p), allowScope, strings.Join(allowNames, ", "))}
 	}
 	return nil
 }

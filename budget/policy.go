@@ -3,7 +3,6 @@ package budget
 import (
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -15,8 +14,8 @@ type rule struct {
 	budget    allot.Budget
 	kind      allot.ScopeKind
 	scopeName string
-	models    []string // globs; empty matches every model
-	limit     int64    // nano-USD or tokens, before grants
+	models    []allot.ModelPattern // empty matches every model
+	limit     int64                // nano-USD or tokens, before grants
 	usd       bool
 	win       window
 	action    string
@@ -26,7 +25,10 @@ type rule struct {
 }
 
 // downgradeEntry maps models matching from to model to.
-type downgradeEntry struct{ from, to string }
+type downgradeEntry struct {
+	from allot.ModelPattern
+	to   string
+}
 
 // instance is a budget as it applies to calls: an explicit budget, or the
 // default user budget for one user.
@@ -44,23 +46,27 @@ type alertState struct {
 	fired uint64 // bit i: rule.alertAt[i]
 }
 
-// compile turns a validated budget into a rule.
-func compile(b allot.Budget, isDefault bool) *rule {
+// compile turns a validated budget into a rule; the error is that of an
+// invalid model pattern, which validation has already refused.
+func compile(b allot.Budget, isDefault bool) (*rule, error) {
 	kind, name, _ := allot.ParseScope(b.Scope)
 	limit, usd, _ := b.Limit()
+	models, err := allot.ParseModelPatterns(b.Models)
+	if err != nil {
+		return nil, err
+	}
 	r := &rule{
-		budget: b, kind: kind, scopeName: name, models: b.Models,
+		budget: b, kind: kind, scopeName: name, models: models,
 		limit: limit, usd: usd, win: newWindow(b), action: b.Action(), isDefault: isDefault,
 	}
 	for from, to := range b.Downgrade {
-		r.downgrade = append(r.downgrade, downgradeEntry{from, to})
-	}
-	slices.SortFunc(r.downgrade, func(a, b downgradeEntry) int {
-		if la, lb := literalLen(a.from), literalLen(b.from); la != lb {
-			return lb - la // more literal characters first; an exact name beats every glob of it
+		p, err := allot.ParseModelPattern(from)
+		if err != nil {
+			return nil, err
 		}
-		return strings.Compare(a.from, b.from)
-	})
+		r.downgrade = append(r.downgrade, downgradeEntry{p, to})
+	}
+	slices.SortFunc(r.downgrade, func(a, b downgradeEntry) int { return allot.CompareModelPatterns(a.from, b.from) })
 	r.alertAt = slices.Clone(b.AlertAt)
 	if r.action == allot.OnExceedNotify && !slices.Contains(r.alertAt, 100) {
 		r.alertAt = append(r.alertAt, 100) // a notify budget always says when it is exceeded
@@ -70,18 +76,18 @@ func compile(b allot.Budget, isDefault bool) *rule {
 	if len(r.alertAt) > 64 {
 		r.alertAt = r.alertAt[:64]
 	}
-	return r
+	return r, nil
 }
 
 // appliesTo reports whether the rule counts calls to model.
 func (r *rule) appliesTo(model string) bool {
-	return len(r.models) == 0 || matchAny(r.models, model)
+	return len(r.models) == 0 || allot.MatchAnyModel(r.models, model)
 }
 
 // downgradeOf returns the cheaper model the rule maps model to.
 func (r *rule) downgradeOf(model string) (string, bool) {
 	for _, d := range r.downgrade {
-		if match(d.from, model) {
+		if d.from.Match(model) {
 			return d.to, true
 		}
 	}
@@ -111,7 +117,14 @@ type index struct {
 	defaults    sync.Map // user -> *instance of the default user budget
 
 	rates  map[allot.ScopeKind]map[string][]*rateRule
-	access map[allot.ScopeKind]map[string][]allot.ModelAccess
+	access map[allot.ScopeKind]map[string][]accessRule
+}
+
+// accessRule is a compiled model access rule.
+type accessRule struct {
+	scope       string
+	allow, deny []allot.ModelPattern
+	rule        allot.ModelAccess // as declared, for messages
 }
 
 // rateRule is a compiled rate limit with its counter keys.
@@ -120,16 +133,20 @@ type rateRule struct {
 	rpmKey, tpmKey, conc string
 }
 
-// newIndex compiles a validated policy.
-func newIndex(p allot.Policy) *index {
+// newIndex compiles a validated policy; its errors are those validation
+// has already refused.
+func newIndex(p allot.Policy) (*index, error) {
 	ix := &index{
 		byScope:    map[allot.ScopeKind]map[string][]*instance{},
 		userBudget: map[string]bool{},
 		rates:      map[allot.ScopeKind]map[string][]*rateRule{},
-		access:     map[allot.ScopeKind]map[string][]allot.ModelAccess{},
+		access:     map[allot.ScopeKind]map[string][]accessRule{},
 	}
 	for _, b := range p.Budgets {
-		r := compile(b, false)
+		r, err := compile(b, false)
+		if err != nil {
+			return nil, err
+		}
 		in := &instance{rule: r, name: b.Name, scope: b.Scope, key: counterKey(b)}
 		ix.all = append(ix.all, in)
 		if r.kind == allot.ScopeOrg {
@@ -145,7 +162,11 @@ func newIndex(p allot.Policy) *index {
 		}
 	}
 	if d := p.DefaultUserBudget(); d != nil {
-		ix.defaultRule = compile(*d, true)
+		r, err := compile(*d, true)
+		if err != nil {
+			return nil, err
+		}
+		ix.defaultRule = r
 	}
 	for _, rl := range p.RateLimits {
 		kind, name, _ := allot.ParseScope(rl.Scope)
@@ -160,11 +181,19 @@ func newIndex(p allot.Policy) *index {
 	for _, a := range p.Access {
 		kind, name, _ := allot.ParseScope(a.Scope)
 		if ix.access[kind] == nil {
-			ix.access[kind] = map[string][]allot.ModelAccess{}
+			ix.access[kind] = map[string][]accessRule{}
 		}
-		ix.access[kind][name] = append(ix.access[kind][name], a)
+		allow, err := allot.ParseModelPatterns(a.AllowModels)
+		if err != nil {
+			return nil, err
+		}
+		deny, err := allot.ParseModelPatterns(a.DenyModels)
+		if err != nil {
+			return nil, err
+		}
+		ix.access[kind][name] = append(ix.access[kind][name], accessRule{scope: a.Scope, allow: allow, deny: deny, rule: a})
 	}
-	return ix
+	return ix, nil
 }
 
 // defaultFor returns user's instance of the default user budget, or nil

@@ -55,9 +55,13 @@ func New(p allot.Policy, c Counters, pricer allot.Pricer, clock func() time.Time
 	if clock == nil {
 		clock = time.Now
 	}
+	ix, err := newIndex(p)
+	if err != nil {
+		return nil, err
+	}
 	var id [9]byte
 	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
-	r := &Rationer{ix: newIndex(p), counters: c, pricer: pricer, clock: clock, leasePrefix: hex.EncodeToString(id[:]) + "."}
+	r := &Rationer{ix: ix, counters: c, pricer: pricer, clock: clock, leasePrefix: hex.EncodeToString(id[:]) + "."}
 	r.leaseTTL.Store(int64(DefaultLeaseTTL))
 	return r, nil
 }

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,15 +30,15 @@ type Config struct {
 	Listen          string                      `yaml:"listen"`            // address of the gateway, API and dashboard
 	Database        string                      `yaml:"database"`          // SQLite file path (embedded default)
 	Providers       []Provider                  `yaml:"providers"`         // upstreams allot forwards to
-	Models          map[string]string           `yaml:"models"`            // model name or prefix -> provider name
-	Prices          map[string]pricing.Override `yaml:"prices"`            // price overrides, USD per million tokens
+	Models          map[string]string           `yaml:"models"`            // model pattern -> provider name; a plain name is a prefix (allot.ParseModelPrefix)
+	Prices          map[string]pricing.Override `yaml:"prices"`            // model pattern -> price override, USD per million tokens
 	MaxBodyBytes    int64                       `yaml:"max_body_bytes"`    // largest accepted request body
 	UpstreamTimeout Duration                    `yaml:"upstream_timeout"`  // whole-call limit for one upstream call
 	ShutdownTimeout Duration                    `yaml:"shutdown_timeout"`  // how long SIGTERM waits for in-flight calls
 	LogFormat       string                      `yaml:"log_format"`        // json | text
 	LogLevel        string                      `yaml:"log_level"`         // debug | info | warn | error
 	Org             string                      `yaml:"org"`               // optional org.yaml applied at start
-	MaxOutputTokens map[string]int64            `yaml:"max_output_tokens"` // model prefix -> output limit reserved when a request sets none
+	MaxOutputTokens map[string]int64            `yaml:"max_output_tokens"` // model pattern (a plain name is a prefix) -> output limit reserved when a request sets none; merged over pricing's built-in table
 	Counters        string                      `yaml:"counters"`          // redis://host:port/db shares budget counters between replicas; empty: in memory (or Postgres with a Postgres database)
 	FailurePolicy   string                      `yaml:"failure_policy"`    // fail_open | fail_closed: what to do when the counters or ledger store is unreachable
 	SpoolDir        string                      `yaml:"spool_dir"`         // where events wait on disk while the ledger store is unreachable; default: see Config.Spool
@@ -338,9 +340,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: provider %q base_url %q must start with http:// or https://", p.Name, p.BaseURL)
 		}
 	}
-	for prefix, n := range c.MaxOutputTokens {
-		if n < 0 || n > allot.MaxCallTokens {
-			return fmt.Errorf("config: max_output_tokens %q is %d; use 0..%d (no model writes more, and the reserved worst case must stay a number allot can price)", prefix, n, allot.MaxCallTokens)
+	if err := pricing.ValidateMaxOutput(c.MaxOutputTokens); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	for key := range c.Prices {
+		if _, err := allot.ParseModelPattern(key); err != nil {
+			return fmt.Errorf("config: prices: %s", allot.ErrorOf(err).Message)
 		}
 	}
 	if c.FailurePolicy != "fail_open" && c.FailurePolicy != "fail_closed" {
@@ -378,7 +383,17 @@ func (c Config) Validate() error {
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	for model, prov := range c.Models {
+	routes := make(map[allot.ModelPattern]string, len(c.Models))
+	for _, model := range slices.Sorted(maps.Keys(c.Models)) {
+		prov := c.Models[model]
+		p, err := allot.ParseModelPrefix(model)
+		if err != nil {
+			return fmt.Errorf("config: models: %s", allot.ErrorOf(err).Message)
+		}
+		if other, dup := routes[p]; dup {
+			return fmt.Errorf("config: models: %q and %q are the same pattern (a plain name is a prefix there); keep one", other, model)
+		}
+		routes[p] = model
 		if !names[prov] {
 			return fmt.Errorf("config: models: %q routes to provider %q, which is not declared under providers", model, prov)
 		}

@@ -72,6 +72,13 @@ func TestConfigErrorsSayWhatToFix(t *testing.T) {
 		{"bad savings floor", "insights: {savings_floor_usd: lots}\n", "savings_floor_usd"},
 		{"output limit past any model", "max_output_tokens: {\"gpt-\": 9223372036854775807}\n", "max_output_tokens \"gpt-\" is 9223372036854775807; use 0..100000000"},
 		{"negative output limit", "max_output_tokens: {\"o3\": -1}\n", "use 0..100000000"},
+		// A model pattern that cannot match a model fails the load naming it, in every table.
+		{"bad routing pattern", "providers: [{name: x, type: openai, base_url: http://x}]\nmodels: {\"gpt-[45]o\": x}\n", `models: model pattern "gpt-[45]o" contains "["`},
+		{"bad price pattern", "prices: {\"claude opus\": {input_mtok: 1, output_mtok: 2}}\n", `prices: model pattern "claude opus" contains a space`},
+		{"bad output-limit pattern", "max_output_tokens: {\"o{1,3}\": 1000}\n", `max_output_tokens: model pattern "o{1,3}" contains "{"`},
+		{"routing key given twice", "providers: [{name: x, type: openai, base_url: http://x}]\nmodels: {\"gpt-4o\": x, \"gpt-4o*\": x}\n", `models: "gpt-4o" and "gpt-4o*" are the same pattern`},
+		{"output-limit key given twice", "max_output_tokens: {\"o3\": 1, \"o3*\": 2}\n", `max_output_tokens: "o3" and "o3*" are the same pattern`},
+		{"bad equivalence pattern", "insights: {model_equivalents: {\"gpt-4[o]\": gpt-4o-mini}}\n", `model_equivalents: model pattern "gpt-4[o]"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

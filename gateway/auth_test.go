@@ -101,7 +101,7 @@ func outageGateway(lkg time.Duration, ready func(context.Context) error) (*gatew
 	dir := &outageDirectory{keys: map[string]allot.Principal{hex.EncodeToString(allot.HashKey(knownKey)): knownPrincipal}}
 	clock := &testClock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
 	gw := gateway.New(gateway.Options{
-		Keys: dir, Pricer: pricing.Default(), Recorder: discardRecorder{},
+		Keys: dir, Pricer: pricing.Default(), MaxOutput: pricing.Default().MaxOutput, Recorder: discardRecorder{},
 		KeyCacheTTL: outageTTL, KeyLastKnownGood: lkg, Ready: ready, Now: clock.now,
 	})
 	return gw, dir, clock

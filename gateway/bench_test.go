@@ -92,7 +92,7 @@ func benchTargetsWith(b *testing.B, admitter gateway.Admitter, recorder allot.Re
 	vu, _ := url.Parse(up.URL + "/v1")
 	gw := gateway.New(gateway.Options{
 		Upstreams: []gateway.Upstream{{Name: "openai", Protocol: openai.Protocol{}, BaseURL: vu, APIKey: "sk-x"}},
-		Keys:      staticKeys{}, Pricer: pricing.Default(), Recorder: recorder, Rationer: admitter,
+		Keys:      staticKeys{}, Pricer: pricing.Default(), MaxOutput: pricing.Default().MaxOutput, Recorder: recorder, Rationer: admitter,
 	})
 	mux := http.NewServeMux()
 	gw.Routes(mux)

@@ -34,7 +34,7 @@ type KeyResolver interface {
 // Options configure a Gateway. Upstreams, Keys, Pricer and Recorder are required.
 type Options struct {
 	Upstreams       []Upstream
-	Models          map[string]string // model name or prefix -> upstream name; the longest match wins
+	Models          map[string]string // model pattern -> upstream name; a plain name is a prefix (allot.ParseModelPrefix); the most specific match wins
 	Keys            KeyResolver
 	Pricer          allot.Pricer
 	Recorder        allot.Recorder    // an allot.IntentRecorder also journals each call's intent before it is forwarded
@@ -49,14 +49,14 @@ type Options struct {
 	KeyLastKnownGood time.Duration
 	// Ready, if set, says why this replica should get no new calls (a
 	// store it depends on is unreachable); /readyz answers 503 with it.
-	Ready           func(context.Context) error
-	Logger          *slog.Logger      // default slog.Default()
-	Metrics         *Metrics          // optional
-	Rationer        Admitter          // budgets, rate limits and model access; nil admits every call
-	RationObserver  RationObserver    // hears refusals, downgrades and alerts; optional
-	MaxOutputTokens map[string]int64  // model prefix -> output limit assumed when a request sets none (worst-case reservations)
-	Tasks           func() *TaskRules // the current task rules and labels for calls that declare no task; nil names none
-	Now             func() time.Time  // clock, for tests; default time.Now
+	Ready          func(context.Context) error
+	Logger         *slog.Logger             // default slog.Default()
+	Metrics        *Metrics                 // optional
+	Rationer       Admitter                 // budgets, rate limits and model access; nil admits every call
+	RationObserver RationObserver           // hears refusals, downgrades and alerts; optional
+	MaxOutput      func(model string) int64 // output limit assumed when a request sets none (worst-case reservations), e.g. (*pricing.Catalog).MaxOutput; nil assumes allot.MaxCallTokens
+	Tasks          func() *TaskRules        // the current task rules and labels for calls that declare no task; nil names none
+	Now            func() time.Time         // clock, for tests; default time.Now
 }
 
 // Gateway serves the provider-compatible routes.
@@ -64,6 +64,7 @@ type Gateway struct {
 	opts      Options
 	byName    map[string]*Upstream
 	byType    map[string]*Upstream // first upstream of each wire format: the route's default
+	routes    []modelRoute         // Options.Models compiled, most specific first
 	keys      *keyCache
 	ids       *idSource
 	draining  atomic.Bool
@@ -71,8 +72,9 @@ type Gateway struct {
 	intents   allot.IntentRecorder // Options.Recorder if it journals intents, else nil
 }
 
-// New returns a gateway; it panics on missing required options, which is
-// a wiring bug rather than a runtime condition.
+// New returns a gateway; it panics on missing required options or an
+// invalid Options.Models (config.Validate refuses one), which are wiring
+// bugs rather than runtime conditions.
 func New(opts Options) *Gateway {
 	if opts.Keys == nil || opts.Pricer == nil || opts.Recorder == nil {
 		panic("gateway.New: Keys, Pricer and Recorder are required")
@@ -114,6 +116,11 @@ func New(opts Options) *Gateway {
 			g.byType[u.Protocol.Name()] = u
 		}
 	}
+	routes, err := compileRoutes(opts.Models, g.byName)
+	if err != nil {
+		panic("gateway.New: " + err.Error())
+	}
+	g.routes = routes
 	return g
 }
 

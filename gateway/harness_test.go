@@ -119,6 +119,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		Models:          o.models,
 		Keys:            db,
 		Pricer:          cat,
+		MaxOutput:       cat.MaxOutput,
 		Recorder:        rec,
 		Estimator:       tokenizer.New(),
 		MaxBodyBytes:    o.maxBody,
@@ -144,7 +145,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 // events flushes the writer and returns every stored event, oldest first.
 func (h *harness) events() []allot.Event {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // generous: CI runs every package at once under -race
 	defer cancel()
 	if err := h.writer.Flush(ctx); err != nil {
 		h.t.Fatalf("flush ledger: %v", err)

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/budget"
@@ -26,44 +25,12 @@ type RationObserver interface {
 	Downgraded(p allot.Principal, call budget.Call, adm *budget.Admission)
 }
 
-// defaultMaxOutput is the output limit assumed for a model when the request
-// sets none, by model-name prefix (longest wins): the providers' documented
-// maximum output, so the reserved worst case is a true upper bound.
-// Options.MaxOutputTokens adds to and overrides it.
-var defaultMaxOutput = map[string]int64{
-	"gpt-3.5":           4096,
-	"gpt-4":             8192,
-	"gpt-4-turbo":       4096,
-	"gpt-4o":            16384,
-	"gpt-4.1":           32768,
-	"gpt-4.5":           16384,
-	"gpt-5":             128000,
-	"o1":                100000,
-	"o3":                100000,
-	"o4":                100000,
-	"chatgpt-4o":        16384,
-	"claude-3":          8192,
-	"claude-sonnet-4":   64000,
-	"claude-opus-4":     32000,
-	"claude-haiku-4":    64000,
-	"claude-3-7-sonnet": 64000,
-	"text-embedding":    0,
-}
-
-// fallbackMaxOutput bounds output for a model no table knows.
-const fallbackMaxOutput = 128000
-
 // maxOutputFor returns the output limit to reserve for model.
 func (g *Gateway) maxOutputFor(model string) int64 {
-	best, n := -1, int64(fallbackMaxOutput)
-	for _, table := range []map[string]int64{defaultMaxOutput, g.opts.MaxOutputTokens} {
-		for prefix, v := range table {
-			if strings.HasPrefix(model, prefix) && len(prefix) >= best {
-				best, n = len(prefix), v
-			}
-		}
+	if g.opts.MaxOutput == nil {
+		return allot.MaxCallTokens
 	}
-	return n
+	return min(max(g.opts.MaxOutput(model), 0), allot.MaxCallTokens)
 }
 
 // worstCase bounds a call's usage before it is sent: every byte of the

@@ -3,8 +3,10 @@ package gateway
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,22 +101,49 @@ func taskOf(h http.Header, fromBody string) string {
 	return allot.UntaggedTask
 }
 
-// upstreamFor picks the provider for model on route: the longest matching
-// models: prefix, else the first provider speaking the route's format.
+// modelRoute sends the models matching pattern to up (config models:).
+type modelRoute struct {
+	pattern allot.ModelPattern
+	key     string // as configured, for messages
+	up      *Upstream
+}
+
+// compileRoutes compiles the models: table, most specific pattern first.
+func compileRoutes(models map[string]string, byName map[string]*Upstream) ([]modelRoute, error) {
+	routes := make([]modelRoute, 0, len(models))
+	for key, name := range models {
+		p, err := allot.ParseModelPrefix(key)
+		if err != nil {
+			return nil, fmt.Errorf("models: %s", allot.ErrorOf(err).Message)
+		}
+		for _, r := range routes {
+			if r.pattern == p {
+				return nil, fmt.Errorf("models: %q and %q are the same pattern (a plain name is a prefix there); keep one", r.key, key)
+			}
+		}
+		up := byName[name]
+		if up == nil {
+			return nil, fmt.Errorf("models: %q routes to upstream %q, which is not configured", key, name)
+		}
+		routes = append(routes, modelRoute{p, key, up})
+	}
+	slices.SortFunc(routes, func(a, b modelRoute) int { return allot.CompareModelPatterns(a.pattern, b.pattern) })
+	return routes, nil
+}
+
+// upstreamFor picks the provider for model on route: the most specific
+// matching models: pattern, else the first provider speaking the route's
+// format.
 func (g *Gateway) upstreamFor(route allot.Route, model string) (*Upstream, error) {
 	want := g.protocolFor(route)
-	best := ""
-	for prefix := range g.opts.Models {
-		if strings.HasPrefix(model, strings.TrimSuffix(prefix, "*")) && len(prefix) > len(best) {
-			best = prefix
+	for _, r := range g.routes {
+		if !r.pattern.Match(model) {
+			continue
 		}
-	}
-	if best != "" {
-		up := g.byName[g.opts.Models[best]]
-		if up.Protocol.Name() != want {
-			return nil, allot.Errorf(allot.EUnknownModel, "model %q is served by provider %q, which speaks the %s API; call it on that API's route instead", model, up.Name, up.Protocol.Name())
+		if r.up.Protocol.Name() != want {
+			return nil, allot.Errorf(allot.EUnknownModel, "model %q is served by provider %q, which speaks the %s API; call it on that API's route instead", model, r.up.Name, r.up.Protocol.Name())
 		}
-		return up, nil
+		return r.up, nil
 	}
 	if up := g.byType[want]; up != nil {
 		return up, nil

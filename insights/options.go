@@ -1,18 +1,19 @@
 package insights
 
 import (
-	"path"
+	"maps"
+	"slices"
 
 	"github.com/allot-dev/allot"
 )
 
 // Options tune the analyses. Start from DefaultOptions or OptionsFrom.
 type Options struct {
-	Visibility    string            // allot.PeerNamed or allot.PeerAnonymous
-	Floor         allot.Money       // recommendations saving less a month are dropped
-	AnomalyFactor float64           // a day above this × the trailing median is an anomaly
-	Equivalents   map[string]string // premium model glob -> cheaper model (same provider)
-	MinGroup      int               // smallest group shown, at least allot.MinPeerGroup
+	Visibility    string       // allot.PeerNamed or allot.PeerAnonymous
+	Floor         allot.Money  // recommendations saving less a month are dropped
+	AnomalyFactor float64      // a day above this × the trailing median is an anomaly
+	Equivalents   []Equivalent // premium models -> cheaper model (same provider); the most specific pattern decides
+	MinGroup      int          // smallest group shown, at least allot.MinPeerGroup
 
 	ShortOutput     int64 // cheaper_model: mean output per call at most this counts as short
 	MinCalls        int64 // cheaper_model, prompt_caching: fewest calls worth a recommendation
@@ -22,6 +23,13 @@ type Options struct {
 	RunawayFactor   int64 // runaway_sessions: calls or tokens over this × the person's usual session
 	RunawayMinCalls int64 // runaway_sessions: fewest calls in a runaway session
 	TopRecommend    int   // team and org views list this many recommendations
+}
+
+// Equivalent maps the models matching From to a cheaper model good enough
+// for short calls (config insights.model_equivalents).
+type Equivalent struct {
+	From allot.ModelPattern
+	To   string
 }
 
 // DefaultOptions returns the defaults: anonymous peers, a $1/month floor,
@@ -52,19 +60,29 @@ func OptionsFrom(p allot.InsightPolicy) (Options, error) {
 	if p.AnomalyFactor != 0 {
 		o.AnomalyFactor = p.AnomalyFactor
 	}
-	o.Equivalents = p.ModelEquivalents
+	for _, from := range slices.Sorted(maps.Keys(p.ModelEquivalents)) {
+		pat, err := allot.ParseModelPattern(from)
+		if err != nil {
+			return Options{}, err
+		}
+		o.Equivalents = append(o.Equivalents, Equivalent{From: pat, To: p.ModelEquivalents[from]})
+	}
 	return o, nil
 }
 
 func (o Options) minGroup() int { return max(o.MinGroup, allot.MinPeerGroup) }
 
-// equivalent returns the configured cheaper model for model, if any.
-func (o Options) equivalent(model string) (string, bool) {
-	best, target := "", ""
-	for glob, to := range o.Equivalents {
-		if ok, _ := path.Match(glob, model); ok && len(glob) > len(best) {
-			best, target = glob, to
+// Equivalent returns the configured cheaper model for model, if any: that
+// of the most specific Equivalents pattern matching it.
+func (o Options) Equivalent(model string) (string, bool) {
+	best := -1
+	for i, e := range o.Equivalents {
+		if e.From.Match(model) && (best < 0 || allot.CompareModelPatterns(e.From, o.Equivalents[best].From) < 0) {
+			best = i
 		}
 	}
-	return target, best != ""
+	if best < 0 {
+		return "", false
+	}
+	return o.Equivalents[best].To, true
 }

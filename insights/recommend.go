@@ -230,7 +230,7 @@ func cheaperModel(mine, everyone []*lineSum, pr prices, days int, opts Options) 
 				best = &c
 			}
 		}
-		if to, ok := opts.equivalent(l.model); ok && to != l.model {
+		if to, ok := opts.Equivalent(l.model); ok && to != l.model {
 			consider(cand{model: to, configured: true, others: len(users[[3]string{l.task, l.provider, to}])})
 		}
 		fam := family(l.model)

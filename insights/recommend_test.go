@@ -180,7 +180,7 @@ func TestRecommendationsFireWithHandComputedSavings(t *testing.T) {
 	}
 	opts := DefaultOptions()
 	opts.Floor = 0
-	opts.Equivalents = map[string]string{"big-*": "big-mini"}
+	opts.Equivalents = []Equivalent{{From: allot.MustModelPattern("big-*"), To: "big-mini"}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

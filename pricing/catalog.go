@@ -25,7 +25,8 @@ type Catalog struct {
 
 	overrides map[string]Override // as configured, kept to extend them
 	exact     map[string]*model   // override for one model name
-	prefixes  []*model            // overrides by name prefix, longest first
+	patterns  []patternOverride   // overrides by model pattern, most specific first
+	maxOutput []outputLimit       // output limits by model pattern, most specific first
 
 	cache  sync.Map // cacheKey -> *model (nil when nothing matches)
 	cached atomic.Int64
@@ -195,7 +196,8 @@ func (c *Catalog) resolve(providerName, modelName string) *model {
 
 // find resolves a model name without the cache. Order:
 //
-//  1. a configured override (exact name, then the longest matching prefix);
+//  1. a configured override (exact name, then the most specific matching
+//     pattern);
 //  2. the feed provider named providerName (by id, else by its
 //     provider_match rule, compared in lower case), then its
 //     fallback_model_providers;
@@ -285,9 +287,9 @@ func (c *Catalog) override(modelName string) *model {
 	if m, ok := c.exact[modelName]; ok {
 		return m
 	}
-	for _, m := range c.prefixes {
-		if m.match.match(modelName) {
-			return m
+	for _, o := range c.patterns {
+		if o.pattern.Match(modelName) {
+			return o.model
 		}
 	}
 	return nil

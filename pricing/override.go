@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
+
+	"github.com/allot-dev/allot"
 )
 
 // Override is a configured price for a model, in USD per million tokens,
@@ -25,9 +26,11 @@ const overrideProvider = "override"
 
 // WithOverrides returns a new catalog: c's feed prices with overrides laid
 // over them (and over c's own overrides, which a same key replaces). A key
-// is an exact model name, or a prefix ending in "*" ("claude-*"; "*" alone
-// matches every model); exact keys win over prefixes, longer prefixes over
-// shorter. Overrides apply whatever the provider. c is left unchanged.
+// is an allot.ModelPattern: an exact model name, or a pattern such as
+// "claude-*" or "*opus*" ("*" alone matches every model); where several
+// match, the most specific decides (an exact name first, then the pattern
+// with the most literal characters). Overrides apply whatever the
+// provider. c is left unchanged.
 func (c *Catalog) WithOverrides(overrides map[string]Override) (*Catalog, error) {
 	all := maps.Clone(c.overrides)
 	if all == nil {
@@ -42,29 +45,35 @@ func (c *Catalog) WithOverrides(overrides map[string]Override) (*Catalog, error)
 		models:    c.models,
 		overrides: all,
 		exact:     make(map[string]*model),
+		maxOutput: c.maxOutput,
 	}
 	for _, key := range slices.Sorted(maps.Keys(all)) {
+		pat, err := allot.ParseModelPattern(key)
+		if err != nil {
+			return nil, fmt.Errorf("price override: %s", allot.ErrorOf(err).Message)
+		}
 		m, err := compileOverride(key, all[key])
 		if err != nil {
 			return nil, err
 		}
-		if m.match.kind == matchEquals {
+		if pat.Exact() {
 			n.exact[key] = m
 		} else {
-			n.prefixes = append(n.prefixes, m)
+			n.patterns = append(n.patterns, patternOverride{pat, m})
 		}
 	}
-	slices.SortStableFunc(n.prefixes, func(a, b *model) int { return len(b.match.text) - len(a.match.text) })
+	slices.SortFunc(n.patterns, func(a, b patternOverride) int { return allot.CompareModelPatterns(a.pattern, b.pattern) })
 	return n, nil
 }
 
+// patternOverride is an override whose key is a pattern.
+type patternOverride struct {
+	pattern allot.ModelPattern
+	model   *model
+}
+
 func compileOverride(key string, o Override) (*model, error) {
-	prefix, isPrefix := strings.CutSuffix(key, "*")
 	switch {
-	case strings.TrimSpace(key) == "":
-		return nil, fmt.Errorf("price override: empty model name; use a model name or a prefix ending in *")
-	case strings.Contains(prefix, "*"):
-		return nil, fmt.Errorf("price override %q: * may only end a prefix, as in \"claude-*\"", key)
 	case !o.InputMTok.IsSet() && !o.OutputMTok.IsSet() && !o.CacheReadMTok.IsSet() &&
 		!o.CacheWriteMTok.IsSet() && !o.CacheWrite1hMTok.IsSet():
 		return nil, fmt.Errorf("price override %q sets no price; give at least input_mtok and output_mtok", key)
@@ -84,11 +93,5 @@ func compileOverride(key string, o Override) (*model, error) {
 		ps.cacheWrite1h = flat(o.CacheWrite1hMTok)
 	}
 	ps.reasoning = ps.output
-	m := &model{provider: overrideProvider, id: key, entries: []entry{{prices: ps}}}
-	if isPrefix {
-		m.match = matcher{kind: matchStartsWith, text: prefix}
-	} else {
-		m.match = matcher{kind: matchEquals, text: key}
-	}
-	return m, nil
+	return &model{provider: overrideProvider, id: key, entries: []entry{{prices: ps}}}, nil
 }

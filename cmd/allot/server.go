@@ -69,7 +69,8 @@ func newLogger(cfg config.Config) *slog.Logger {
 }
 
 // loadCatalog returns the price catalog: a feed stored by `allot prices
-// update` if any, else the embedded one, with the config's overrides.
+// update` if any, else the embedded one, with the config's price overrides
+// and max_output_tokens.
 func loadCatalog(ctx context.Context, cfg config.Config, dir allot.Directory) (*pricing.Catalog, error) {
 	cat := pricing.Default()
 	feed, err := dir.Setting(ctx, pricesSetting)
@@ -84,6 +85,11 @@ func loadCatalog(ctx context.Context, cfg config.Config, dir allot.Directory) (*
 	if len(cfg.Prices) > 0 {
 		if cat, err = cat.WithOverrides(cfg.Prices); err != nil {
 			return nil, fmt.Errorf("config prices: %w", err)
+		}
+	}
+	if len(cfg.MaxOutputTokens) > 0 {
+		if cat, err = cat.WithMaxOutput(cfg.MaxOutputTokens); err != nil {
+			return nil, fmt.Errorf("config %w", err)
 		}
 	}
 	return cat, nil
@@ -197,7 +203,7 @@ func (s *server) init(ctx context.Context) error {
 		Metrics:         gateway.NewMetrics(reg),
 		Rationer:        s.ration,
 		RationObserver:  &notify.Observer{Sink: s.sink, Rationer: s.ration.Current},
-		MaxOutputTokens: cfg.MaxOutputTokens,
+		MaxOutput:       cat.MaxOutput,
 		Tasks:           tasks.Current,
 
 		// A PostgreSQL outage: keys last seen valid are served under fail_open, /readyz fails.

@@ -97,11 +97,9 @@ type benchForm struct {
 	name, contentType string
 	body              []byte
 	gzip              bool
-	jsonDecoder       func([]byte, proto.Message) error
 }
 
-// benchForms are m as protobuf, as JSON (also gzipped), and as JSON read
-// by protojson, the decoder unmarshalJSON replaced, for comparison.
+// benchForms are m as protobuf and as JSON (also gzipped).
 func benchForms(b *testing.B, m proto.Message) []benchForm {
 	pb, err := proto.Marshal(m)
 	if err != nil {
@@ -119,7 +117,6 @@ func benchForms(b *testing.B, m proto.Message) []benchForm {
 		{name: "protobuf", contentType: "application/x-protobuf", body: pb},
 		{name: "json", contentType: "application/json", body: js},
 		{name: "json-gzip", contentType: "application/json", body: gz.Bytes(), gzip: true},
-		{name: "json-protojson", contentType: "application/json", body: js, jsonDecoder: protojsonDecode},
 	}
 }
 
@@ -131,7 +128,7 @@ func benchReceiver(b *testing.B, path string, forms []benchForm, items, events i
 		b.Run(form.name, func(b *testing.B) {
 			rec := &countRecorder{}
 			r := &Receiver{Authenticate: authenticate, Recorder: rec, Pricer: pricing.Default(), MetricsHold: -1,
-				Now: func() time.Time { return t0.Add(time.Hour) }, jsonDecoder: form.jsonDecoder}
+				Now: func() time.Time { return t0.Add(time.Hour) }}
 			b.SetBytes(int64(len(form.body)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -178,20 +175,16 @@ func BenchmarkDecode(b *testing.B) {
 		pb, _ := proto.Marshal(p.m)
 		js, _ := protojson.Marshal(p.m)
 		for _, d := range []struct {
-			name   string
-			body   []byte
-			decode func([]byte, proto.Message) error
-		}{
-			{"protobuf", pb, proto.Unmarshal},
-			{"json", js, unmarshalJSON},
-			{"protojson", js, protojsonDecode},
-		} {
+			name string
+			body []byte
+			enc  encoding
+		}{{"protobuf", pb, encProto}, {"json", js, encJSON}} {
 			b.Run(p.name+"/"+d.name, func(b *testing.B) {
 				b.SetBytes(int64(len(d.body)))
 				b.ReportAllocs()
 				for b.Loop() {
 					m := p.m.ProtoReflect().New().Interface()
-					if err := d.decode(d.body, m); err != nil {
+					if err := decode(d.body, d.enc, m); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -6,11 +6,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/pricing"
@@ -33,9 +35,7 @@ var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // FuzzJSONMapping feeds arbitrary OTLP/JSON to each endpoint: the receiver
 // never panics, answers 200 or 400, and every event it records is
 // normalized (parts within their wholes, no negative counts), attributed
-// and has a stable id. Its JSON decoder agrees with protojson's on every
-// input, read as each signal, and a receiver decoding with protojson
-// answers and records the same.
+// and has a stable id.
 func FuzzJSONMapping(f *testing.F) {
 	paths := []string{"/v1/metrics", "/v1/logs", "/v1/traces"}
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
@@ -59,32 +59,18 @@ func FuzzJSONMapping(f *testing.F) {
 	}
 	now := t0.Add(time.Hour)
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
-		for _, m := range roots() {
-			sameDecoding(t, body, m)
-		}
-		rec, ref := &memRecorder{}, &memRecorder{}
+		rec := &memRecorder{}
 		r := &Receiver{
 			Authenticate: authenticate, Recorder: rec, Pricer: pricing.Default(), MetricsHold: -1,
 			Now: func() time.Time { return now },
 		}
-		oracle := &Receiver{
-			Authenticate: authenticate, Recorder: ref, Pricer: pricing.Default(), MetricsHold: -1,
-			Now: func() time.Time { return now }, jsonDecoder: protojsonDecode,
-		}
-		post := func(r *Receiver) *httptest.ResponseRecorder {
-			req := httptest.NewRequest(http.MethodPost, paths[int(which)%len(paths)], bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer ak-bob")
-			w := httptest.NewRecorder()
-			r.ServeHTTP(w, req)
-			return w
-		}
-		w, want := post(r), post(oracle)
+		req := httptest.NewRequest(http.MethodPost, paths[int(which)%len(paths)], bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer ak-bob")
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
 		if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
 			t.Fatalf("status %d: %s", w.Code, w.Body)
-		}
-		if w.Code != want.Code || w.Code == http.StatusOK && w.Body.String() != want.Body.String() || !reflect.DeepEqual(rec.events, ref.events) {
-			t.Fatalf("with protojson: %d %s, %d events; without: %d %s, %d events", want.Code, want.Body, len(ref.events), w.Code, w.Body, len(rec.events))
 		}
 		for _, e := range rec.events {
 			tk := e.Tokens
@@ -129,16 +115,28 @@ func FuzzSniffProto(f *testing.F) {
 	})
 }
 
-// FuzzJSONDecode: unmarshalJSON accepts and refuses what protojson does,
-// and decodes what it accepts to the same messages, read as each signal.
-// Its seeds are small, so the fuzzer explores the grammar quickly.
+// FuzzJSONDecode: decode reads any input as each signal without a panic,
+// and what it accepts, written again as protojson writes it (base64 ids),
+// reads back as the same message: the hex id fix never turns an id into
+// one it would read differently. Its seeds are small, so the fuzzer
+// explores the grammar quickly.
 func FuzzJSONDecode(f *testing.F) {
 	for _, tc := range jsonCases {
 		f.Add([]byte(tc.body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, m := range roots() {
-			sameDecoding(t, body, m)
+		for _, root := range roots() {
+			m := accepts(t, body, root)
+			if m == nil {
+				continue
+			}
+			again, err := protojson.Marshal(m)
+			if err != nil {
+				t.Fatalf("%T from %q: %v", m, body, err)
+			}
+			if got := accepts(t, again, root); got == nil || !proto.Equal(got, m) {
+				t.Fatalf("%T from %q:\nfirst %v\nagain %v", m, body, m, got)
+			}
 		}
 	})
 }

@@ -26,8 +26,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -72,10 +70,6 @@ type Receiver struct {
 	// recorded, in case the same session's per-request events arrive
 	// (DefaultMetricsHold when 0; negative records them at once).
 	MetricsHold time.Duration
-
-	// jsonDecoder, when set, replaces unmarshalJSON: tests and benchmarks
-	// compare it with protojson.
-	jsonDecoder func([]byte, proto.Message) error
 
 	once sync.Once
 	st   *state
@@ -173,26 +167,24 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch sig {
 	case sigMetrics:
 		var md metricspb.MetricsData
-		if err := r.decode(body, enc, &md); err != nil {
+		if err := decode(body, enc, &md); err != nil {
 			r.malformed(w, enc, "metrics", err)
 			return
 		}
 		b.metrics(&md)
 	case sigLogs:
 		var ld logspb.LogsData
-		if err := r.decode(body, enc, &ld); err != nil {
+		if err := decode(body, enc, &ld); err != nil {
 			r.malformed(w, enc, "logs", err)
 			return
 		}
-		fixLogIDs(&ld, enc)
 		b.logs(&ld)
 	case sigTraces:
 		var td tracepb.TracesData
-		if err := r.decode(body, enc, &td); err != nil {
+		if err := decode(body, enc, &td); err != nil {
 			r.malformed(w, enc, "traces", err)
 			return
 		}
-		fixSpanIDs(&td, enc)
 		b.traces(&td)
 	}
 	b.finish()

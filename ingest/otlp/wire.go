@@ -1,19 +1,15 @@
 package otlp
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-
-	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
 // encoding is the wire format of a request, and so of its response.
@@ -48,73 +44,25 @@ func (e encoding) contentType() string {
 
 // decode reads an OTLP payload. The *Data messages (MetricsData, LogsData,
 // TracesData) have the wire format of the Export*ServiceRequest messages.
-// OTLP/JSON is protobuf's JSON mapping with lowerCamelCase names, integers
-// as numbers or strings and enums as integers; unmarshalJSON reads it as
-// protojson would, several times faster, ignoring unknown fields as the
-// OTLP spec asks. Its hex trace and span ids are fixed afterwards
-// (fixLogIDs, fixSpanIDs).
+// OTLP/JSON is protobuf's JSON mapping (protojson) with two differences:
+// unknown fields are ignored, as the OTLP spec asks so that a newer
+// exporter can talk to an older receiver, and trace and span ids are hex,
+// not base64, which fixIDs corrects after protojson has read them.
+// Integers as numbers or strings, enums as numbers or names, proto or
+// lowerCamelCase field names are all protojson's own.
 func decode(body []byte, enc encoding, m proto.Message) error {
-	if enc == encJSON {
-		return unmarshalJSON(body, m)
-	}
-	return proto.Unmarshal(body, m)
-}
-
-// decode is decode with the receiver's JSON decoder.
-func (r *Receiver) decode(body []byte, enc encoding, m proto.Message) error {
-	if enc == encJSON && r.jsonDecoder != nil {
-		return r.jsonDecoder(body, m)
-	}
-	return decode(body, enc, m)
-}
-
-// jsonID recovers an id that OTLP/JSON sent as hex, which protojson's
-// mapping reads as base64: 32 hex characters decode to 24 bytes, 16 to 12, and encoding
-// those bytes again gives back the hex text exactly. An id already of the
-// right length (a sender that used base64) is left alone.
-func jsonID(b []byte, size int) []byte {
-	if len(b) == 0 || len(b) == size {
-		return b
-	}
-	text := base64.StdEncoding.EncodeToString(b)
-	if len(text) != 2*size {
-		return b
-	}
-	out, err := hex.DecodeString(text)
-	if err != nil {
-		return b
-	}
-	return out
-}
-
-func fixLogIDs(ld *logspb.LogsData, enc encoding) {
 	if enc != encJSON {
-		return
+		return proto.Unmarshal(body, m)
 	}
-	for _, rl := range ld.GetResourceLogs() {
-		for _, sl := range rl.GetScopeLogs() {
-			for _, lr := range sl.GetLogRecords() {
-				lr.TraceId = jsonID(lr.TraceId, 16)
-				lr.SpanId = jsonID(lr.SpanId, 8)
-			}
-		}
+	if err := jsonOptions.Unmarshal(body, m); err != nil {
+		return err
 	}
+	fixIDs(m.ProtoReflect())
+	return nil
 }
 
-func fixSpanIDs(td *tracepb.TracesData, enc encoding) {
-	if enc != encJSON {
-		return
-	}
-	for _, rs := range td.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			for _, s := range ss.GetSpans() {
-				s.TraceId = jsonID(s.TraceId, 16)
-				s.SpanId = jsonID(s.SpanId, 8)
-				s.ParentSpanId = jsonID(s.ParentSpanId, 8)
-			}
-		}
-	}
-}
+// jsonOptions is how OTLP/JSON is read: protojson, ignoring unknown fields.
+var jsonOptions = protojson.UnmarshalOptions{DiscardUnknown: true}
 
 // gRPC status codes, used in OTLP/HTTP error bodies (google.rpc.Status).
 const (

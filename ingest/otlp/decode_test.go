@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,69 +19,28 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
-// protojsonDecode is the decoder unmarshalJSON replaces: the oracle.
-func protojsonDecode(body []byte, m proto.Message) error {
-	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, m)
-}
-
 // roots are empty messages of the three signals.
 func roots() []proto.Message {
 	return []proto.Message{&metricspb.MetricsData{}, &logspb.LogsData{}, &tracepb.TracesData{}}
 }
 
-// sameDecoding checks that unmarshalJSON and protojson agree on body read
-// as m's type: both refuse it, or both give equal messages with the same
-// wire bytes (which also tells -0 from 0 and an empty message from none).
-// It returns whether body was accepted.
-func sameDecoding(t *testing.T, body []byte, m proto.Message) bool {
+// accepts decodes body as OTLP/JSON of m's type, failing the test on a
+// panic, and returns the message or nil if body was refused.
+func accepts(t *testing.T, body []byte, m proto.Message) proto.Message {
 	t.Helper()
-	got, want := m.ProtoReflect().New().Interface(), m.ProtoReflect().New().Interface()
-	gotErr, wantErr := unmarshalJSON(body, got), protojsonDecode(body, want)
-	switch {
-	case (gotErr == nil) != (wantErr == nil):
-		t.Fatalf("%T from %q:\nunmarshalJSON: %v\nprotojson:     %v", m, abbreviate(body), gotErr, wantErr)
-	case gotErr != nil:
-		return false
+	got := m.ProtoReflect().New().Interface()
+	if err := decode(body, encJSON, got); err != nil {
+		return nil
 	}
-	gb, err1 := proto.MarshalOptions{Deterministic: true}.Marshal(got)
-	wb, err2 := proto.MarshalOptions{Deterministic: true}.Marshal(want)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("marshal: %v, %v", err1, err2)
-	}
-	if !proto.Equal(got, want) || !bytes.Equal(gb, wb) {
-		t.Fatalf("%T from %q:\nunmarshalJSON: %v\nprotojson:     %v", m, abbreviate(body), got, want)
-	}
-	return true
+	return got
 }
 
+// abbreviate shortens a long body for a failure message.
 func abbreviate(b []byte) []byte {
 	if len(b) > 600 {
 		return append(append(b[:300:300], "…"...), b[len(b)-300:]...)
 	}
 	return b
-}
-
-// TestJSONDecodeFixtures: every recorded payload decodes as protojson
-// decodes it, read as its own signal and as the other two.
-func TestJSONDecodeFixtures(t *testing.T) {
-	t.Parallel()
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if len(files) == 0 {
-		t.Fatal("no fixtures")
-	}
-	for _, name := range files {
-		body, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range roots() {
-			sameDecoding(t, body, m)
-		}
-		own := message(filepath.Base(name))
-		if !sameDecoding(t, body, own) {
-			t.Errorf("%s refused", name)
-		}
-	}
 }
 
 // jsonPoint, jsonAttr and jsonRecord wrap fields in a metrics or logs payload.
@@ -99,111 +56,81 @@ func jsonRecord(fields string) string {
 	return `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{` + fields + `}]}]}]}`
 }
 
-// jsonCases are the OTLP/JSON variants exporters send and the corners of
-// protojson's grammar, and whether protojson accepts them.
+// jsonCases are the OTLP/JSON variants exporters send, and hostile or
+// broken input, with whether the receiver accepts them.
 var jsonCases = []struct {
 	body string
 	ok   bool
 }{
-	// Integers as numbers or strings, in any form that is whole.
+	// Integers as numbers or strings, in any form that is whole and fits.
 	{jsonPoint(`"timeUnixNano":"1793700000000000000"`), true},
 	{jsonPoint(`"timeUnixNano":1793700000000000000`), true},
 	{jsonPoint(`"timeUnixNano":1.7937e18`), true},
 	{jsonPoint(`"timeUnixNano":"1.7937e18"`), true},
 	{jsonPoint(`"timeUnixNano":"18446744073709551615"`), true},
 	{jsonPoint(`"timeUnixNano":"18446744073709551616"`), false},
-	{jsonPoint(`"timeUnixNano":-0`), true},
 	{jsonPoint(`"timeUnixNano":-1`), false},
 	{jsonPoint(`"timeUnixNano":1.5`), false},
 	{jsonPoint(`"timeUnixNano":" 1"`), false},
 	{jsonPoint(`"timeUnixNano":"0x10"`), false},
 	{jsonPoint(`"timeUnixNano":01`), false},
-	{jsonPoint(`"timeUnixNano":1e`), true}, // protojson's tokenizer takes "1e" as 1
-	{jsonPoint(`"timeUnixNano":"1e"`), false},
-	{jsonPoint(`"timeUnixNano":0e99999999999`), true},
 	{jsonPoint(`"timeUnixNano":1e99999999999`), false},
-	{jsonPoint(`"timeUnixNano":10e-1`), true},
-	{jsonPoint(`"timeUnixNano":100000000000000000000e-2`), true},
-	{jsonPoint(`"timeUnixNano":100000000000000000000e0`), false},
 	{jsonPoint(`"timeUnixNano":true`), false},
-	{jsonPoint(`"timeUnixNano":"\u0031"`), true},
 	{jsonPoint(`"asInt":"-9223372036854775808"`), true},
 	{jsonPoint(`"asInt":-9223372036854775809`), false},
-	{jsonPoint(`"asInt":"9223372036854775807"`), true},
-	{jsonPoint(`"asInt":999999999999999999`), true},
 	{jsonPoint(`"asInt":9999999999999999999`), false},
 	{jsonPoint(`"flags":4294967295`), true},
 	{jsonPoint(`"flags":4294967296`), false},
-	{jsonPoint(`"flags":"1"`), true},
 	// Floats, also as strings and the names of the special values.
 	{jsonPoint(`"asDouble":1.5e3`), true},
 	{jsonPoint(`"asDouble":"1.5"`), true},
 	{jsonPoint(`"asDouble":"NaN"`), true},
 	{jsonPoint(`"asDouble":"-Infinity"`), true},
-	{jsonPoint(`"asDouble":"Infinity"`), true},
 	{jsonPoint(`"asDouble":"infinity"`), false},
-	{jsonPoint(`"asDouble":-0`), true},
 	{jsonPoint(`"asDouble":1e400`), false},
-	{jsonPoint(`"asDouble":1e-400`), true},
-	{jsonPoint(`"asDouble":1e`), false},
 	{jsonPoint(`"asDouble":.5`), false},
-	{jsonPoint(`"asDouble":1.`), false},
-	// A oneof set twice, a field named twice, null.
+	// A oneof set twice, a field named twice (by either name), null.
 	{jsonPoint(`"asDouble":1,"asInt":"2"`), false},
 	{jsonPoint(`"asDouble":null,"asInt":"2"`), true},
 	{jsonPoint(`"asInt":1,"as_int":1`), false},
-	{jsonPoint(`"asInt":null,"as_int":1`), false},
 	{jsonPoint(`"as_int":"7","start_time_unix_nano":"1"`), true},
 	{jsonPoint(`"attributes":null`), true},
 	{jsonPoint(`"attributes":[null]`), false},
 	{jsonPoint(`"exemplars":[{"asInt":1,"spanId":"AAECAwQFBgc=","traceId":"AAECAwQFBgcICQoLDA0ODw"}]`), true},
-	{jsonPoint(`"exemplars":[{"spanId":"AAECAwQFBgc"}]`), true},
-	{jsonPoint(`"exemplars":[{"spanId":"-_-_"}]`), true},
-	{jsonPoint(`"exemplars":[{"spanId":"AAF="}]`), true},
-	{jsonPoint(`"exemplars":[{"spanId":"A==="}]`), false},
 	{jsonPoint(`"exemplars":[{"spanId":"AAECA"}]`), false},
-	{jsonPoint(`"exemplars":[{"spanId":"AA\nEC"}]`), true},
 	// Attribute values.
 	{jsonAttr(`{"stringValue":"é\u00e9\ud83d\ude00\/\b\f\n\r\t\"\\"}`), true},
 	{jsonAttr(`{"stringValue":"\ud83d"}`), false},
-	{jsonAttr(`{"stringValue":"\ude00\ud83d"}`), false},
-	{jsonAttr(`{"stringValue":"\u12"}`), false},
-	{jsonAttr(`{"stringValue":"\x"}`), false},
 	{jsonAttr("{\"stringValue\":\"\x01\"}"), false},
 	{jsonAttr("{\"stringValue\":\"\xff\"}"), false},
-	{jsonAttr("{\"stringValue\":\"\xed\xa0\x80\"}"), false},
-	{jsonAttr("{\"stringValue\":\"\xef\xbf\xbd\"}"), true},
-	{jsonAttr(`{"stringValue":""}`), true},
 	{jsonAttr(`{}`), true},
 	{jsonAttr(`{"boolValue":true}`), true},
 	{jsonAttr(`{"boolValue":"true"}`), false},
-	{jsonAttr(`{"boolValue":truex}`), false},
 	{jsonAttr(`{"intValue":"42","doubleValue":1}`), false},
-	{jsonAttr(`{"intValue":"42","unknown":{"a":[1,{"b":null}],"c":1e+}}`), true},
-	{jsonAttr(`{"bytesValue":""}`), true},
 	{jsonAttr(`{"arrayValue":{"values":[{"intValue":1},{"kvlistValue":{"values":[{"key":"a","value":{}}]}}]}}`), true},
-	{jsonAttr(`{"arrayValue":{}}`), true},
 	{jsonAttr(`{"kvlist_value":{"values":[]}}`), true},
 	{jsonAttr(`{"stringValueStrindex":3}`), true},
 	{`{"resourceMetrics":[{"resource":{"attributes":[{"keyStrindex":2}],"entityRefs":[{"type":"host","idKeys":["host.id"],"descriptionKeys":null}]}}]}`, true},
-	// Enums as numbers or names; unknown names are ignored.
+	// Fields this version of OTLP does not know, at any level and of any
+	// shape, are ignored: a newer exporter talks to an older receiver.
+	{jsonAttr(`{"intValue":"42","unknown":{"a":[1,{"b":null}],"c":1e+}}`), true},
+	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","futureData":{"points":[1,2]},"sum":{"futureFlag":true}}]}]}],"future":1}`, true},
+	{`{"[no.such.ext]":{}}`, true},
+	// Enums as numbers or names; unknown names and numbers are kept as unset or as numbers.
 	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"aggregationTemporality":"AGGREGATION_TEMPORALITY_DELTA","isMonotonic":true}}]}]}]}`, true},
 	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"aggregationTemporality":1}}]}]}]}`, true},
-	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"aggregationTemporality":"2"}}]}]}]}`, true},
 	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"aggregationTemporality":"DELTA"}}]}]}]}`, true},
 	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"aggregationTemporality":99}}]}]}]}`, true},
 	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"aggregationTemporality":2147483648}}]}]}]}`, false},
 	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{},"gauge":{}}]}]}]}`, false},
 	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"histogram":{"dataPoints":[{"sum":0,"min":-1,"max":"2","bucketCounts":["1",2],"explicitBounds":[1.5,"NaN"]}]}}]}]}]}`, true},
-	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"histogram":{"dataPoints":[{"bucketCounts":[null]}]}}]}]}]}`, false},
 	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"exponentialHistogram":{"dataPoints":[{"scale":-3,"positive":{"offset":-2,"bucketCounts":[1]},"negative":{},"zeroThreshold":1e-9}]}}]}]}]}`, true},
 	{`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"summary":{"dataPoints":[{"quantileValues":[{"quantile":0.5,"value":3}]}]}}]}]}]}`, true},
 	{`{"resource_metrics":[{"scope_metrics":[{"scope":{"name":"s","dropped_attributes_count":1},"schema_url":"u"}]}]}`, true},
-	// Log records: hex ids (read as base64, fixed later), severity.
+	// Log records: hex ids (see TestJSONHexIDs), severity as name or number.
 	{jsonRecord(`"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","severityNumber":"SEVERITY_NUMBER_INFO"`), true},
 	{jsonRecord(`"traceId":"5b8efff798038103d269b633813fc60","severityNumber":9`), true},
 	{jsonRecord(`"traceId":"5b8e!","severityNumber":9`), false},
-	{jsonRecord(`"body":{"stringValue":"claude_code.api_request"},"eventName":"e","flags":1,"observedTimeUnixNano":"5"`), true},
 	{jsonRecord(`"body":null,"dropped_attributes_count":"3","severity_text":"INFO"`), true},
 	// Spans.
 	{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","parentSpanId":"","kind":"SPAN_KIND_CLIENT","status":{"code":"STATUS_CODE_ERROR","message":"x"},"events":[{"name":"e"}],"links":[{"traceState":"t","flags":1}]}]}]}]}`, true},
@@ -212,34 +139,21 @@ var jsonCases = []struct {
 	{``, false},
 	{` {} `, true},
 	{`{}{}`, false},
-	{`{},`, false},
 	{`[]`, false},
 	{`null`, false},
 	{`{"resourceMetrics":[],}`, false},
-	{`{,"resourceMetrics":[]}`, false},
-	{`{"resourceMetrics":[,]}`, false},
 	{`{"resourceMetrics":[{}{}]}`, false},
-	{`{"resourceMetrics":[{},]}`, false},
-	{`{"resourceMetrics" []}`, false},
-	{`{"resourceMetrics":[{}] "x":1}`, false},
-	{`{"x":1e+,"y":-}`, false},
-	{`{"x":1e+}`, true},
-	{`{"x":nul}`, false},
-	{`{"x":[1 2]}`, false},
-	{`{"x":{"a" 1}}`, false},
 	{`{"x":{1:2}}`, false},
-	{`{"x":"\u0000"}`, true},
-	{`{"x":tru}`, false},
-	{`{"[no.such.ext]":{}}`, true},
 	{`{"resourceMetrics":"x"}`, false},
-	{`{"resourceMetrics":{}}`, false},
 	{"\ufeff{}", false},
-	{"{\"resource\u004detrics\":[{}]}", true},
 	{`{"resource\u004detrics":[{}],"resourceMetrics":[]}`, false},
+	// Nesting past protojson's recursion limit is refused, not a stack overflow.
 	{strings.Repeat(`{"arrayValue":{"values":[`, 6000), false},
+	{jsonAttr(strings.Repeat(`{"arrayValue":{"values":[`, 20000) + strings.Repeat(`]}}`, 20000)), false},
 }
 
-// TestJSONDecodeCases: jsonCases give what protojson gives.
+// TestJSONDecodeCases: the receiver accepts the OTLP/JSON exporters send
+// and refuses what is not OTLP/JSON, read as any signal, without a panic.
 func TestJSONDecodeCases(t *testing.T) {
 	t.Parallel()
 	for _, tc := range jsonCases {
@@ -252,43 +166,72 @@ func TestJSONDecodeCases(t *testing.T) {
 			own = &tracepb.TracesData{}
 		}
 		for _, m := range roots() {
-			sameDecoding(t, body, m)
+			accepts(t, body, m)
 		}
-		if ok := sameDecoding(t, body, own); ok != tc.ok {
+		if ok := accepts(t, body, own) != nil; ok != tc.ok {
 			t.Errorf("%s: accepted %v, want %v", abbreviate(body), ok, tc.ok)
 		}
 	}
-	// Whether protojson knows this extension depends on what the binary
-	// links; the decoders agree either way.
-	for _, m := range roots() {
-		sameDecoding(t, []byte(`{"[pb.go]":1}`), m)
-	}
 }
 
-// TestJSONDecodeDepth: nesting is limited exactly where protojson limits it.
-func TestJSONDecodeDepth(t *testing.T) {
+// TestJSONHexIDs: OTLP/JSON's trace and span ids are hex, in log
+// records, spans, span links and exemplars; decode returns them as the
+// bytes they name. Ids sent as base64 (protojson's mapping,
+// which some senders use) and ids of other lengths are kept as sent.
+func TestJSONHexIDs(t *testing.T) {
 	t.Parallel()
-	// An attribute value nested n arrays deep: 2n+5 messages before it.
-	nested := func(n int) []byte {
-		var b strings.Builder
-		b.WriteString(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":`)
-		b.WriteString(strings.Repeat(`{"arrayValue":{"values":[`, n))
-		b.WriteString(`{"intValue":1,"x":[[[]]]}`)
-		b.WriteString(strings.Repeat(`]}}`, n))
-		b.WriteString(`}]}]}]}`)
-		return []byte(b.String())
-	}
-	for _, n := range []int{4996, 4997, 4998} { // accepted; the skipped arrays too deep; the messages
-		if ok := sameDecoding(t, nested(n), &logspb.LogsData{}); ok != (n <= 4996) {
-			t.Errorf("%d levels: accepted %v", n, ok)
-		}
+	trace := []byte{0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c}
+	span := []byte{0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74}
+	const traceHex, spanHex = `"5b8efff798038103d269b633813fc60c"`, `"eee19b7ec3c1b174"`
+	const traceB64, spanB64 = `"W47/95gDgQPSabYzgT/GDA=="`, `"7uGbfsPBsXQ="`
+	for _, tc := range []struct {
+		name                string
+		trace, span, parent string
+		wantTrace, wantSpan []byte
+		wantParent          []byte
+	}{
+		{"hex", traceHex, spanHex, spanHex, trace, span, span},
+		{"base64", traceB64, spanB64, spanB64, trace, span, span},
+		{"upper-case hex", `"5B8EFFF798038103D269B633813FC60C"`, `"EEE19B7EC3C1B174"`, `""`, trace, span, nil},
+		{"short hex kept as base64", `"5b8efff7"`, `"eee1"`, `"eee1"`, []byte{0xe5, 0xbf, 0x1e, 0x7d, 0xf7, 0xfb}, []byte{0x79, 0xe7, 0xb5}, []byte{0x79, 0xe7, 0xb5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := accepts(t, []byte(jsonRecord(`"traceId":`+tc.trace+`,"spanId":`+tc.span)), &logspb.LogsData{})
+			if logs == nil {
+				t.Fatal("log record refused")
+			}
+			lr := logs.(*logspb.LogsData).ResourceLogs[0].ScopeLogs[0].LogRecords[0]
+			if !bytes.Equal(lr.TraceId, tc.wantTrace) || !bytes.Equal(lr.SpanId, tc.wantSpan) {
+				t.Errorf("log record ids %x %x, want %x %x", lr.TraceId, lr.SpanId, tc.wantTrace, tc.wantSpan)
+			}
+			spans := accepts(t, []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":`+tc.trace+`,"spanId":`+tc.span+`,"parentSpanId":`+tc.parent+`,"links":[{"traceId":`+tc.trace+`,"spanId":`+tc.span+`}]}]}]}]}`), &tracepb.TracesData{})
+			if spans == nil {
+				t.Fatal("span refused")
+			}
+			s := spans.(*tracepb.TracesData).ResourceSpans[0].ScopeSpans[0].Spans[0]
+			if !bytes.Equal(s.TraceId, tc.wantTrace) || !bytes.Equal(s.SpanId, tc.wantSpan) || !bytes.Equal(s.ParentSpanId, tc.wantParent) {
+				t.Errorf("span ids %x %x %x, want %x %x %x", s.TraceId, s.SpanId, s.ParentSpanId, tc.wantTrace, tc.wantSpan, tc.wantParent)
+			}
+			if l := s.Links[0]; !bytes.Equal(l.TraceId, tc.wantTrace) || !bytes.Equal(l.SpanId, tc.wantSpan) {
+				t.Errorf("link ids %x %x, want %x %x", l.TraceId, l.SpanId, tc.wantTrace, tc.wantSpan)
+			}
+			metrics := accepts(t, []byte(jsonPoint(`"exemplars":[{"asInt":1,"traceId":`+tc.trace+`,"spanId":`+tc.span+`}]`)), &metricspb.MetricsData{})
+			if metrics == nil {
+				t.Fatal("exemplar refused")
+			}
+			e := metrics.(*metricspb.MetricsData).ResourceMetrics[0].ScopeMetrics[0].Metrics[0].GetSum().DataPoints[0].Exemplars[0]
+			if !bytes.Equal(e.TraceId, tc.wantTrace) || !bytes.Equal(e.SpanId, tc.wantSpan) {
+				t.Errorf("exemplar ids %x %x, want %x %x", e.TraceId, e.SpanId, tc.wantTrace, tc.wantSpan)
+			}
+		})
 	}
 }
 
 // TestJSONDecodeRandom: random messages of every signal, with every field
-// set somewhere, written by protojson in each of its styles and then
-// altered the ways exporters and corruption alter them, decode as
-// protojson decodes them; the unaltered ones give back the message.
+// set somewhere, written by protojson in each of its styles, decode to the
+// same message, also with integers unquoted as some exporters send them;
+// altered the ways exporters and corruption alter them, they decode or are
+// refused without a panic.
 func TestJSONDecodeRandom(t *testing.T) {
 	t.Parallel()
 	rnd := rand.New(rand.NewPCG(1, 2))
@@ -296,7 +239,8 @@ func TestJSONDecodeRandom(t *testing.T) {
 	if testing.Short() {
 		iterations = 20
 	}
-	quoted := regexp.MustCompile(`"-?[0-9][0-9.eE+-]*"`)
+	// Timestamps and integer values, which protojson quotes.
+	quoted := regexp.MustCompile(`((?:UnixNano|unix_nano|intValue|int_value|asInt|as_int)"\s*:\s*)"(-?[0-9]+)"`)
 	for range iterations {
 		for _, root := range roots() {
 			m := root.ProtoReflect().New()
@@ -309,23 +253,15 @@ func TestJSONDecodeRandom(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := root.ProtoReflect().New().Interface()
-			if err := unmarshalJSON(body, got); err != nil {
-				t.Fatalf("%s: %v", body, err)
-			}
-			if !proto.Equal(got, m.Interface()) {
-				t.Fatalf("round trip of %s:\n got %v\nwant %v", body, got, m.Interface())
-			}
-			sameDecoding(t, body, root)
-			// Integers unquoted, as some exporters send them.
-			sameDecoding(t, quoted.ReplaceAllFunc(body, func(q []byte) []byte {
-				if rnd.IntN(2) == 0 {
-					return q
+			unquoted := quoted.ReplaceAll(body, []byte("$1$2"))
+			for _, b := range [][]byte{body, unquoted} {
+				got := accepts(t, b, root)
+				if got == nil || !proto.Equal(got, m.Interface()) {
+					t.Fatalf("round trip of %s:\n got %v\nwant %v", abbreviate(b), got, m.Interface())
 				}
-				return q[1 : len(q)-1]
-			}), root)
+			}
 			for range 4 {
-				sameDecoding(t, mutate(rnd, body), root)
+				accepts(t, mutate(rnd, body), root)
 			}
 		}
 	}
