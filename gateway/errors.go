@@ -5,18 +5,19 @@ import (
 	"strconv"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 	"github.com/allot-dev/allot/provider/anthropic"
 	"github.com/allot-dev/allot/provider/openai"
 )
 
 // protocols are the client-facing wire formats, by name.
-var protocols = map[string]allot.Protocol{
+var protocols = map[string]provider.Protocol{
 	"openai":    openai.Protocol{},
 	"anthropic": anthropic.Protocol{},
 }
 
 // Protocol returns the wire format named name ("openai" or "anthropic"), or nil.
-func Protocol(name string) allot.Protocol { return protocols[name] }
+func Protocol(name string) provider.Protocol { return protocols[name] }
 
 // fail writes err in the route's protocol shape.
 func (g *Gateway) fail(w http.ResponseWriter, route allot.Route, err error) {
@@ -33,7 +34,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, route allot.Route, e *allot.
 }
 
 // WriteError writes e with its HTTP status in proto's error JSON.
-func WriteError(w http.ResponseWriter, proto allot.Protocol, e *allot.Error) {
+func WriteError(w http.ResponseWriter, proto provider.Protocol, e *allot.Error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")
@@ -41,6 +42,6 @@ func WriteError(w http.ResponseWriter, proto allot.Protocol, e *allot.Error) {
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	w.WriteHeader(e.Code.Info().Status)
+	w.WriteHeader(provider.Info(e.Code).Status)
 	_, _ = w.Write(proto.ErrorBody(e))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/budget"
+	"github.com/allot-dev/allot/provider"
 	"github.com/allot-dev/allot/provider/sse"
 )
 
@@ -26,7 +27,7 @@ type call struct {
 	info     allot.RequestInfo
 	up       *Upstream
 	served   string
-	tap      allot.Tap
+	tap      provider.Tap
 	event    allot.Event
 	firstAt  time.Time         // first response body byte sent to the client
 	status   int               // as the client saw it
@@ -124,7 +125,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, c *call) {
 		var err error
 		if out, err = c.up.Protocol.RewriteRequest(c.route, c.body, c.info, c.served); err != nil {
 			g.fail(w, c.route, err)
-			c.status = allot.ErrorOf(err).Code.Info().Status
+			c.status = provider.Status(err)
 			return
 		}
 	}
@@ -287,7 +288,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 
 // usageComplete reports whether the provider's input and output counts
 // have both arrived.
-func usageComplete(t allot.Tap) bool {
+func usageComplete(t provider.Tap) bool {
 	_, in, out := t.Usage()
 	return in && out
 }
