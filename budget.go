@@ -289,6 +289,10 @@ type Defaults struct {
 	UserBudget *Budget `json:"user_budget,omitempty" yaml:"user_budget,omitempty"`
 }
 
+// PolicySetting is the stored setting holding the Policy as JSON: written
+// by `allot apply` and the budgets API, read by every replica's rationer.
+const PolicySetting = "policy"
+
 // Policy is the rationing part of org.yaml: budgets, defaults, rate limits
 // and model access.
 type Policy struct {

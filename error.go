@@ -3,13 +3,12 @@ package allot
 import (
 	"errors"
 	"fmt"
-	"net/http"
 )
 
-// ErrorCode is an application error kind. Every code maps, in codeTable and
-// nowhere else, to an HTTP status and to the error type each protocol uses,
-// so OpenAI routes answer in OpenAI's shape and Anthropic routes in
-// Anthropic's (design invariant 6).
+// ErrorCode is an application error kind. Every code maps, in one table
+// and nowhere else (provider.Info), to an HTTP status and to the error type
+// each protocol uses, so OpenAI routes answer in OpenAI's shape and
+// Anthropic routes in Anthropic's (design invariant 6).
 type ErrorCode string
 
 // Application error codes.
@@ -29,38 +28,6 @@ const (
 	EMethod       ErrorCode = "method"        // the route exists but not for this HTTP method
 	EUnknownModel ErrorCode = "unknown_model" // no provider is configured for the model
 )
-
-// CodeInfo is how one error code appears on the wire.
-type CodeInfo struct {
-	Status        int    // HTTP status
-	OpenAIType    string // error.type in OpenAI's error JSON
-	AnthropicType string // error.type in Anthropic's error JSON
-}
-
-var codeTable = map[ErrorCode]CodeInfo{
-	EInvalid:      {http.StatusBadRequest, "invalid_request_error", "invalid_request_error"},
-	EUnknownModel: {http.StatusBadRequest, "invalid_request_error", "invalid_request_error"},
-	EUnauthorized: {http.StatusUnauthorized, "authentication_error", "authentication_error"},
-	EForbidden:    {http.StatusForbidden, "permission_error", "permission_error"},
-	ENotFound:     {http.StatusNotFound, "not_found_error", "not_found_error"},
-	EMethod:       {http.StatusMethodNotAllowed, "invalid_request_error", "invalid_request_error"},
-	EConflict:     {http.StatusConflict, "invalid_request_error", "invalid_request_error"},
-	ETooLarge:     {http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large"},
-	EBudget:       {http.StatusTooManyRequests, "budget_exceeded", "rate_limit_error"},
-	ERateLimit:    {http.StatusTooManyRequests, "rate_limit_exceeded", "rate_limit_error"},
-	EUpstream:     {http.StatusBadGateway, "upstream_error", "api_error"},
-	ETimeout:      {http.StatusGatewayTimeout, "timeout_error", "api_error"},
-	EUnavailable:  {http.StatusServiceUnavailable, "service_unavailable", "overloaded_error"},
-	EInternal:     {http.StatusInternalServerError, "server_error", "api_error"},
-}
-
-// Info returns how c appears on the wire; unknown codes are internal errors.
-func (c ErrorCode) Info() CodeInfo {
-	if info, ok := codeTable[c]; ok {
-		return info
-	}
-	return codeTable[EInternal]
-}
 
 // Error is an application error: a code, a message a person can act on,
 // and optional details (e.g. Retry-After seconds) for the HTTP layer.

@@ -279,6 +279,17 @@ const TaskLabelsSetting = "task_labels"
 // fingerprints are written as 16 hex digits.
 type TaskLabels map[uint64]string
 
+// ParseTaskLabels decodes the stored TaskLabelsSetting (empty: none).
+func ParseTaskLabels(b []byte) (TaskLabels, error) {
+	labels := TaskLabels{}
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &labels); err != nil {
+			return nil, fmt.Errorf("stored task labels: %w", err)
+		}
+	}
+	return labels, nil
+}
+
 // MarshalJSON writes the labels as {"<16 hex digits>": "task"}, sorted.
 func (l TaskLabels) MarshalJSON() ([]byte, error) {
 	m := make(map[string]string, len(l))

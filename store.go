@@ -88,11 +88,35 @@ type EventQuery struct {
 
 // EventLog lists individual events (never any prompt text: events hold none).
 type EventLog interface {
+	// ListEvents answers the request log: newest first, paginated.
 	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
+	// Events lists the events in [from, to), oldest first, at most limit
+	// (exports and reconciliation read the ledger back this way).
+	Events(ctx context.Context, from, to time.Time, limit int) ([]Event, error)
 }
 
-// Store is everything allot keeps in its database. SQLite is the embedded
-// default and PostgreSQL the scaled one; both pass the same test suite.
+// TaskLedger is what labelling tasks by system prompt reads and rewrites.
+type TaskLedger interface {
+	// PromptUsage sums the calls per system prompt fingerprint.
+	PromptUsage(ctx context.Context, q InsightQuery) ([]PromptUsage, error)
+	// RelabelTasks moves past untagged calls with a labelled prompt to
+	// their task and returns how many calls moved.
+	RelabelTasks(ctx context.Context, labels TaskLabels, from, to time.Time) (int64, error)
+}
+
+// Warmer prepares a store's insight aggregates for the last days ahead of
+// the first reader, so a dashboard after a restart or a new day does not
+// wait for them to be built.
+type Warmer interface {
+	WarmInsights(ctx context.Context, days int) error
+}
+
+// Store is everything allot keeps in its database, all of it required:
+// SQLite is the embedded default and PostgreSQL the scaled one, both pass
+// the same suite (internal/storetest), so callers never ask a store what
+// it can do. What only PostgreSQL does (budget counters shared by
+// replicas, ledger retention by monthly partitions) is no part of it:
+// `allot serve` wires those from the *postgres.DB it opened.
 type Store interface {
 	Ledger
 	Reporter
@@ -101,6 +125,10 @@ type Store interface {
 	GrantStore
 	NoticeStore
 	EventLog
+	UsageByHour
+	InsightSource
+	TaskLedger
+	Warmer
 	Close() error
 }
 

@@ -34,9 +34,6 @@ type Budgets struct {
 	Now          func() time.Time
 }
 
-// PolicySetting is the setting holding the policy as JSON.
-const PolicySetting = "policy"
-
 // Routes registers the endpoints on mux.
 func (b *Budgets) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/me", b.me)
@@ -163,7 +160,7 @@ func (b *Budgets) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	raw, err := b.Policy.Setting(ctx, PolicySetting)
+	raw, err := b.Policy.Setting(ctx, allot.PolicySetting)
 	if err != nil {
 		WriteError(w, err)
 		return
@@ -190,7 +187,7 @@ func (b *Budgets) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, _ := json.Marshal(pol)
-	if err := b.Policy.SetSetting(ctx, PolicySetting, out); err != nil {
+	if err := b.Policy.SetSetting(ctx, allot.PolicySetting, out); err != nil {
 		WriteError(w, err)
 		return
 	}

@@ -75,7 +75,7 @@ func TestBudgetsAPI(t *testing.T) {
 	)
 	refresh := func(ctx context.Context) error {
 		var p allot.Policy
-		if raw, _ := store.Setting(ctx, api.PolicySetting); len(raw) > 0 {
+		if raw, _ := store.Setting(ctx, allot.PolicySetting); len(raw) > 0 {
 			if err := json.Unmarshal(raw, &p); err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // Server serves /api/v1: reports for admins now, self-service views as
@@ -147,6 +148,6 @@ func WriteError(w http.ResponseWriter, err error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	w.WriteHeader(e.Code.Info().Status)
+	w.WriteHeader(provider.Info(e.Code).Status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": string(e.Code), "message": e.Message}})
 }

@@ -252,7 +252,7 @@ func (u *Usage) policy(w http.ResponseWriter, r *http.Request, p allot.Principal
 	if p.Role != allot.RoleAdmin {
 		return allot.Errorf(allot.EForbidden, "the policy is shown to admins; user %q has role %q", p.User, p.Role)
 	}
-	raw, err := u.Policy.Setting(r.Context(), PolicySetting)
+	raw, err := u.Policy.Setting(r.Context(), allot.PolicySetting)
 	if err != nil {
 		return err
 	}

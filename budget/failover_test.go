@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // switchable is a shared store that can be cut off: while down every call
@@ -108,7 +109,7 @@ func TestFailoverFailClosedRefusesWhileTheStoreIsDown(t *testing.T) {
 	shared.down.Store(true)
 	_, err = r.Admit(ctx, call(alice, "gpt-4o"))
 	code, e := codeOf(err)
-	if code != allot.EUnavailable || e.Code.Info().Status != 503 {
+	if code != allot.EUnavailable || provider.Info(e.Code).Status != 503 {
 		t.Fatalf("Admit with the store down = %v, want EUnavailable (503)", err)
 	}
 	if !strings.Contains(e.Message, "budget store is unreachable") || !strings.Contains(e.Message, "retry") || e.RetryAfter < 1 {

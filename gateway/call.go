@@ -5,6 +5,7 @@ import (
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/budget"
+	"github.com/allot-dev/allot/provider"
 )
 
 // callState is how far a call has gone through its lifecycle (see serve
@@ -60,10 +61,10 @@ type call struct {
 	res     *budget.Admission // the budget reservation, nil without rationing
 	event   allot.Event       // the call's one event, filled in phase by phase
 
-	status   int       // as the client saw it
-	upStatus int       // as the provider answered
-	tap      allot.Tap // usage tapped from the answer, nil until the provider answered
-	firstAt  time.Time // first response body byte sent to the client
+	status   int          // as the client saw it
+	upStatus int          // as the provider answered
+	tap      provider.Tap // usage tapped from the answer, nil until the provider answered
+	firstAt  time.Time    // first response body byte sent to the client
 }
 
 // advance moves the call to state s; a call never goes back.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // fail writes err in the route's protocol shape.
@@ -22,7 +23,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, route allot.Route, e *allot.
 }
 
 // WriteError writes e with its HTTP status in proto's error JSON.
-func WriteError(w http.ResponseWriter, proto allot.Protocol, e *allot.Error) {
+func WriteError(w http.ResponseWriter, proto provider.Protocol, e *allot.Error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")
@@ -30,6 +31,6 @@ func WriteError(w http.ResponseWriter, proto allot.Protocol, e *allot.Error) {
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	w.WriteHeader(e.Code.Info().Status)
+	w.WriteHeader(provider.Info(e.Code).Status)
 	_, _ = w.Write(proto.ErrorBody(e))
 }

@@ -15,14 +15,15 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // Upstream is one configured provider as the gateway uses it.
 type Upstream struct {
-	Name     string         // configured name, recorded on events
-	Protocol allot.Protocol // the wire format it speaks
-	BaseURL  *url.URL       // e.g. https://api.openai.com/v1
-	APIKey   string         // the provider key; never logged, never returned
+	Name     string            // configured name, recorded on events
+	Protocol provider.Protocol // the wire format it speaks
+	BaseURL  *url.URL          // e.g. https://api.openai.com/v1
+	APIKey   string            // the provider key; never logged, never returned
 }
 
 // KeyResolver resolves a virtual key's hash to its principal.

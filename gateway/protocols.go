@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // Protocols is the registry of wire formats the gateway speaks, by name:
@@ -12,7 +13,7 @@ import (
 // upstream's requests rewritten and its answers tapped by its own. The
 // gateway imports no wire format: cmd/allot passes provider/openai's and
 // provider/anthropic's, and so do the tests.
-type Protocols map[string]allot.Protocol
+type Protocols map[string]provider.Protocol
 
 // clientProtocols are the wire formats the gateway's routes serve.
 var clientProtocols = []string{"openai", "anthropic"}
@@ -26,6 +27,6 @@ func protocolFor(route allot.Route) string {
 }
 
 // clientProtocol returns the wire format a route's clients speak.
-func (g *Gateway) clientProtocol(route allot.Route) allot.Protocol {
+func (g *Gateway) clientProtocol(route allot.Route) provider.Protocol {
 	return g.opts.Protocols[protocolFor(route)]
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // proxy is the handler of one provider route.
@@ -62,7 +63,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, route allot.Rout
 	defer cancel()
 	req, err := g.outbound(ctx, r, c)
 	if err != nil {
-		c.status = allot.ErrorOf(err).Code.Info().Status
+		c.status = provider.Status(err)
 		g.fail(w, route, err)
 		return
 	}

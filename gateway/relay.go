@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 	"github.com/allot-dev/allot/provider/sse"
 )
 
@@ -132,7 +133,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, c *call, r
 
 // usageComplete reports whether the provider's input and output counts
 // have both arrived.
-func usageComplete(t allot.Tap) bool {
+func usageComplete(t provider.Tap) bool {
 	_, in, out := t.Usage()
 	return in && out
 }

@@ -187,8 +187,5 @@ func redactDSN(dsn string) string {
 // errNoRows reports whether err is pgx's "no rows".
 func errNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
-// DB implements every store interface.
-var (
-	_ allot.Store       = (*DB)(nil)
-	_ allot.UsageByHour = (*DB)(nil)
-)
+// DB is a whole allot.Store.
+var _ allot.Store = (*DB)(nil)

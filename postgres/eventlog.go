@@ -82,5 +82,3 @@ func (db *DB) ListEvents(ctx context.Context, q allot.EventQuery) ([]allot.Event
 	}
 	return evs, nil
 }
-
-var _ allot.EventLog = (*DB)(nil)

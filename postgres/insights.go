@@ -269,6 +269,3 @@ func (db *DB) DailySpend(ctx context.Context, q allot.InsightQuery) ([]allot.Dai
 	})
 	return out, nil
 }
-
-// DB answers insights from its rollups and events.
-var _ allot.InsightSource = (*DB)(nil)

@@ -94,6 +94,49 @@ func TestPartitionsAndRetention(t *testing.T) {
 	}
 }
 
+// TestKeepRetentionDropsOldMonthsUntilStopped: the retention loop a
+// PostgreSQL server runs drops the months older than ledger_retention
+// at once, keeps the recent ones, and ends with its context.
+func TestKeepRetentionDropsOldMonthsUntilStopped(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := context.Background()
+	old := time.Now().UTC().AddDate(0, -6, 0)
+	recent := time.Now().UTC().Add(-time.Hour)
+	evs := append(storetest.GenEvents(5, 50, old, 24*time.Hour, storetest.SmallWorld),
+		storetest.GenEvents(6, 50, recent.Add(-30*time.Minute), 30*time.Minute, storetest.SmallWorld)...)
+	mustAppend(t, db, evs)
+	run, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		db.KeepRetention(run, 90*24*time.Hour)
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := db.Events(ctx, old.Add(-48*time.Hour), old.Add(48*time.Hour), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events of six months ago still there after 10s of a 90-day retention", len(got))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, err := db.Events(ctx, recent.Add(-time.Hour), recent.Add(time.Hour), 0); err != nil || len(got) != 50 {
+		t.Errorf("recent events: %d, %v; want all 50 kept", len(got), err)
+	}
+	stop()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("KeepRetention still running after its context ended")
+	}
+}
+
 // TestConcurrentOverlappingAppends: replicas appending overlapping batches
 // of the same events at once store each event once and count it once in
 // the rollups, without deadlocks.

@@ -184,3 +184,20 @@ func (db *DB) DropBefore(ctx context.Context, t time.Time) (int, error) {
 	}
 	return dropped, nil
 }
+
+// KeepRetention drops the ledger's months older than keep at once and
+// then daily, until ctx ends: the retention policy (ledger_retention). A
+// failure is logged and tried again the next day; DropBefore logs what
+// it dropped.
+func (db *DB) KeepRetention(ctx context.Context, keep time.Duration) {
+	for {
+		if _, err := db.DropBefore(ctx, time.Now().Add(-keep)); err != nil && ctx.Err() == nil {
+			db.logger.Error("ledger retention", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(24 * time.Hour):
+		}
+	}
+}

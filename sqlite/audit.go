@@ -69,5 +69,3 @@ func limitSQL(limit int) string {
 	}
 	return ""
 }
-
-var _ allot.AuditLog = (*DB)(nil)

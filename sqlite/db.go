@@ -33,8 +33,8 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// DB is an open allot database. It implements allot.Ledger, allot.Reporter
-// and allot.Directory and is safe for concurrent use.
+// DB is an open allot database. It is a whole allot.Store and is safe for
+// concurrent use.
 type DB struct {
 	path string
 	w    *sql.DB // the one writer connection
@@ -53,6 +53,8 @@ type DB struct {
 	wmu   sync.Mutex           // held by every write: one transaction at a time on w
 	stmts map[string]*sql.Stmt // Append's statements, prepared on w at Open, by SQL
 }
+
+var _ allot.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date.

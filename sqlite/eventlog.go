@@ -268,5 +268,3 @@ func (db *DB) listEvents(ctx context.Context, query string, args []any) ([]allot
 	}
 	return out, nil
 }
-
-var _ allot.EventLog = (*DB)(nil)

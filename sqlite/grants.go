@@ -51,5 +51,3 @@ func (db *DB) Grants(ctx context.Context, now time.Time) ([]allot.Grant, error) 
 	}
 	return out, nil
 }
-
-var _ allot.GrantStore = (*DB)(nil)

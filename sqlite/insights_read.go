@@ -1059,6 +1059,3 @@ func (db *DB) dailySpend(ctx context.Context, q allot.InsightQuery, d0, d1 int64
 	})
 	return out, nil
 }
-
-// DB answers insights from its aggregates.
-var _ allot.InsightSource = (*DB)(nil)

@@ -70,5 +70,3 @@ func (db *DB) Notices(ctx context.Context, from, to time.Time, limit int) ([]all
 	}
 	return out, nil
 }
-
-var _ allot.NoticeStore = (*DB)(nil)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // The dashboard's pages; each is served at "/"+name, My usage at "/".
@@ -93,7 +94,7 @@ func (d *Dashboard) page(name string) http.Handler {
 		data := d.base(name, p, ss)
 		data.Query = r.URL.Query()
 		if err := d.allowed(r.Context(), p, name, data.Query); err != nil {
-			data.Page, data.Title, data.Status, data.Message = pageError, pageTitles[pageError], allot.ErrorOf(err).Code.Info().Status, allot.ErrorOf(err).Message
+			data.Page, data.Title, data.Status, data.Message = pageError, pageTitles[pageError], provider.Status(err), allot.ErrorOf(err).Message
 			d.render(w, data.Status, data)
 			return
 		}

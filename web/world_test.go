@@ -196,7 +196,7 @@ func newWorldWith(tb testing.TB, vis string) *world {
 		}
 	}
 	raw, _ := json.Marshal(worldPolicy)
-	if err := db.SetSetting(ctx, api.PolicySetting, raw); err != nil {
+	if err := db.SetSetting(ctx, allot.PolicySetting, raw); err != nil {
 		tb.Fatal(err)
 	}
 
@@ -204,7 +204,7 @@ func newWorldWith(tb testing.TB, vis string) *world {
 	// change, as cmd/allot's live rationer does.
 	var rt atomic.Pointer[budget.Rationer]
 	rebuild := func(ctx context.Context) error {
-		raw, err := db.Setting(ctx, api.PolicySetting)
+		raw, err := db.Setting(ctx, allot.PolicySetting)
 		if err != nil {
 			return err
 		}

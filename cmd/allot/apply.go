@@ -43,7 +43,6 @@ func (f orgFile) Org() allot.Org {
 
 // Settings stored by apply next to the org.
 const (
-	policySetting         = "policy"          // the rationing policy, JSON
 	peerVisibilitySetting = "peer_visibility" // "named" or "anonymous"
 	providerIDsSetting    = "provider_ids"    // user -> provider id kind -> id, JSON
 )
@@ -82,7 +81,7 @@ type applyResult struct {
 
 // applyOrgFile applies org.yaml: the org to the directory, the policy and
 // the other settings to settings, with audit entries for what changed.
-func applyOrgFile(ctx context.Context, dir allot.Directory, path string) (applyResult, error) {
+func applyOrgFile(ctx context.Context, dir allot.Store, path string) (applyResult, error) {
 	f, err := readOrgFile(path)
 	if err != nil {
 		return applyResult{}, err
@@ -113,7 +112,7 @@ func applyOrgFile(ctx context.Context, dir allot.Directory, path string) (applyR
 	for _, s := range []struct {
 		name  string
 		value []byte
-	}{{policySetting, policy}, {peerVisibilitySetting, []byte(vis)}, {providerIDsSetting, idsJSON}} {
+	}{{allot.PolicySetting, policy}, {peerVisibilitySetting, []byte(vis)}, {providerIDsSetting, idsJSON}} {
 		old, err := dir.Setting(ctx, s.name)
 		if err != nil {
 			return res, fmt.Errorf("read setting %s: %w", s.name, err)
@@ -124,7 +123,7 @@ func applyOrgFile(ctx context.Context, dir allot.Directory, path string) (applyR
 		if err := dir.SetSetting(ctx, s.name, s.value); err != nil {
 			return res, fmt.Errorf("store setting %s: %w", s.name, err)
 		}
-		if s.name == policySetting {
+		if s.name == allot.PolicySetting {
 			res.PolicyChanged = true
 			audit(ctx, dir, "policy.apply", path, fmt.Sprintf("%d budgets, %d rate limits, %d access rules, default user budget: %t",
 				len(f.Budgets), len(f.RateLimits), len(f.Access), f.Defaults.UserBudget != nil))
@@ -137,13 +136,9 @@ func applyOrgFile(ctx context.Context, dir allot.Directory, path string) (applyR
 	return res, nil
 }
 
-// audit appends an audit entry when the store keeps an audit log; a
-// failure is reported on stderr, as the change itself is done.
-func audit(ctx context.Context, store any, action, target, detail string) {
-	al, ok := store.(allot.AuditLog)
-	if !ok {
-		return
-	}
+// audit appends an audit entry; a failure is reported on stderr, as the
+// change itself is done.
+func audit(ctx context.Context, al allot.AuditLog, action, target, detail string) {
 	e := allot.AuditEntry{Time: time.Now().UTC(), Actor: cliActor(), Action: action, Target: target, Detail: detail}
 	if err := al.Audit(ctx, e); err != nil {
 		fmt.Fprintf(os.Stderr, "warning: could not write the audit log: %v\n", err)

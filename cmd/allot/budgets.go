@@ -22,7 +22,7 @@ import (
 // CLI views. Reservations of calls in flight live in the serving process
 // (or in Redis), so the CLI shows settled spend with reserved 0 unless
 // counters are shared.
-func cliRationer(ctx context.Context, g *globals) (store, *liveRationer, error) {
+func cliRationer(ctx context.Context, g *globals) (allot.Store, *budget.Live, error) {
 	cfg, db, err := g.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -33,7 +33,7 @@ func cliRationer(ctx context.Context, g *globals) (store, *liveRationer, error) 
 		return nil, nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	lr, err := newLiveRationer(ctx, db, nil, cat, nil, quiet, 0)
+	lr, err := budget.NewLive(ctx, db, budget.LiveOptions{Pricer: cat, Logger: quiet})
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -63,7 +63,7 @@ func newBudgetsStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			st, err := lr.current().Status(ctx, time.Now())
+			st, err := lr.Current().Status(ctx, time.Now())
 			if err != nil {
 				return err
 			}
@@ -167,15 +167,11 @@ within seconds. Name one user's default budget as user-default:alice.`,
 				return err
 			}
 			defer db.Close()
-			gr, err = budget.CheckGrant(lr.current(), gr)
+			gr, err = budget.CheckGrant(lr.Current(), gr)
 			if err != nil {
 				return err
 			}
-			gs, ok := any(db).(allot.GrantStore)
-			if !ok {
-				return allot.Errorf(allot.EUnavailable, "this database keeps no grants")
-			}
-			if err := gs.AddGrant(ctx, gr); err != nil {
+			if err := db.AddGrant(ctx, gr); err != nil {
 				return fmt.Errorf("store grant: %w", err)
 			}
 			detail, _ := json.Marshal(gr)
@@ -216,7 +212,7 @@ func newMeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			me, err := api.MeOf(ctx, lr.current(), db, p, time.Now())
+			me, err := api.MeOf(ctx, lr.Current(), db, p, time.Now())
 			if err != nil {
 				return err
 			}

@@ -202,10 +202,10 @@ func seedDemo(ctx context.Context, srv *server, days int) (map[string]string, er
 	if err != nil {
 		return nil, fmt.Errorf("encode demo policy: %w", err)
 	}
-	if err := srv.db.SetSetting(ctx, policySetting, policy); err != nil {
+	if err := srv.db.SetSetting(ctx, allot.PolicySetting, policy); err != nil {
 		return nil, fmt.Errorf("store demo policy: %w", err)
 	}
-	if _, err := srv.ration.refresh(ctx); err != nil { // rebuilds the budgets from the history above
+	if _, err := srv.ration.Refresh(ctx); err != nil { // rebuilds the budgets from the history above
 		return nil, fmt.Errorf("apply demo policy: %w", err)
 	}
 	return keys, nil

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/sqlite"
 )
 
@@ -37,11 +36,7 @@ func TestGrantTopsUpAndIsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	al, ok := any(store).(allot.AuditLog)
-	if !ok {
-		t.Fatal("the SQLite store keeps no audit log")
-	}
-	entries, err := al.AuditEntries(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), 0)
+	entries, err := store.AuditEntries(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 // and the people events are attributed to.
 type importEnv struct {
 	cfg     config.Config
-	db      store
+	db      allot.Store
 	catalog *pricing.Catalog
 	people  *ingest.People
 	org     orgFile // the org file, if one was found

@@ -17,7 +17,7 @@ import (
 // insightsEnv is what the insight commands work with: the database, the
 // directory's users, the price catalog, the options and who is asking.
 type insightsEnv struct {
-	db      insightStore
+	db      allot.Store
 	users   []allot.User
 	catalog *pricing.Catalog
 	opts    insights.Options
@@ -41,7 +41,7 @@ func insightOptions(ctx context.Context, cfg config.Config, settings settingRead
 // whose key is given (their view is then limited as in the API), or the
 // operator, who reads the database directly and sees everything.
 func openInsights(ctx context.Context, g *globals, key string) (*insightsEnv, error) {
-	cfg, db, err := g.openInsightStore(ctx)
+	cfg, db, err := g.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}

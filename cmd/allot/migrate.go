@@ -179,46 +179,39 @@ func copyToPostgres(ctx context.Context, out io.Writer, src *sqlite.DB, dst *pos
 	fmt.Fprintf(out, "events: %d read, %d new\n", read, added)
 
 	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-	if al, ok := any(src).(allot.AuditLog); ok {
-		entries, err := al.AuditEntries(ctx, time.Time{}, far, 0)
-		if err != nil {
-			return err
-		}
-		slices.Reverse(entries) // oldest first, so they keep their order
-		n, err := dst.ImportAudit(ctx, entries)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "audit log: %d entries, %d new\n", len(entries), n)
+	entries, err := src.AuditEntries(ctx, time.Time{}, far, 0)
+	if err != nil {
+		return err
 	}
-	if gs, ok := any(src).(allot.GrantStore); ok {
-		grants, err := gs.Grants(ctx, time.Time{}) // at the zero time nothing has expired: all of them
-		if err != nil {
-			return err
-		}
-		n, err := dst.ImportGrants(ctx, grants)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "grants: %d, %d new\n", len(grants), n)
+	slices.Reverse(entries) // oldest first, so they keep their order
+	n, err := dst.ImportAudit(ctx, entries)
+	if err != nil {
+		return err
 	}
-	if ns, ok := any(src).(allot.NoticeStore); ok {
-		notices, err := ns.Notices(ctx, time.Time{}, far, 0)
+	fmt.Fprintf(out, "audit log: %d entries, %d new\n", len(entries), n)
+	grants, err := src.Grants(ctx, time.Time{}) // at the zero time nothing has expired: all of them
+	if err != nil {
+		return err
+	}
+	if n, err = dst.ImportGrants(ctx, grants); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "grants: %d, %d new\n", len(grants), n)
+	notices, err := src.Notices(ctx, time.Time{}, far, 0)
+	if err != nil {
+		return err
+	}
+	n = 0
+	for _, no := range notices {
+		added, err := dst.AddNotice(ctx, no)
 		if err != nil {
 			return err
 		}
-		n := 0
-		for _, no := range notices {
-			added, err := dst.AddNotice(ctx, no)
-			if err != nil {
-				return err
-			}
-			if added {
-				n++
-			}
+		if added {
+			n++
 		}
-		fmt.Fprintf(out, "notices: %d, %d new\n", len(notices), n)
 	}
+	fmt.Fprintf(out, "notices: %d, %d new\n", len(notices), n)
 
 	if read == 0 {
 		return nil

@@ -15,8 +15,8 @@ import (
 // it still serves what its failure_policy allows; load balancers should
 // prefer a replica that is whole. The reasons name no host: /readyz is
 // not authenticated, and the logs say more.
-func readiness(w *ledger.Writer, counters budget.Counters) func(context.Context) error {
-	fo, _ := counters.(*budget.Failover)
+// fo is nil when the counters live in this process's memory.
+func readiness(w *ledger.Writer, fo *budget.Failover) func(context.Context) error {
 	return func(context.Context) error {
 		if n := w.Spooled(); n > 0 {
 			return fmt.Errorf("the ledger store is unreachable: %d usage events wait in the spool for it", n)

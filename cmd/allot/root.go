@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,14 +51,6 @@ func (g *globals) load() (config.Config, error) {
 	return cfg, nil
 }
 
-// store is what allot keeps in its database, SQLite or PostgreSQL.
-type store interface {
-	allot.Store
-	allot.UsageByHour
-	// Events lists events in [from, to), oldest first, at most limit.
-	Events(ctx context.Context, from, to time.Time, limit int) ([]allot.Event, error)
-}
-
 // isPostgres reports whether database names a PostgreSQL server.
 func isPostgres(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
@@ -67,59 +58,36 @@ func isPostgres(database string) bool {
 
 // openStore opens database: a postgres:// URL (migrated to the current
 // schema) or a SQLite file.
-func openStore(ctx context.Context, database string) (store, error) {
+func openStore(ctx context.Context, database string) (allot.Store, error) {
+	db, _, err := openDatabase(ctx, database)
+	return db, err
+}
+
+// openDatabase is openStore that also returns the *postgres.DB when
+// database is PostgreSQL (nil for SQLite), for what only PostgreSQL does
+// and allot.Store therefore leaves out: budget counters shared by
+// replicas, and ledger retention by monthly partitions.
+func openDatabase(ctx context.Context, database string) (allot.Store, *postgres.DB, error) {
 	if isPostgres(database) {
 		db, err := postgres.Open(ctx, database, postgres.Options{Migrate: true})
 		if err != nil {
-			return nil, fmt.Errorf("open PostgreSQL database: %w", err)
+			return nil, nil, fmt.Errorf("open PostgreSQL database: %w", err)
 		}
-		return db, nil
+		return db, db, nil
 	}
 	db, err := sqlite.Open(ctx, database)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", database, err)
+		return nil, nil, fmt.Errorf("open database %s: %w", database, err)
 	}
-	return db, nil
+	return db, nil, nil
 }
 
 // openStore loads the config and opens its database, whichever kind.
-func (g *globals) openStore(ctx context.Context) (config.Config, store, error) {
+func (g *globals) openStore(ctx context.Context) (config.Config, allot.Store, error) {
 	cfg, err := g.load()
 	if err != nil {
 		return cfg, nil, err
 	}
 	db, err := openStore(ctx, cfg.Database)
 	return cfg, db, err
-}
-
-// insightStore is a store that also keeps the aggregates insights are
-// computed from.
-type insightStore interface {
-	store
-	allot.InsightSource
-	// PromptUsage sums the calls per system prompt fingerprint.
-	PromptUsage(ctx context.Context, q allot.InsightQuery) ([]allot.PromptUsage, error)
-	// RelabelTasks moves past untagged calls with a labelled prompt to their task.
-	RelabelTasks(ctx context.Context, labels allot.TaskLabels, from, to time.Time) (int64, error)
-}
-
-// Both stores keep insight aggregates.
-var (
-	_ insightStore = (*sqlite.DB)(nil)
-	_ insightStore = (*postgres.DB)(nil)
-)
-
-// openInsightStore loads the config and opens its database for the commands
-// that read insight aggregates.
-func (g *globals) openInsightStore(ctx context.Context) (config.Config, insightStore, error) {
-	cfg, db, err := g.openStore(ctx)
-	if err != nil {
-		return cfg, nil, err
-	}
-	is, ok := db.(insightStore)
-	if !ok {
-		db.Close()
-		return cfg, nil, allot.Errorf(allot.EInvalid, "this database keeps no insight aggregates; insights need the SQLite or PostgreSQL store of this version")
-	}
-	return cfg, is, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/allot-dev/allot/ingest/otlp"
 	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/internal/connlimit"
+	"github.com/allot-dev/allot/internal/warm"
 	"github.com/allot-dev/allot/ledger"
 	"github.com/allot-dev/allot/notify"
 	"github.com/allot-dev/allot/postgres"
@@ -45,12 +46,13 @@ type server struct {
 	http    *http.Server
 	gw      *gateway.Gateway
 	writer  *ledger.Writer
-	db      store
+	db      allot.Store
+	pg      *postgres.DB // db when it is PostgreSQL, else nil: shared counters and retention are PostgreSQL's
 	logger  *slog.Logger
 	served  chan error
 	conns   *connlimit.Listener
 	catalog *pricing.Catalog
-	ration  *liveRationer
+	ration  *budget.Live
 	sink    *notify.Sink       // stores budget alerts and delivers them to webhooks
 	otlp    *otlp.Receiver     // usage reported by tools over OpenTelemetry
 	metrics *http.Server       // /metrics on its own listener (metrics.listen), or nil
@@ -122,11 +124,11 @@ func startServer(ctx context.Context, cfg config.Config, opts serverOptions) (*s
 	if logger == nil {
 		logger = newLogger(cfg)
 	}
-	db, err := openStore(ctx, cfg.Database)
+	db, pg, err := openDatabase(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, db: db, logger: logger, served: make(chan error, 1)}
+	s := &server{cfg: cfg, db: db, pg: pg, logger: logger, served: make(chan error, 1)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -162,27 +164,31 @@ func (s *server) init(ctx context.Context) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "allot_ledger_queue_depth", Help: "Usage events recorded and not yet written to the ledger.",
 	}, func() float64 { return float64(s.writer.Depth()) }))
-	counters, err := s.openCounters(ctx)
+	shared, err := s.openCounters(ctx)
 	if err != nil {
 		return err
 	}
-	if s.ration, err = newLiveRationer(ctx, s.db, counters, cat, s.writer.Flush, s.logger, cfg.ReservationLease()); err != nil {
+	var counters budget.Counters // nil: in this process's memory
+	if shared != nil {
+		counters = shared
+	}
+	if s.ration, err = budget.NewLive(ctx, s.db, budget.LiveOptions{Counters: counters, Pricer: cat, Flush: s.writer.Flush, Logger: s.logger, LeaseTTL: cfg.ReservationLease()}); err != nil {
 		return err
 	}
-	s.ration.countRecovered(ctx, s.writer.Recovered())
+	s.ration.CountRecovered(ctx, s.writer.Recovered())
 	if err := s.startNotices(); err != nil {
 		return err
 	}
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	go s.ration.run(bg, 2*time.Second)
+	go s.ration.Run(bg, 2*time.Second)
 	s.startRetention(bg)
-	go keepWarm(bg, s.db, s.logger, warmEvery) // the first reports after a restart, or a new day, then come from memory
-	tasks, err := newLiveTasks(ctx, cfg.Tasks, s.db, s.logger)
+	go warm.Keep(bg, s.db, s.logger, warm.Every) // the first reports after a restart, or a new day, then come from memory
+	tasks, err := gateway.NewLiveTasks(ctx, cfg.Tasks, s.db, s.logger)
 	if err != nil {
 		return err
 	}
-	go tasks.run(bg, 2*time.Second)
+	go tasks.Run(bg, 2*time.Second)
 	// Load the tokenizer now, so the first cut-short call does not wait.
 	est := tokenizer.New()
 	go func() {
@@ -203,14 +209,14 @@ func (s *server) init(ctx context.Context) error {
 		Logger:          s.logger,
 		Metrics:         gateway.NewMetrics(reg),
 		Rationer:        s.ration,
-		RationObserver:  &notify.Observer{Sink: s.sink, Rationer: s.ration.current},
+		RationObserver:  &notify.Observer{Sink: s.sink, Rationer: s.ration.Current},
 		MaxOutput:       cat.MaxOutput,
-		Tasks:           tasks.current,
+		Tasks:           tasks.Current,
 
 		// A PostgreSQL outage: keys last seen valid are served under fail_open, /readyz fails.
 		KeyCacheTTL:      time.Duration(cfg.KeyCache.TTL),
 		KeyLastKnownGood: cfg.KeyLastKnownGood(),
-		Ready:            readiness(s.writer, counters),
+		Ready:            readiness(s.writer, shared),
 	})
 	mux := http.NewServeMux()
 	s.gw.Routes(mux)
@@ -225,24 +231,22 @@ func (s *server) init(ctx context.Context) error {
 	auth := dash.Authenticate(s.gw.Authenticate)
 	(&api.Server{Authenticate: auth, Reports: s.db, Logger: s.logger}).Routes(mux)
 	budgets := &api.Budgets{
-		Authenticate: auth, Rationer: s.ration.current, Reports: s.db, Policy: s.db, Grants: s.db, Audit: s.db,
-		Refresh: func(ctx context.Context) error { _, err := s.ration.refresh(ctx); return err },
+		Authenticate: auth, Rationer: s.ration.Current, Reports: s.db, Policy: s.db, Grants: s.db, Audit: s.db,
+		Refresh: func(ctx context.Context) error { _, err := s.ration.Refresh(ctx); return err },
 	}
 	budgets.Routes(mux)
-	(&api.Alerts{Authenticate: auth, Notices: s.db, Rationer: s.ration.current, People: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
+	(&api.Alerts{Authenticate: auth, Notices: s.db, Rationer: s.ration.Current, People: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
 	(&api.Usage{Authenticate: auth, Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced,
 		Grants: s.db, Policy: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
-	if src, ok := s.db.(allot.InsightSource); ok {
-		iopts, err := insightOptions(ctx, cfg, s.db)
-		if err != nil {
-			return err
-		}
-		(&api.InsightsHandler{Authenticate: auth, Source: src, Directory: s.db, Pricer: func() allot.Pricer { return cat },
-			Options: func() insights.Options { return iopts }, Logger: s.logger}).Routes(mux)
+	iopts, err := insightOptions(ctx, cfg, s.db)
+	if err != nil {
+		return err
 	}
+	(&api.InsightsHandler{Authenticate: auth, Source: s.db, Directory: s.db, Pricer: func() allot.Pricer { return cat },
+		Options: func() insights.Options { return iopts }, Logger: s.logger}).Routes(mux)
 	dash.Routes(mux)
 	// Usage reported by tools the gateway cannot see counts against budgets too.
-	reported := newBudgetedRecorder(bg, s.writer, s.ration, s.logger)
+	reported := budget.NewReported(bg, s.writer, s.ration, s.logger)
 	s.otlp = &otlp.Receiver{Authenticate: s.gw.Authenticate, Recorder: reported, Pricer: cat, Logger: s.logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, UserByEmail: otlp.UsersByEmail(s.db.Users, time.Minute)}
 	for _, path := range []string{"POST /v1/metrics", "POST /v1/logs", "POST /v1/traces"} {
@@ -328,13 +332,14 @@ func (s *server) closeMetrics() {
 	}
 }
 
-// openCounters returns the budget counters: shared in Redis behind the
-// failure policy when counters: is set, else nil (in-process memory).
-func (s *server) openCounters(ctx context.Context) (budget.Counters, error) {
+// openCounters returns the budget counters replicas share, behind the
+// failure policy: in Redis when counters: is set, else in PostgreSQL when
+// that is the store; nil when they live in this process's memory.
+func (s *server) openCounters(ctx context.Context) (*budget.Failover, error) {
 	cfg := s.cfg
 	if cfg.Counters == "" {
-		if pg, ok := s.db.(*postgres.DB); ok { // replicas share counters in their database
-			pc, err := postgres.NewCounters(ctx, pg, postgres.CountersOptions{})
+		if s.pg != nil { // replicas share counters in their database
+			pc, err := postgres.NewCounters(ctx, s.pg, postgres.CountersOptions{})
 			if err != nil {
 				return nil, fmt.Errorf("budget counters in PostgreSQL: %w", err)
 			}
@@ -379,32 +384,16 @@ func (s *server) startNotices() error {
 }
 
 // startRetention drops ledger events older than ledger_retention once a
-// day, where the store can (PostgreSQL drops whole monthly partitions).
+// day, where the store can: PostgreSQL drops whole monthly partitions;
+// SQLite keeps everything (retention is no part of allot.Store).
 func (s *server) startRetention(ctx context.Context) {
 	keep := time.Duration(s.cfg.LedgerRetention)
 	if keep <= 0 {
 		return
 	}
-	dropper, ok := s.db.(interface {
-		DropBefore(ctx context.Context, t time.Time) (int, error)
-	})
-	if !ok {
+	if s.pg == nil {
 		s.logger.Warn("ledger_retention is applied by the PostgreSQL store only; the SQLite ledger keeps everything")
 		return
 	}
-	go func() {
-		for {
-			n, err := dropper.DropBefore(ctx, time.Now().Add(-keep))
-			if err != nil && ctx.Err() == nil {
-				s.logger.Error("ledger retention", "err", err)
-			} else if n > 0 {
-				s.logger.Info("ledger retention dropped old partitions", "partitions", n)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(24 * time.Hour):
-			}
-		}
-	}()
+	go s.pg.KeepRetention(ctx, keep)
 }

@@ -29,23 +29,12 @@ moves past untagged calls with a labelled prompt to their task.`,
 }
 
 // readTaskLabels reads the stored fingerprint labels.
-func readTaskLabels(ctx context.Context, store settingStore) (allot.TaskLabels, error) {
+func readTaskLabels(ctx context.Context, store allot.Directory) (allot.TaskLabels, error) {
 	b, err := store.Setting(ctx, allot.TaskLabelsSetting)
 	if err != nil {
 		return nil, fmt.Errorf("read task labels: %w", err)
 	}
-	return parseTaskLabels(b)
-}
-
-// parseTaskLabels decodes the stored labels setting (empty: none).
-func parseTaskLabels(b []byte) (allot.TaskLabels, error) {
-	labels := allot.TaskLabels{}
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &labels); err != nil {
-			return nil, fmt.Errorf("stored task labels: %w", err)
-		}
-	}
-	return labels, nil
+	return allot.ParseTaskLabels(b)
 }
 
 func newTasksUntaggedCmd(g *globals) *cobra.Command {
@@ -64,7 +53,7 @@ func newTasksUntaggedCmd(g *globals) *cobra.Command {
 				return allot.Errorf(allot.EInvalid, "unknown format %q; use table or json", format)
 			}
 			ctx := cmd.Context()
-			_, db, err := g.openInsightStore(ctx)
+			_, db, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}
@@ -114,7 +103,7 @@ to move past ones. Calls that declare a task keep it.`,
 				return allot.Errorf(allot.EInvalid, "task name %q cannot be a label; give a name such as code-review, or - to remove the label", args[1])
 			}
 			ctx := cmd.Context()
-			_, db, err := g.openInsightStore(ctx)
+			_, db, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}
@@ -152,7 +141,7 @@ func newTasksLabelsCmd(g *globals) *cobra.Command {
 		Short: "List the fingerprint labels",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, db, err := g.openInsightStore(cmd.Context())
+			_, db, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -187,7 +176,7 @@ that declared a task keep it; rules over prompt text apply only to new calls
 				return err
 			}
 			ctx := cmd.Context()
-			_, db, err := g.openInsightStore(ctx)
+			_, db, err := g.openStore(ctx)
 			if err != nil {
 				return err
 			}

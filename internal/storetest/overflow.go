@@ -92,29 +92,23 @@ func AssertSaturated(t *testing.T, s Store, events []allot.Event, from, to time.
 			}
 		}
 	}
-	if h, ok := s.(allot.UsageByHour); ok {
-		var total allot.Money
-		var tokens int64
-		err := h.EachHour(ctx, from, to, func(e allot.Event) error {
-			if e.Cost < 0 || e.Tokens.Input < 0 || e.Tokens.Output < 0 {
-				return fmt.Errorf("hour %s of %s: negative sums %v %+v", e.Time, e.User, e.Cost, e.Tokens)
-			}
-			total, tokens = total.Plus(e.Cost), allot.SatAdd(tokens, e.Tokens.Total())
-			return nil
-		})
-		if err != nil {
-			t.Errorf("EachHour (what budgets rebuild from): %v", err)
+	var total allot.Money
+	var tokens int64
+	err := s.EachHour(ctx, from, to, func(e allot.Event) error {
+		if e.Cost < 0 || e.Tokens.Input < 0 || e.Tokens.Output < 0 {
+			return fmt.Errorf("hour %s of %s: negative sums %v %+v", e.Time, e.User, e.Cost, e.Tokens)
 		}
-		if total != allot.MaxMoney || tokens != math.MaxInt64 {
-			t.Errorf("EachHour sums to %d nano-dollars and %d tokens, want both saturated", total, tokens)
-		}
+		total, tokens = total.Plus(e.Cost), allot.SatAdd(tokens, e.Tokens.Total())
+		return nil
+	})
+	if err != nil {
+		t.Errorf("EachHour (what budgets rebuild from): %v", err)
 	}
-	src, ok := s.(allot.InsightSource)
-	if !ok {
-		return
+	if total != allot.MaxMoney || tokens != math.MaxInt64 {
+		t.Errorf("EachHour sums to %d nano-dollars and %d tokens, want both saturated", total, tokens)
 	}
 	for _, q := range []allot.InsightQuery{{From: from, To: to}, {From: from, To: to, Totals: true}, {From: from, To: to, User: "alice"}} {
-		usage, err := src.InsightUsage(ctx, q)
+		usage, err := s.InsightUsage(ctx, q)
 		if err != nil {
 			t.Errorf("InsightUsage %+v: %v", q, err)
 		}
@@ -128,7 +122,7 @@ func AssertSaturated(t *testing.T, s Store, events []allot.Event, from, to time.
 		if cost != allot.MaxMoney {
 			t.Errorf("InsightUsage %+v: costs sum to %d, want MaxMoney", q, cost)
 		}
-		calls, err := src.InsightCalls(ctx, q)
+		calls, err := s.InsightCalls(ctx, q)
 		if err != nil {
 			t.Errorf("InsightCalls %+v: %v", q, err)
 		}
@@ -142,7 +136,7 @@ func AssertSaturated(t *testing.T, s Store, events []allot.Event, from, to time.
 				t.Errorf("InsightCalls %+v: negative sums in session %+v", q, ss)
 			}
 		}
-		days, err := src.DailySpend(ctx, q)
+		days, err := s.DailySpend(ctx, q)
 		if err != nil {
 			t.Errorf("DailySpend %+v: %v", q, err)
 		}

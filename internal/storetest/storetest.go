@@ -1,8 +1,7 @@
 // Package storetest is the executable contract of allot's stores: one
 // suite that the embedded SQLite store and the PostgreSQL store both pass,
-// so they stay interchangeable. Interfaces a store may not implement yet
-// (audit log, grants, notices, request log) are tested when it does and
-// skipped otherwise.
+// so they stay interchangeable. Every part of allot.Store is required and
+// tested; nothing is skipped for a store that lacks it.
 package storetest
 
 import (
@@ -17,17 +16,8 @@ import (
 	"github.com/allot-dev/allot"
 )
 
-// Store is what every store implements; the rest is optional.
-type Store interface {
-	allot.Ledger
-	allot.Reporter
-	allot.Directory
-}
-
-// EventReader reads stored events back, oldest first; both stores have it.
-type EventReader interface {
-	Events(ctx context.Context, from, to time.Time, limit int) ([]allot.Event, error)
-}
+// Store is the contract under test: the whole allot.Store.
+type Store = allot.Store
 
 // Start is the first instant of the generated events.
 var Start = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -127,14 +117,12 @@ func testAppendIdempotent(t *testing.T, open func(t *testing.T) Store) {
 			}
 			from, to := start.Add(-time.Hour), start.Add(24*time.Hour)
 			assertReport(t, s, tt.stored, allot.ReportQuery{By: []allot.Dimension{allot.DimUser, allot.DimHour}, From: from, To: to})
-			if er, ok := s.(EventReader); ok {
-				got, err := er.Events(context.Background(), from, to, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(got) != len(tt.stored) {
-					t.Fatalf("stored %d events, want %d", len(got), len(tt.stored))
-				}
+			got, err := s.Events(context.Background(), from, to, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.stored) {
+				t.Fatalf("stored %d events, want %d", len(got), len(tt.stored))
 			}
 		})
 	}
@@ -151,13 +139,9 @@ func testAppendIdempotent(t *testing.T, open func(t *testing.T) Store) {
 
 func testEventsRoundTrip(t *testing.T, open func(t *testing.T) Store) {
 	s := open(t)
-	er, ok := s.(EventReader)
-	if !ok {
-		t.Skip("the store cannot read events back")
-	}
 	evs := GenEvents(11, 400, Start, 40*24*time.Hour, SmallWorld) // two months
 	mustAppend(t, s, evs)
-	got, err := er.Events(context.Background(), Start, Start.Add(40*24*time.Hour), 0)
+	got, err := s.Events(context.Background(), Start, Start.Add(40*24*time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +155,7 @@ func testEventsRoundTrip(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatalf("event %d:\n got %+v\nwant %+v", i, got[i], want[i])
 		}
 	}
-	if got, err := er.Events(context.Background(), Start, Start.Add(40*24*time.Hour), 7); err != nil || len(got) != 7 || got[0].ID != want[0].ID {
+	if got, err := s.Events(context.Background(), Start, Start.Add(40*24*time.Hour), 7); err != nil || len(got) != 7 || got[0].ID != want[0].ID {
 		t.Errorf("Events with limit 7: %d events, %v", len(got), err)
 	}
 }
@@ -181,10 +165,6 @@ func testEventsRoundTrip(t *testing.T, open func(t *testing.T) Store) {
 // allot.MaxLabelBytes, one event per distinct id, however long.
 func testLabelsCapped(t *testing.T, open func(t *testing.T) Store) {
 	s := open(t)
-	er, ok := s.(EventReader)
-	if !ok {
-		t.Skip("the store cannot read events back")
-	}
 	long := strings.Repeat("x", 1<<20)
 	base := allot.Event{Time: Start, Principal: allot.Principal{Org: "o", Team: "t", User: "u"}, Provider: "openai",
 		Route: allot.RouteChat, Source: allot.SourceOTLP, Status: 200, Tokens: allot.Tokens{Input: 10, Output: 2}}
@@ -197,7 +177,7 @@ func testLabelsCapped(t *testing.T, open func(t *testing.T) Store) {
 	if n := mustAppend(t, s, []allot.Event{a}); n != 0 {
 		t.Fatalf("appending the over-long id again stored %d more", n)
 	}
-	got, err := er.Events(context.Background(), Start, Start.Add(time.Hour), 0)
+	got, err := s.Events(context.Background(), Start, Start.Add(time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // errorBody is Anthropic's error JSON (shared.ErrorResponse without
@@ -26,7 +27,7 @@ func (Protocol) ErrorBody(e *allot.Error) []byte {
 	if code == "" {
 		code = allot.EInternal
 	}
-	b, err := json.Marshal(errorBody{Type: "error", Error: errorObject{Type: code.Info().AnthropicType, Message: e.Message}})
+	b, err := json.Marshal(errorBody{Type: "error", Error: errorObject{Type: provider.Info(code).AnthropicType, Message: e.Message}})
 	if err != nil { // cannot happen: strings always marshal
 		return []byte(`{"type":"error","error":{"type":"api_error","message":"internal error in allot"}}`)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // FuzzMessagesTap: any event or body never panics, is always forwarded,
@@ -41,7 +42,7 @@ func FuzzMessagesTap(f *testing.F) {
 	})
 }
 
-func usageOf(tp allot.Tap) allot.Tokens {
+func usageOf(tp provider.Tap) allot.Tokens {
 	t, _, _ := tp.Usage()
 	return t
 }

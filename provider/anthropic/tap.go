@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 	"github.com/allot-dev/allot/provider/internal/jsonwalk"
 )
 
@@ -29,7 +30,7 @@ type tap struct {
 // a count_tokens call is recorded for attribution with zero tokens, and its
 // usage is complete from the start (its {"input_tokens": N} answer is a
 // count, not billed usage).
-func (Protocol) NewTap(route allot.Route, info allot.RequestInfo) allot.Tap {
+func (Protocol) NewTap(route allot.Route, info allot.RequestInfo) provider.Tap {
 	return &tap{free: route == allot.RouteCountTokens}
 }
 

@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 	"github.com/allot-dev/allot/provider/sse"
 )
 
 // replay feeds a recorded-shape response through a tap: a .sse file event
 // by event (every event must be forwarded), anything else as a whole body.
-func replay(t testing.TB, tp allot.Tap, file string) {
+func replay(t testing.TB, tp provider.Tap, file string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
 // errorBody is OpenAI's error JSON, as openai-go's apierror.Error reads it
@@ -27,7 +28,7 @@ func (Protocol) ErrorBody(e *allot.Error) []byte {
 	if code == "" {
 		code = allot.EInternal
 	}
-	obj := errorObject{Message: e.Message, Type: code.Info().OpenAIType, Code: string(code)}
+	obj := errorObject{Message: e.Message, Type: provider.Info(code).OpenAIType, Code: string(code)}
 	if e.Param != "" {
 		obj.Param = &e.Param
 	}

@@ -12,13 +12,14 @@ import (
 	"net/http"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 )
 
-// Protocol is the OpenAI wire format; it implements allot.Protocol. The
+// Protocol is the OpenAI wire format; it implements provider.Protocol. The
 // zero value is ready to use and safe for concurrent use.
 type Protocol struct{}
 
-var _ allot.Protocol = Protocol{}
+var _ provider.Protocol = Protocol{}
 
 // Name is "openai".
 func (Protocol) Name() string { return "openai" }

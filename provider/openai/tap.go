@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 	"github.com/allot-dev/allot/provider/internal/jsonwalk"
 )
 
@@ -20,7 +21,7 @@ type tap struct {
 }
 
 // NewTap returns a tap for one response on route.
-func (Protocol) NewTap(route allot.Route, info allot.RequestInfo) allot.Tap {
+func (Protocol) NewTap(route allot.Route, info allot.RequestInfo) provider.Tap {
 	return &tap{route: route, wantsUsage: info.WantsUsage}
 }
 

@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/provider"
 	"github.com/allot-dev/allot/provider/sse"
 )
 
 // replay feeds a recorded-shape response through a tap: a .sse file event
 // by event, anything else as a whole body. It returns the bytes the client
 // would receive of a stream.
-func replay(t testing.TB, tp allot.Tap, file string) (forwarded string) {
+func replay(t testing.TB, tp provider.Tap, file string) (forwarded string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {

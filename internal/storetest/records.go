@@ -11,33 +11,29 @@ import (
 	"github.com/allot-dev/allot"
 )
 
-// The interfaces below are part of allot.Store; a store that does not
-// implement one yet has its subtest skipped.
+// The audit log, grants, notices, request log and sessions: records a
+// store keeps besides the ledger's sums.
 
 func testAudit(t *testing.T, open func(t *testing.T) Store) {
 	s := open(t)
-	al, ok := s.(allot.AuditLog)
-	if !ok {
-		t.Skip("the store keeps no audit log")
-	}
 	ctx := context.Background()
 	var entries []allot.AuditEntry
 	for i := range 5 {
 		e := allot.AuditEntry{Time: Start.Add(time.Duration(i) * time.Minute), Actor: "cli:root", Action: "key.create",
 			Target: "k" + string(rune('a'+i)), Detail: "created a key for bob"}
-		if err := al.Audit(ctx, e); err != nil {
+		if err := s.Audit(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 		entries = append(entries, e)
 	}
-	got, err := al.AuditEntries(ctx, Start.Add(time.Minute), Start.Add(4*time.Minute), 0)
+	got, err := s.AuditEntries(ctx, Start.Add(time.Minute), Start.Add(4*time.Minute), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []allot.AuditEntry{entries[3], entries[2], entries[1]}; !reflect.DeepEqual(got, want) {
 		t.Errorf("AuditEntries = %+v\nwant %+v (newest first, to exclusive)", got, want)
 	}
-	got, err = al.AuditEntries(ctx, Start, Start.Add(time.Hour), 2)
+	got, err = s.AuditEntries(ctx, Start, Start.Add(time.Hour), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +44,6 @@ func testAudit(t *testing.T, open func(t *testing.T) Store) {
 
 func testGrants(t *testing.T, open func(t *testing.T) Store) {
 	s := open(t)
-	gs, ok := s.(allot.GrantStore)
-	if !ok {
-		t.Skip("the store keeps no grants")
-	}
 	ctx := context.Background()
 	now := Start.Add(10 * 24 * time.Hour)
 	grants := []allot.Grant{
@@ -60,28 +52,24 @@ func testGrants(t *testing.T, open func(t *testing.T) Store) {
 		{Budget: "user-default:bob", Amount: allot.MustUSD("0.5"), Until: now.Add(time.Hour)},
 	}
 	for _, g := range grants {
-		if err := gs.AddGrant(ctx, g); err != nil {
+		if err := s.AddGrant(ctx, g); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := gs.Grants(ctx, now)
+	got, err := s.Grants(ctx, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []allot.Grant{grants[0], grants[2]}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Grants = %+v\nwant %+v", got, want)
 	}
-	if got, err := gs.Grants(ctx, now.Add(2*time.Hour)); err != nil || len(got) != 1 {
+	if got, err := s.Grants(ctx, now.Add(2*time.Hour)); err != nil || len(got) != 1 {
 		t.Errorf("Grants two hours later = %+v, %v; want the one left", got, err)
 	}
 }
 
 func testNotices(t *testing.T, open func(t *testing.T) Store) {
 	s := open(t)
-	ns, ok := s.(allot.NoticeStore)
-	if !ok {
-		t.Skip("the store keeps no notices")
-	}
 	ctx := context.Background()
 	n1 := allot.Notice{ID: "threshold|data-monthly|80|2026-03-01T00:00:00Z", Time: Start.Add(time.Hour), Kind: allot.NoticeThreshold,
 		Budget: "data-monthly", Scope: "team:data", User: "bob", Message: "data-monthly is at 80%",
@@ -92,7 +80,7 @@ func testNotices(t *testing.T, open func(t *testing.T) Store) {
 		n     allot.Notice
 		added bool
 	}{{n1, true}, {n1, false}, {n2, true}, {n2, false}} {
-		added, err := ns.AddNotice(ctx, c.n)
+		added, err := s.AddNotice(ctx, c.n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,31 +88,35 @@ func testNotices(t *testing.T, open func(t *testing.T) Store) {
 			t.Errorf("AddNotice #%d (%s) added = %v, want %v", i+1, c.n.ID, added, c.added)
 		}
 	}
-	got, err := ns.Notices(ctx, Start, Start.Add(24*time.Hour), 0)
+	got, err := s.Notices(ctx, Start, Start.Add(24*time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []allot.Notice{n2, n1}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Notices = %+v\nwant %+v", got, want)
 	}
-	if got, err := ns.Notices(ctx, Start, Start.Add(24*time.Hour), 1); err != nil || len(got) != 1 || got[0].ID != n2.ID {
+	if got, err := s.Notices(ctx, Start, Start.Add(24*time.Hour), 1); err != nil || len(got) != 1 || got[0].ID != n2.ID {
 		t.Errorf("Notices with limit 1 = %+v, %v", got, err)
 	}
-	if got, err := ns.Notices(ctx, Start.Add(90*time.Minute), Start.Add(24*time.Hour), 0); err != nil || len(got) != 1 || got[0].ID != n2.ID {
+	if got, err := s.Notices(ctx, Start.Add(90*time.Minute), Start.Add(24*time.Hour), 0); err != nil || len(got) != 1 || got[0].ID != n2.ID {
 		t.Errorf("Notices from 01:30 = %+v, %v", got, err)
 	}
 }
 
-func testListEvents(t *testing.T, open func(t *testing.T) Store) {
+// threeDays is the span threeDaysOf generates events over.
+const threeDays = 3 * 24 * time.Hour
+
+// threeDaysOf opens a store holding n generated events over threeDays.
+func threeDaysOf(t *testing.T, open func(t *testing.T) Store, seed uint64, n int) (Store, []allot.Event) {
 	s := open(t)
-	el, ok := s.(allot.EventLog)
-	if !ok {
-		t.Skip("the store keeps no request log")
-	}
-	ctx := context.Background()
-	span := 3 * 24 * time.Hour
-	events := GenEvents(99, 1200, Start, span, SmallWorld)
+	events := GenEvents(seed, n, Start, threeDays, SmallWorld)
 	mustAppend(t, s, events)
+	return s, events
+}
+
+func testListEvents(t *testing.T, open func(t *testing.T) Store) {
+	s, events := threeDaysOf(t, open, 99, 1200)
+	ctx := context.Background()
 	newest := append([]allot.Event{}, events...)
 	slices.SortFunc(newest, func(a, b allot.Event) int { return b.Time.Compare(a.Time) })
 	ids := func(evs []allot.Event) []string { return names(evs, func(e allot.Event) string { return e.ID }) }
@@ -139,7 +131,7 @@ func testListEvents(t *testing.T, open func(t *testing.T) Store) {
 	}
 	list := func(q allot.EventQuery) []allot.Event {
 		t.Helper()
-		got, err := el.ListEvents(ctx, q)
+		got, err := s.ListEvents(ctx, q)
 		if err != nil {
 			t.Fatalf("ListEvents %+v: %v", q, err)
 		}
@@ -199,9 +191,9 @@ func testListEvents(t *testing.T, open func(t *testing.T) Store) {
 	if got := list(allot.EventQuery{From: to, To: from}); got == nil || len(got) != 0 {
 		t.Errorf("an empty range lists %v", ids(got))
 	}
-	_, err := el.ListEvents(ctx, allot.EventQuery{Filter: map[allot.Dimension]string{allot.DimDay: "2026-03-01"}})
+	_, err := s.ListEvents(ctx, allot.EventQuery{Filter: map[allot.Dimension]string{allot.DimDay: "2026-03-01"}})
 	wantCode(t, "ListEvents filtered on day", err, allot.EInvalid)
-	_, err = el.ListEvents(ctx, allot.EventQuery{Before: "no-such-event"})
+	_, err = s.ListEvents(ctx, allot.EventQuery{Before: "no-such-event"})
 	wantCode(t, "ListEvents before an unknown event", err, allot.EInvalid)
 }
 
@@ -210,18 +202,11 @@ func testListEvents(t *testing.T, open func(t *testing.T) Store) {
 // without it (their names aside: a store may leave them out), and then
 // leaves Sessions empty.
 func testEachSession(t *testing.T, open func(t *testing.T) Store) {
-	s := open(t)
-	src, ok := s.(allot.InsightSource)
-	if !ok {
-		t.Skip("the store answers no insights")
-	}
+	s, events := threeDaysOf(t, open, 7, 1500)
 	ctx := context.Background()
-	span := 3 * 24 * time.Hour
-	events := GenEvents(7, 1500, Start, span, SmallWorld)
-	mustAppend(t, s, events)
 	for _, user := range []string{"", events[0].User} {
-		q := allot.InsightQuery{From: Start, To: Start.Add(span), User: user}
-		whole, err := src.InsightCalls(ctx, q)
+		q := allot.InsightQuery{From: Start, To: Start.Add(threeDays), User: user}
+		whole, err := s.InsightCalls(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +230,7 @@ func testEachSession(t *testing.T, open func(t *testing.T) Store) {
 			got[len(got)-1].Session = ""
 			return nil
 		}
-		each, err := src.InsightCalls(ctx, q)
+		each, err := s.InsightCalls(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,7 +249,7 @@ func testEachSession(t *testing.T, open func(t *testing.T) Store) {
 		}
 		stop := errors.New("stop")
 		q.EachSession = func(int, *allot.SessionUsage) error { return stop }
-		if _, err := src.InsightCalls(ctx, q); !errors.Is(err, stop) {
+		if _, err := s.InsightCalls(ctx, q); !errors.Is(err, stop) {
 			t.Errorf("user %q: EachSession's error came back as %v", user, err)
 		}
 	}

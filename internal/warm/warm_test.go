@@ -1,4 +1,4 @@
-package main
+package warm
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/allot-dev/allot"
 )
 
-// warmReporter records what warmStore asks of a store.
+// warmReporter records what Once asks of a store.
 type warmReporter struct {
 	mu        sync.Mutex
 	queries   []allot.ReportQuery
@@ -46,18 +46,18 @@ func (w *warmReporter) warmings() int {
 // the report cache holds every day of the dashboard's default range) and
 // packs the insight aggregates of those days; a store that fails is only
 // logged.
-func TestWarmStoreReadsTheLastDaysOnce(t *testing.T) {
+func TestOnceReadsTheLastDaysOnce(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
 	r := &warmReporter{}
-	warmStore(context.Background(), r, slog.New(slog.NewTextHandler(&logs, nil)), slog.LevelInfo)
-	if len(r.queries) != 1 || len(r.warmed) != 1 || r.warmed[0] != warmDays {
-		t.Fatalf("queries %+v, insight warmings %v: want one report and one warming of %d days", r.queries, r.warmed, warmDays)
+	Once(context.Background(), r, slog.New(slog.NewTextHandler(&logs, nil)), slog.LevelInfo)
+	if len(r.queries) != 1 || len(r.warmed) != 1 || r.warmed[0] != Days {
+		t.Fatalf("queries %+v, insight warmings %v: want one report and one warming of %d days", r.queries, r.warmed, Days)
 	}
 	q := r.queries[0]
 	end := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	if len(q.By) != 0 || !q.To.Equal(end) || !q.From.Equal(end.AddDate(0, 0, -warmDays)) {
-		t.Fatalf("warm report %+v, want the %d days up to %s with no dimensions", q, warmDays, end)
+	if len(q.By) != 0 || !q.To.Equal(end) || !q.From.Equal(end.AddDate(0, 0, -Days)) {
+		t.Fatalf("warm report %+v, want the %d days up to %s with no dimensions", q, Days, end)
 	}
 	if !strings.Contains(logs.String(), "store warmed") {
 		t.Fatalf("log: %s", logs.String())
@@ -65,7 +65,7 @@ func TestWarmStoreReadsTheLastDaysOnce(t *testing.T) {
 
 	logs.Reset()
 	failing := &warmReporter{reportErr: errors.New("database is gone")}
-	warmStore(context.Background(), failing, slog.New(slog.NewTextHandler(&logs, nil)), slog.LevelInfo)
+	Once(context.Background(), failing, slog.New(slog.NewTextHandler(&logs, nil)), slog.LevelInfo)
 	if len(failing.warmed) != 0 || !strings.Contains(logs.String(), "database is gone") {
 		t.Fatalf("after a failed report: warmings %v, log %s", failing.warmed, logs.String())
 	}
@@ -74,13 +74,13 @@ func TestWarmStoreReadsTheLastDaysOnce(t *testing.T) {
 // A running server warms its store again and again (a new day, or a late
 // call into a past day, would leave the next insights to rebuild), and
 // stops when the server does.
-func TestKeepWarmRepeatsUntilStopped(t *testing.T) {
+func TestKeepRepeatsUntilStopped(t *testing.T) {
 	t.Parallel()
 	r := &warmReporter{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		keepWarm(ctx, r, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond)
+		Keep(ctx, r, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Millisecond)
 		close(done)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
@@ -94,6 +94,6 @@ func TestKeepWarmRepeatsUntilStopped(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("keepWarm still running after its context ended")
+		t.Fatal("Keep still running after its context ended")
 	}
 }
