@@ -269,7 +269,12 @@ budgets:
 	// The calls in flight on A at the kill are recovered from their
 	// intents, and count against the shared budget, which B had rebuilt
 	// long before and A's lapsed reservations no longer hold.
+	// The restarted writer appends them in the background: wait for them.
 	recoveredCalls, recoveredTokens := ledgerCrashed(t, database)
+	for deadline := time.Now().Add(15 * time.Second); recoveredCalls < killLongCalls && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		recoveredCalls, recoveredTokens = ledgerCrashed(t, database)
+	}
 	if recoveredCalls < killLongCalls {
 		t.Errorf("%d calls in flight at the kill were recovered as estimated events, want at least the %d slow streams", recoveredCalls, killLongCalls)
 	}
