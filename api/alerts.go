@@ -47,7 +47,7 @@ type Alerts struct {
 
 // Routes registers the endpoint on mux.
 func (a *Alerts) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/alerts", a.list)
+	mux.HandleFunc("GET /api/v1/alerts", serve(a.Authenticate, a.Logger, a.list))
 }
 
 func (a *Alerts) now() time.Time {
@@ -140,20 +140,8 @@ func parseAlertQuery(r *http.Request, now time.Time) (alertQuery, error) {
 	return aq, nil
 }
 
-func (a *Alerts) list(w http.ResponseWriter, r *http.Request) {
-	if err := a.serve(w, r); err != nil {
-		if allot.CodeOf(err) == allot.EInternal && a.Logger != nil {
-			a.Logger.Error("api", "path", r.URL.Path, "err", err)
-		}
-		WriteError(w, err)
-	}
-}
-
-func (a *Alerts) serve(w http.ResponseWriter, r *http.Request) error {
-	p, err := a.Authenticate(r)
-	if err != nil {
-		return err
-	}
+// list answers GET /api/v1/alerts.
+func (a *Alerts) list(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	if a.Notices == nil {
 		return allot.Errorf(allot.ENotFound, "this store keeps no alerts")
 	}

@@ -36,10 +36,10 @@ type Budgets struct {
 
 // Routes registers the endpoints on mux.
 func (b *Budgets) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/me", b.me)
-	mux.HandleFunc("GET /api/v1/budgets", b.list)
-	mux.HandleFunc("PUT /api/v1/budgets/{name}", b.put)
-	mux.HandleFunc("POST /api/v1/budgets/{name}/grants", b.grant)
+	mux.HandleFunc("GET /api/v1/me", serve(b.Authenticate, nil, b.me))
+	mux.HandleFunc("GET /api/v1/budgets", serve(b.Authenticate, nil, b.list))
+	mux.HandleFunc("PUT /api/v1/budgets/{name}", serve(b.Authenticate, nil, admin("changing budgets", b.put)))
+	mux.HandleFunc("POST /api/v1/budgets/{name}/grants", serve(b.Authenticate, nil, admin("changing budgets", b.grant)))
 }
 
 func (b *Budgets) now() time.Time {
@@ -103,27 +103,18 @@ func MeOf(ctx context.Context, r *budget.Rationer, reports allot.Reporter, p all
 	return me, nil
 }
 
-func (b *Budgets) me(w http.ResponseWriter, r *http.Request) {
-	p, err := b.Authenticate(r)
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
+func (b *Budgets) me(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	me, err := MeOf(r.Context(), b.Rationer(), b.Reports, p, b.now())
 	if err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	writeJSON(w, me)
+	return nil
 }
 
-func (b *Budgets) list(w http.ResponseWriter, r *http.Request) {
-	p, err := b.Authenticate(r)
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
+func (b *Budgets) list(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	rt := b.Rationer()
+	var err error
 	var st []budget.BudgetStatus
 	if p.Role == allot.RoleAdmin {
 		st, err = rt.Status(r.Context(), b.now())
@@ -131,45 +122,37 @@ func (b *Budgets) list(w http.ResponseWriter, r *http.Request) {
 		st, err = rt.StatusFor(r.Context(), p, b.now())
 	}
 	if err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	if st == nil {
 		st = []budget.BudgetStatus{}
 	}
 	writeJSON(w, st)
+	return nil
 }
 
 // put creates or replaces one budget of the stored policy.
-func (b *Budgets) put(w http.ResponseWriter, r *http.Request) {
-	p, ok := b.requireAdmin(w, r)
-	if !ok {
-		return
-	}
+func (b *Budgets) put(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	name := r.PathValue("name")
 	var nb allot.Budget
 	if err := decodeBody(r, &nb); err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	if nb.Name == "" {
 		nb.Name = name
 	}
 	if nb.Name != name {
-		WriteError(w, allot.Errorf(allot.EInvalid, "the body names budget %q but the URL %q; rename by deleting and creating", nb.Name, name))
-		return
+		return allot.Errorf(allot.EInvalid, "the body names budget %q but the URL %q; rename by deleting and creating", nb.Name, name)
 	}
 	ctx := r.Context()
 	raw, err := b.Policy.Setting(ctx, allot.PolicySetting)
 	if err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	var pol allot.Policy
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &pol); err != nil {
-			WriteError(w, fmt.Errorf("decode stored policy: %w", err))
-			return
+			return fmt.Errorf("decode stored policy: %w", err)
 		}
 	}
 	action := "budget.create"
@@ -183,23 +166,21 @@ func (b *Budgets) put(w http.ResponseWriter, r *http.Request) {
 		pol.Budgets = append(pol.Budgets, nb)
 	}
 	if err := pol.Validate(); err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	out, _ := json.Marshal(pol)
 	if err := b.Policy.SetSetting(ctx, allot.PolicySetting, out); err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	detail, _ := json.Marshal(nb)
 	b.audit(ctx, p, action, name, string(detail))
 	if b.Refresh != nil {
 		if err := b.Refresh(ctx); err != nil {
-			WriteError(w, err)
-			return
+			return err
 		}
 	}
 	writeJSON(w, nb)
+	return nil
 }
 
 // grantRequest is the body of POST /api/v1/budgets/{name}/grants.
@@ -210,63 +191,41 @@ type grantRequest struct {
 	Reason string    `json:"reason"`
 }
 
-func (b *Budgets) grant(w http.ResponseWriter, r *http.Request) {
-	p, ok := b.requireAdmin(w, r)
-	if !ok {
-		return
-	}
+func (b *Budgets) grant(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	if b.Grants == nil {
-		WriteError(w, allot.Errorf(allot.EUnavailable, "this store keeps no grants"))
-		return
+		return allot.Errorf(allot.EUnavailable, "this store keeps no grants")
 	}
 	var req grantRequest
 	if err := decodeBody(r, &req); err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	g := allot.Grant{Budget: r.PathValue("name"), Tokens: req.Tokens, Until: req.Until, Reason: req.Reason}
 	if req.USD != "" {
 		m, err := allot.ParseUSD(req.USD)
 		if err != nil {
-			WriteError(w, allot.Errorf(allot.EInvalid, "usd %q is not a dollar amount such as \"20\"", req.USD))
-			return
+			return allot.Errorf(allot.EInvalid, "usd %q is not a dollar amount such as \"20\"", req.USD)
 		}
 		g.Amount = m
 	}
 	g, err := budget.CheckGrant(b.Rationer(), g)
 	if err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	if err := b.Grants.AddGrant(ctx, g); err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	detail, _ := json.Marshal(g)
 	b.audit(ctx, p, "budget.grant", g.Budget, string(detail))
 	if b.Refresh != nil {
 		if err := b.Refresh(ctx); err != nil {
-			WriteError(w, err)
-			return
+			return err
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(g)
-}
-
-func (b *Budgets) requireAdmin(w http.ResponseWriter, r *http.Request) (allot.Principal, bool) {
-	p, err := b.Authenticate(r)
-	if err != nil {
-		WriteError(w, err)
-		return p, false
-	}
-	if p.Role != allot.RoleAdmin {
-		WriteError(w, allot.Errorf(allot.EForbidden, "changing budgets is for admins; user %q has role %q", p.User, p.Role))
-		return p, false
-	}
-	return p, true
+	return nil
 }
 
 func (b *Budgets) audit(ctx context.Context, p allot.Principal, action, target, detail string) {

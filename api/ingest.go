@@ -105,15 +105,14 @@ func (h *UsageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, allot.Errorf(allot.EMethod, "POST your usage records to /api/v1/usage"))
 		return
 	}
-	caller, err := h.Authenticate(r)
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
+	serve(h.Authenticate, h.Logger, h.post)(w, r)
+}
+
+// post stores the caller's batch.
+func (h *UsageHandler) post(w http.ResponseWriter, r *http.Request, caller allot.Principal) error {
 	records, err := h.read(w, r)
 	if err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	var sum ingest.Summary
 	sum.Read = len(records)
@@ -130,14 +129,11 @@ func (h *UsageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		who := caller
 		if rec.User != "" && rec.User != caller.User {
 			if caller.Role != allot.RoleAdmin {
-				WriteError(w, allot.Errorf(allot.EForbidden, "events[%d] names user %q: only admins may report usage for someone else; leave user empty to report your own", i, rec.User))
-				return
+				return allot.Errorf(allot.EForbidden, "events[%d] names user %q: only admins may report usage for someone else; leave user empty to report your own", i, rec.User)
 			}
 			if people == nil {
 				if people, err = h.people(r.Context(), caller.Org); err != nil {
-					h.logError(r, err)
-					WriteError(w, err)
-					return
+					return err
 				}
 			}
 			p, ok := people.ByName(rec.User)
@@ -158,8 +154,7 @@ func (h *UsageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var oob outOfBounds
 		if errors.As(err, &oob) {
-			WriteError(w, allot.Errorf(allot.EInvalid, "events[%d] (%.64s): %v; nothing in this request was stored (limits: docs/security.md)", i, rec.ID, oob.err))
-			return
+			return allot.Errorf(allot.EInvalid, "events[%d] (%.64s): %v; nothing in this request was stored (limits: docs/security.md)", i, rec.ID, oob.err)
 		}
 		if err != nil {
 			sum.Malformed++
@@ -169,9 +164,7 @@ func (h *UsageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		events = append(events, e)
 	}
 	if err := ingest.Store(r.Context(), h.Ledger, events, &sum, len(events)); err != nil {
-		h.logError(r, err)
-		WriteError(w, err)
-		return
+		return err
 	}
 	res := UsageResult{Read: sum.Read, Imported: sum.Imported, Duplicate: sum.Duplicate, Malformed: sum.Malformed, Problems: sum.Problems}
 	if n := sum.MoreProblems(); n > 0 {
@@ -179,6 +172,7 @@ func (h *UsageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(res)
+	return nil
 }
 
 // read decodes the batch envelope, leaving each record raw so that one bad
@@ -305,10 +299,4 @@ func (h *UsageHandler) people(ctx context.Context, org string) (*ingest.People, 
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return ingest.NewPeople(org, users), nil
-}
-
-func (h *UsageHandler) logError(r *http.Request, err error) {
-	if allot.CodeOf(err) == allot.EInternal && h.Logger != nil {
-		h.Logger.Error("api", "path", r.URL.Path, "err", err)
-	}
 }

@@ -33,36 +33,29 @@ type InsightsHandler struct {
 
 // Routes registers the endpoint on mux.
 func (h *InsightsHandler) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/insights", h.ServeHTTP)
+	mux.HandleFunc("GET /api/v1/insights", serve(h.Authenticate, h.Logger, h.serve))
 }
 
-// ServeHTTP answers GET /api/v1/insights.
-func (h *InsightsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p, err := h.Authenticate(r)
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
+// serve answers GET /api/v1/insights.
+func (h *InsightsHandler) serve(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+	var err error
 	q := r.URL.Query()
 	req := insights.Request{Scope: insights.Scope{User: q.Get("user"), Team: q.Get("team")}, Days: 30}
 	if s := q.Get("days"); s != "" {
 		if req.Days, err = insights.ParseDays(s); err != nil {
-			WriteError(w, err)
-			return
+			return err
 		}
 	}
 	if s := q.Get("limit_usd"); s != "" {
 		m, err := allot.ParseUSD(s)
 		if err != nil || m <= 0 {
-			WriteError(w, allot.Errorf(allot.EInvalid, "limit_usd %q is not a positive dollar amount such as 50 or 12.50", s))
-			return
+			return allot.Errorf(allot.EInvalid, "limit_usd %q is not a positive dollar amount such as 50 or 12.50", s)
 		}
 		req.Limit = &m
 	}
 	users, err := h.Directory.Users(r.Context())
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	opts := insights.DefaultOptions()
 	if h.Options != nil {
@@ -74,15 +67,8 @@ func (h *InsightsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ins, err := insights.Build(r.Context(), h.Source, users, h.Pricer(), p, req, opts, now)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, ins)
-}
-
-func (h *InsightsHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if allot.CodeOf(err) == allot.EInternal && h.Logger != nil {
-		h.Logger.Error("api insights", "path", r.URL.Path, "err", err)
-	}
-	WriteError(w, err)
+	return nil
 }

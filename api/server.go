@@ -23,7 +23,7 @@ type Server struct {
 
 // Routes registers the API on mux.
 func (s *Server) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/report", s.admin(s.report))
+	mux.HandleFunc("GET /api/v1/report", serve(s.Authenticate, s.Logger, admin("this endpoint", s.report)))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, allot.Errorf(allot.ENotFound, "no API route %s %s; see docs/api.md", r.Method, r.URL.Path))
 	})
@@ -36,34 +36,48 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// admin wraps h so only admins reach it.
-func (s *Server) admin(h func(http.ResponseWriter, *http.Request, allot.Principal)) http.HandlerFunc {
+// handler is the one signature of every /api/v1 handler: it gets the
+// authenticated caller and returns its error, which serve writes.
+type handler func(w http.ResponseWriter, r *http.Request, p allot.Principal) error
+
+// serve is the one way into a handler: it resolves the caller with auth,
+// runs h, and writes any error through WriteError (the one error path),
+// logging internal errors on logger (nil: none).
+func serve(auth func(*http.Request) (allot.Principal, error), logger *slog.Logger, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.Authenticate(r)
+		p, err := auth(r)
+		if err == nil {
+			err = h(w, r, p)
+		}
 		if err != nil {
+			if allot.CodeOf(err) == allot.EInternal && logger != nil {
+				logger.Error("api", "path", r.URL.Path, "err", err)
+			}
 			WriteError(w, err)
-			return
 		}
+	}
+}
+
+// admin lets only admins reach h; what names the action in the refusal.
+func admin(what string, h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 		if p.Role != allot.RoleAdmin {
-			WriteError(w, allot.Errorf(allot.EForbidden, "this endpoint is for admins; user %q has role %q", p.User, p.Role))
-			return
+			return allot.Errorf(allot.EForbidden, "%s is for admins; user %q has role %q", what, p.User, p.Role)
 		}
-		h(w, r, p)
+		return h(w, r, p)
 	}
 }
 
 // report answers GET /api/v1/report?by=user,model&from=DATE&to=DATE&format=json|csv.
-func (s *Server) report(w http.ResponseWriter, r *http.Request, _ allot.Principal) {
+func (s *Server) report(w http.ResponseWriter, r *http.Request, _ allot.Principal) error {
 	q := r.URL.Query()
 	by, err := allot.ParseDimensions(q.Get("by"))
 	if err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	from, to, err := ParseRange(q.Get("from"), q.Get("to"), s.now())
 	if err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	query := allot.ReportQuery{By: by, From: from, To: to, Filter: map[allot.Dimension]string{}}
 	for _, d := range allot.Dimensions {
@@ -72,14 +86,11 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, _ allot.Principa
 		}
 	}
 	if err := query.Validate(); err != nil {
-		WriteError(w, err)
-		return
+		return err
 	}
 	rows, err := s.Reports.Report(r.Context(), query)
 	if err != nil {
-		s.logError(r, err)
-		WriteError(w, err)
-		return
+		return err
 	}
 	format := q.Get("format")
 	switch format {
@@ -90,16 +101,10 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, _ allot.Principa
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="allot-report.csv"`)
 	default:
-		WriteError(w, allot.Errorf(allot.EInvalid, "unknown format %q; use json or csv", format))
-		return
+		return allot.Errorf(allot.EInvalid, "unknown format %q; use json or csv", format)
 	}
 	_ = WriteReport(w, format, by, rows)
-}
-
-func (s *Server) logError(r *http.Request, err error) {
-	if allot.CodeOf(err) == allot.EInternal && s.Logger != nil {
-		s.Logger.Error("api", "path", r.URL.Path, "err", err)
-	}
+	return nil
 }
 
 // ParseRange reads a report range. Dates (2006-01-02) are whole UTC days

@@ -45,13 +45,13 @@ type Usage struct {
 
 // Routes registers the views on mux.
 func (u *Usage) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/whoami", u.authed(u.whoami))
-	mux.HandleFunc("GET /api/v1/keys", u.authed(u.keys))
-	mux.HandleFunc("GET /api/v1/overview", u.authed(u.overview))
-	mux.HandleFunc("GET /api/v1/peers", u.authed(u.peers))
-	mux.HandleFunc("GET /api/v1/requests", u.authed(u.requests))
-	mux.HandleFunc("GET /api/v1/grants", u.authed(u.grants))
-	mux.HandleFunc("GET /api/v1/policy", u.authed(u.policy))
+	mux.HandleFunc("GET /api/v1/whoami", serve(u.Authenticate, u.Logger, u.whoami))
+	mux.HandleFunc("GET /api/v1/keys", serve(u.Authenticate, u.Logger, u.keys))
+	mux.HandleFunc("GET /api/v1/overview", serve(u.Authenticate, u.Logger, u.overview))
+	mux.HandleFunc("GET /api/v1/peers", serve(u.Authenticate, u.Logger, u.peers))
+	mux.HandleFunc("GET /api/v1/requests", serve(u.Authenticate, u.Logger, u.requests))
+	mux.HandleFunc("GET /api/v1/grants", serve(u.Authenticate, u.Logger, u.grants))
+	mux.HandleFunc("GET /api/v1/policy", serve(u.Authenticate, u.Logger, u.policy))
 }
 
 func (u *Usage) now() time.Time {
@@ -59,22 +59,6 @@ func (u *Usage) now() time.Time {
 		return u.Now()
 	}
 	return time.Now()
-}
-
-// authed resolves the caller before h runs and writes h's error, if any.
-func (u *Usage) authed(h func(http.ResponseWriter, *http.Request, allot.Principal) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := u.Authenticate(r)
-		if err == nil {
-			err = h(w, r, p)
-		}
-		if err != nil {
-			if allot.CodeOf(err) == allot.EInternal && u.Logger != nil {
-				u.Logger.Error("api", "path", r.URL.Path, "err", err)
-			}
-			WriteError(w, err)
-		}
-	}
 }
 
 // Who a view is about: one user, one team, or the whole org.
