@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
-	"github.com/allot-dev/allot/budget"
 )
 
 // NoticeLister reads stored notices: the read half of allot.NoticeStore,
@@ -20,41 +18,6 @@ import (
 type NoticeLister interface {
 	// Notices lists notices in [from, to), newest first, at most limit (0: no limit).
 	Notices(ctx context.Context, from, to time.Time, limit int) ([]allot.Notice, error)
-}
-
-// Alerts serves GET /api/v1/alerts: the budget notices allot raised
-// (thresholds crossed, downgrades, refusals), newest first, limited to
-// what the caller may see. Admins see every notice; others the notices
-// about themselves and about the budgets that apply to them (the budgets
-// GET /api/v1/budgets shows them); leads also their team's budgets'; and
-// anyone the notices about a person allot.CanSee lets them see. Whose
-// call raised a notice is shown only when allot.CanSee allows it.
-type Alerts struct {
-	// Authenticate resolves the caller (allot key, or a dashboard session).
-	Authenticate func(r *http.Request) (allot.Principal, error)
-	Notices      NoticeLister
-	// Rationer returns the rationer in force, which says which budgets
-	// apply to whom; nil (or returning nil) leaves non-admins the notices
-	// about themselves (and leads their members').
-	Rationer func() *budget.Rationer
-	People   People // optional: without it leads see no member by name
-	// PeerVisibility is allot.PeerNamed or allot.PeerAnonymous (the
-	// default): the org's policy allot.CanSee applies.
-	PeerVisibility string
-	Now            func() time.Time
-	Logger         *slog.Logger
-}
-
-// Routes registers the endpoint on mux.
-func (a *Alerts) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/alerts", serve(a.Authenticate, a.Logger, a.list))
-}
-
-func (a *Alerts) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
 }
 
 // Alert is one notice as the API shows it: the stored notice plus a short
@@ -140,8 +103,14 @@ func parseAlertQuery(r *http.Request, now time.Time) (alertQuery, error) {
 	return aq, nil
 }
 
-// list answers GET /api/v1/alerts.
-func (a *Alerts) list(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+// alerts answers GET /api/v1/alerts: the budget notices allot raised
+// (thresholds crossed, downgrades, refusals), newest first, limited to
+// what the caller may see. Admins see every notice; others the notices
+// about themselves and about the budgets that apply to them (the budgets
+// GET /api/v1/budgets shows them); leads also their team's budgets'; and
+// anyone the notices about a person allot.CanSee lets them see. Whose
+// call raised a notice is shown only when allot.CanSee allows it.
+func (a *Server) alerts(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	if a.Notices == nil {
 		return allot.Errorf(allot.ENotFound, "this store keeps no alerts")
 	}
@@ -207,7 +176,7 @@ type alertViewer struct {
 }
 
 // viewer gathers what the access rules need for p at now.
-func (a *Alerts) viewer(ctx context.Context, p allot.Principal, now time.Time) (*alertViewer, error) {
+func (a *Server) viewer(ctx context.Context, p allot.Principal, now time.Time) (*alertViewer, error) {
 	v := &alertViewer{p: p, covers: map[budgetRef]bool{}, admin: p.Role == allot.RoleAdmin, vis: a.PeerVisibility, roster: allot.NewRoster(nil)}
 	if v.admin {
 		return v, nil

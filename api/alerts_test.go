@@ -123,7 +123,7 @@ func alertsMuxWith(t testing.TB, store api.NoticeLister, vis string) *http.Serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &api.Alerts{
+	a := &api.Server{
 		Authenticate: func(r *http.Request) (allot.Principal, error) {
 			name := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 			for _, u := range alertsOrg {
@@ -320,7 +320,7 @@ func TestAlertsErrors(t *testing.T) {
 	}
 
 	// Without a notice store the endpoint is absent (the dashboard shows an empty state).
-	none := &api.Alerts{Authenticate: func(*http.Request) (allot.Principal, error) { return allot.Principal{User: "x"}, nil }}
+	none := &api.Server{Authenticate: func(*http.Request) (allot.Principal, error) { return allot.Principal{User: "x"}, nil }}
 	m := http.NewServeMux()
 	none.Routes(m)
 	if rec := getAlerts(t, m, "x", ""); rec.Code != 404 {

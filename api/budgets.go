@@ -18,37 +18,6 @@ type PolicyStore interface {
 	SetSetting(ctx context.Context, name string, value []byte) error
 }
 
-// Budgets serves the rationing views: GET /api/v1/me (anyone: their own
-// budgets and spend), GET /api/v1/budgets (admins all, others those that
-// apply to them), and for admins PUT /api/v1/budgets/{name} (create or
-// edit one budget) and POST /api/v1/budgets/{name}/grants (a top-up).
-// Every change is written to the audit log.
-type Budgets struct {
-	Authenticate func(r *http.Request) (allot.Principal, error)
-	Rationer     func() *budget.Rationer // the rationer in force
-	Reports      allot.Reporter
-	Policy       PolicyStore
-	Grants       allot.GrantStore            // optional: top-ups are refused without it
-	Audit        allot.AuditLog              // optional
-	Refresh      func(context.Context) error // applies a stored change to the running rationer now
-	Now          func() time.Time
-}
-
-// Routes registers the endpoints on mux.
-func (b *Budgets) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/me", serve(b.Authenticate, nil, b.me))
-	mux.HandleFunc("GET /api/v1/budgets", serve(b.Authenticate, nil, b.list))
-	mux.HandleFunc("PUT /api/v1/budgets/{name}", serve(b.Authenticate, nil, admin("changing budgets", b.put)))
-	mux.HandleFunc("POST /api/v1/budgets/{name}/grants", serve(b.Authenticate, nil, admin("changing budgets", b.grant)))
-}
-
-func (b *Budgets) now() time.Time {
-	if b.Now != nil {
-		return b.Now()
-	}
-	return time.Now()
-}
-
 // Me is a person's own view: who they are, their spend this calendar
 // month (UTC) and the budgets that apply to them.
 type Me struct {
@@ -103,7 +72,7 @@ func MeOf(ctx context.Context, r *budget.Rationer, reports allot.Reporter, p all
 	return me, nil
 }
 
-func (b *Budgets) me(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (b *Server) me(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	me, err := MeOf(r.Context(), b.Rationer(), b.Reports, p, b.now())
 	if err != nil {
 		return err
@@ -112,7 +81,7 @@ func (b *Budgets) me(w http.ResponseWriter, r *http.Request, p allot.Principal) 
 	return nil
 }
 
-func (b *Budgets) list(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (b *Server) budgets(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	rt := b.Rationer()
 	var err error
 	var st []budget.BudgetStatus
@@ -132,7 +101,7 @@ func (b *Budgets) list(w http.ResponseWriter, r *http.Request, p allot.Principal
 }
 
 // put creates or replaces one budget of the stored policy.
-func (b *Budgets) put(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (b *Server) put(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	name := r.PathValue("name")
 	var nb allot.Budget
 	if err := decodeBody(r, &nb); err != nil {
@@ -191,7 +160,7 @@ type grantRequest struct {
 	Reason string    `json:"reason"`
 }
 
-func (b *Budgets) grant(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (b *Server) grant(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	if b.Grants == nil {
 		return allot.Errorf(allot.EUnavailable, "this store keeps no grants")
 	}
@@ -228,7 +197,7 @@ func (b *Budgets) grant(w http.ResponseWriter, r *http.Request, p allot.Principa
 	return nil
 }
 
-func (b *Budgets) audit(ctx context.Context, p allot.Principal, action, target, detail string) {
+func (b *Server) audit(ctx context.Context, p allot.Principal, action, target, detail string) {
 	if b.Audit == nil {
 		return
 	}

@@ -95,7 +95,7 @@ func TestBudgetsAPI(t *testing.T) {
 	if err := refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	b := &api.Budgets{
+	b := &api.Server{
 		Authenticate: func(r *http.Request) (allot.Principal, error) {
 			if r.Header.Get("Authorization") == "Bearer admin" {
 				return allot.Principal{User: "root", Team: "platform", Role: allot.RoleAdmin}, nil

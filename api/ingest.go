@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -16,26 +15,12 @@ import (
 	"github.com/allot-dev/allot/ingest"
 )
 
-// UsageHandler serves POST /api/v1/usage: usage that happened outside the
+// usage answers POST /api/v1/usage: usage that happened outside the
 // gateway (local tool logs sent by `allot push`, other proxies, scripts),
 // in allot's own shape (docs/usage-api.md). Each record carries an id
 // unique in its source; the stored event id is derived from it and the
 // user, so sending the same records again stores nothing new. Admins may
 // attribute records to any active user, everyone else only to themselves.
-type UsageHandler struct {
-	// Authenticate resolves the caller's allot key (Bearer or x-api-key).
-	Authenticate func(r *http.Request) (allot.Principal, error)
-	Ledger       allot.Ledger
-	Pricer       allot.Pricer
-	// Users lists active users, to attribute an admin's records to others
-	// (optional: without it records may only belong to the caller).
-	Users  func(ctx context.Context) ([]allot.User, error)
-	Now    func() time.Time
-	Logger *slog.Logger
-	// MaxBodyBytes limits the request body (DefaultUsageBodyBytes when 0).
-	MaxBodyBytes int64
-}
-
 // Limits of one POST /api/v1/usage request.
 const (
 	DefaultUsageBodyBytes = 16 << 20
@@ -91,25 +76,21 @@ type UsageResult struct {
 	Problems  []string `json:"problems,omitempty"`
 }
 
-func (h *UsageHandler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
-
-// ServeHTTP handles POST /api/v1/usage.
-func (h *UsageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Server) usage(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		WriteError(w, allot.Errorf(allot.EMethod, "POST your usage records to /api/v1/usage"))
 		return
 	}
-	serve(h.Authenticate, h.Logger, h.post)(w, r)
+	auth := h.AuthenticateKey
+	if auth == nil {
+		auth = h.Authenticate
+	}
+	serve(auth, h.Logger, h.post)(w, r)
 }
 
 // post stores the caller's batch.
-func (h *UsageHandler) post(w http.ResponseWriter, r *http.Request, caller allot.Principal) error {
+func (h *Server) post(w http.ResponseWriter, r *http.Request, caller allot.Principal) error {
 	records, err := h.read(w, r)
 	if err != nil {
 		return err
@@ -132,7 +113,7 @@ func (h *UsageHandler) post(w http.ResponseWriter, r *http.Request, caller allot
 				return allot.Errorf(allot.EForbidden, "events[%d] names user %q: only admins may report usage for someone else; leave user empty to report your own", i, rec.User)
 			}
 			if people == nil {
-				if people, err = h.people(r.Context(), caller.Org); err != nil {
+				if people, err = h.attribution(r.Context(), caller.Org); err != nil {
 					return err
 				}
 			}
@@ -147,7 +128,7 @@ func (h *UsageHandler) post(w http.ResponseWriter, r *http.Request, caller allot
 		}
 		e, err := rec.event(who, now)
 		if err == nil {
-			ingest.Price(h.Pricer, &e)
+			ingest.Price(h.Pricer(), &e)
 			if cerr := allot.CheckCallCost("cost", e.Cost); cerr != nil {
 				err = outOfBounds{fmt.Errorf("%v (priced for model %q)", allot.ErrorOf(cerr).Message, e.ServedModel)}
 			}
@@ -177,7 +158,7 @@ func (h *UsageHandler) post(w http.ResponseWriter, r *http.Request, caller allot
 
 // read decodes the batch envelope, leaving each record raw so that one bad
 // record is counted as malformed instead of refusing the batch.
-func (h *UsageHandler) read(w http.ResponseWriter, r *http.Request) ([]json.RawMessage, error) {
+func (h *Server) read(w http.ResponseWriter, r *http.Request) ([]json.RawMessage, error) {
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultUsageBodyBytes
@@ -290,11 +271,11 @@ func usageOr(s, def string) string {
 }
 
 // people indexes the active users for attribution by an admin.
-func (h *UsageHandler) people(ctx context.Context, org string) (*ingest.People, error) {
-	if h.Users == nil {
+func (h *Server) attribution(ctx context.Context, org string) (*ingest.People, error) {
+	if h.People == nil {
 		return nil, allot.Errorf(allot.EInvalid, "this server cannot attribute usage to other users; leave user empty")
 	}
-	users, err := h.Users(ctx)
+	users, err := h.People.Users(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}

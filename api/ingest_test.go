@@ -24,28 +24,38 @@ var usageKeys = map[string]allot.Principal{
 	"ak-bob":   {Org: "acme", Team: "data", User: "bob", KeyID: "kbob", Role: allot.RoleMember},
 }
 
-func newUsageHandler(t *testing.T) (*api.UsageHandler, *sqlite.DB) {
+func newUsageHandler(t *testing.T) (http.Handler, *sqlite.DB) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "allot.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &api.UsageHandler{
+	s := &api.Server{
 		Authenticate: func(r *http.Request) (allot.Principal, error) {
 			if p, ok := usageKeys[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]; ok {
 				return p, nil
 			}
 			return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "invalid allot key")
 		},
-		Ledger: db, Pricer: pricing.Default(),
-		Users: func(context.Context) ([]allot.User, error) {
-			return []allot.User{{Name: "carol", Team: "data", Role: allot.RoleMember}, {Name: "bob", Team: "data", Role: allot.RoleMember}}, nil
-		},
+		Ledger: db, Pricer: func() allot.Pricer { return pricing.Default() },
+		People:       usagePeople{},
 		Now:          func() time.Time { return time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC) },
 		MaxBodyBytes: 1 << 20,
-	}, db
+	}
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	return mux, db
 }
+
+// usagePeople is the directory POST /api/v1/usage attributes an admin's records by.
+type usagePeople struct{}
+
+func (usagePeople) Users(context.Context) ([]allot.User, error) {
+	return []allot.User{{Name: "carol", Team: "data", Role: allot.RoleMember}, {Name: "bob", Team: "data", Role: allot.RoleMember}}, nil
+}
+
+func (usagePeople) Keys(context.Context, string) ([]allot.Key, error) { return nil, nil }
 
 func postUsage(t *testing.T, h http.Handler, key, body string) (int, api.UsageResult, string) {
 	t.Helper()

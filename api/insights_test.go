@@ -59,7 +59,7 @@ func insightsServer(t *testing.T, visibility string) *httptest.Server {
 	for _, u := range org.Users {
 		roles[u.Name] = allot.Principal{Org: "acme", Team: u.Team, User: u.Name, Role: u.Role}
 	}
-	h := &api.InsightsHandler{
+	h := &api.Server{
 		Authenticate: func(r *http.Request) (allot.Principal, error) {
 			p, ok := roles[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 			if !ok {
@@ -67,9 +67,9 @@ func insightsServer(t *testing.T, visibility string) *httptest.Server {
 			}
 			return p, nil
 		},
-		Source:    db,
-		Directory: db,
-		Pricer:    func() allot.Pricer { return pricing.Default() },
+		Source: db,
+		People: db,
+		Pricer: func() allot.Pricer { return pricing.Default() },
 		Options: func() insights.Options {
 			o := insights.DefaultOptions()
 			o.Visibility, o.Floor = visibility, 0

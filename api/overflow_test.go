@@ -77,11 +77,9 @@ func TestHugeLedgerStillAnswers(t *testing.T) {
 	}
 	clock := func() time.Time { return now }
 	mux := http.NewServeMux()
-	(&api.Server{Authenticate: auth, Reports: db, Now: clock}).Routes(mux)
-	(&api.Usage{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db,
-		PeerVisibility: allot.PeerNamed, Now: clock}).Routes(mux)
-	(&api.Budgets{Authenticate: auth, Rationer: func() *budget.Rationer { return rationer }, Reports: db, Policy: db, Now: clock}).Routes(mux)
-	(&api.InsightsHandler{Authenticate: auth, Source: db, Directory: db, Pricer: func() allot.Pricer { return pricing.Default() },
+	(&api.Server{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db,
+		PeerVisibility: allot.PeerNamed, Rationer: func() *budget.Rationer { return rationer },
+		Source: db, Pricer: func() allot.Pricer { return pricing.Default() },
 		Options: func() insights.Options {
 			o := insights.DefaultOptions()
 			o.Visibility, o.Floor = allot.PeerNamed, 0

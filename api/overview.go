@@ -113,7 +113,7 @@ var shareDims = []allot.Dimension{allot.DimTeam, allot.DimModel, allot.DimTask, 
 
 // overview answers GET /api/v1/overview?scope=user|team|org&user=&team=
 // &from=&to=&model=&task=&app=&provider=&stack=&top=.
-func (u *Usage) overview(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (u *Server) overview(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	q := r.URL.Query()
 	ctx := r.Context()
 	now := u.now().UTC()
@@ -220,7 +220,7 @@ func (u *Usage) overview(w http.ResponseWriter, r *http.Request, p allot.Princip
 // whose usage rows hold at dimension position user: a view names its
 // people only when it may name them all, so no one stands out as the one
 // left unnamed.
-func (u *Usage) namesAll(p allot.Principal, roster allot.Roster, rows []allot.ReportRow, user int) bool {
+func (u *Server) namesAll(p allot.Principal, roster allot.Roster, rows []allot.ReportRow, user int) bool {
 	vis := u.peerVisibility()
 	seen := map[string]bool{}
 	for _, row := range rows {
@@ -239,7 +239,7 @@ func (u *Usage) namesAll(p allot.Principal, roster allot.Roster, rows []allot.Re
 // people fills ov.People from the (team, model, task, app, user) report: the team's members
 // or the org's top spenders, by name when named, else by rank, and not at
 // all for groups smaller than allot.MinPeerGroup.
-func (u *Usage) people(ov *Overview, p allot.Principal, rows []allot.ReportRow, named bool, top int) {
+func (u *Server) people(ov *Overview, p allot.Principal, rows []allot.ReportRow, named bool, top int) {
 	ov.PeopleNamed = named
 	byUser := map[string]*PersonRow{}
 	var order []string
@@ -288,7 +288,7 @@ func (u *Usage) people(ov *Overview, p allot.Principal, rows []allot.ReportRow, 
 
 // reports runs the queries concurrently (the store's readers work in
 // parallel) and returns their rows in order.
-func (u *Usage) reports(ctx context.Context, qs []allot.ReportQuery) ([][]allot.ReportRow, error) {
+func (u *Server) reports(ctx context.Context, qs []allot.ReportQuery) ([][]allot.ReportRow, error) {
 	out := make([][]allot.ReportRow, len(qs))
 	errs := make([]error, len(qs))
 	var wg sync.WaitGroup

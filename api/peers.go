@@ -52,7 +52,7 @@ type Peers struct {
 const peerBins = 10
 
 // peers answers GET /api/v1/peers?user=&from=&to=&model=&task=&app=&provider=.
-func (u *Usage) peers(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (u *Server) peers(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	q := r.URL.Query()
 	ctx := r.Context()
 	from, to, err := ParseRange(q.Get("from"), q.Get("to"), u.now())

@@ -63,7 +63,7 @@ func requestRow(e allot.Event) RequestRow {
 // caller, so a row is listed only when allot.CanSee lets the caller see
 // that person: members their own calls, leads their team's under
 // peer_visibility: named (else their own), admins everyone's.
-func (u *Usage) requests(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (u *Server) requests(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	if u.Events == nil {
 		return allot.Errorf(allot.ENotFound, "this store keeps no request log")
 	}

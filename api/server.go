@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -8,22 +9,71 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/budget"
+	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/provider"
 )
 
-// Server serves /api/v1: reports for admins now, self-service views as
-// they land.
+// Server serves /api/v1, every route behind one handler signature
+// (handler), one way in (serve: authenticate, run, write the error) and
+// one error path (WriteError). What each route shows is limited by the
+// root package's rules (allot.CanSee, allot.CanSeeTeam); routes whose
+// store part is nil answer 404 (or, for changes, 503) rather than panic.
 type Server struct {
-	// Authenticate resolves the caller's allot key (Bearer or x-api-key).
+	// Authenticate resolves the caller (allot key, or a dashboard session).
 	Authenticate func(r *http.Request) (allot.Principal, error)
-	Reports      allot.Reporter
+	// AuthenticateKey resolves the caller of POST /api/v1/usage by allot key
+	// only (Bearer or x-api-key); nil: Authenticate.
+	AuthenticateKey func(r *http.Request) (allot.Principal, error)
+
+	Reports allot.Reporter
+	Events  allot.EventLog // optional: /requests answers 404 without it
+	People  People         // optional: without it leads see only themselves and peers are those with spend
+	// Unpriced lists models seen without a price (optional; org overview).
+	Unpriced func(ctx context.Context) ([]allot.UnpricedModel, error)
+	Grants   allot.GrantStore // optional: /grants answers 404 and top-ups are refused without it
+	// Policy reads and writes the stored rationing policy (optional: /policy
+	// answers 404 without it), so the budget editor can load and save a budget as declared.
+	Policy  PolicyStore
+	Audit   allot.AuditLog // optional
+	Notices NoticeLister   // optional: /alerts answers 404 without it
+	Source  allot.InsightSource
+	Ledger  allot.Ledger // where POST /api/v1/usage stores
+
+	// Rationer returns the rationer in force, which says which budgets
+	// apply to whom.
+	Rationer func() *budget.Rationer
+	// Refresh applies a stored policy change to the running rationer now (optional).
+	Refresh func(context.Context) error
+	Pricer  func() allot.Pricer     // the price catalog in force
+	Options func() insights.Options // nil: insights.DefaultOptions
+	// PeerVisibility is allot.PeerNamed or allot.PeerAnonymous (the
+	// default): the org's policy allot.CanSee applies.
+	PeerVisibility string
+	// MaxBodyBytes limits a POST /api/v1/usage body (DefaultUsageBodyBytes when 0).
+	MaxBodyBytes int64
 	Now          func() time.Time
 	Logger       *slog.Logger
 }
 
-// Routes registers the API on mux.
+// Routes registers every /api/v1 route on mux.
 func (s *Server) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/report", serve(s.Authenticate, s.Logger, admin("this endpoint", s.report)))
+	h := func(pattern string, h handler) { mux.HandleFunc(pattern, serve(s.Authenticate, s.Logger, h)) }
+	h("GET /api/v1/report", admin("this endpoint", s.report))
+	h("GET /api/v1/me", s.me)
+	h("GET /api/v1/budgets", s.budgets)
+	h("PUT /api/v1/budgets/{name}", admin("changing budgets", s.put))
+	h("POST /api/v1/budgets/{name}/grants", admin("changing budgets", s.grant))
+	h("GET /api/v1/alerts", s.alerts)
+	h("GET /api/v1/whoami", s.whoami)
+	h("GET /api/v1/keys", s.keys)
+	h("GET /api/v1/overview", s.overview)
+	h("GET /api/v1/peers", s.peers)
+	h("GET /api/v1/requests", s.requests)
+	h("GET /api/v1/grants", s.grants)
+	h("GET /api/v1/policy", s.policy)
+	h("GET /api/v1/insights", s.insights)
+	mux.HandleFunc("/api/v1/usage", s.usage) // any method: others get a JSON 405 naming POST
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, allot.Errorf(allot.ENotFound, "no API route %s %s; see docs/api.md", r.Method, r.URL.Path))
 	})

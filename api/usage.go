@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -16,49 +15,6 @@ import (
 type People interface {
 	Users(ctx context.Context) ([]allot.User, error)
 	Keys(ctx context.Context, user string) ([]allot.Key, error)
-}
-
-// Usage serves the read-only views behind the dashboard, each limited to
-// what the caller may see (allot.CanSee for people, allot.CanSeeTeam for
-// teams): GET /api/v1/whoami, /keys, /overview, /peers, /requests, and for
-// admins /grants and /policy.
-type Usage struct {
-	// Authenticate resolves the caller (allot key, or a dashboard session).
-	Authenticate func(r *http.Request) (allot.Principal, error)
-	Reports      allot.Reporter
-	Events       allot.EventLog // optional: /requests answers 404 without it
-	People       People         // optional: without it leads see only themselves and peers are those with spend
-	// Unpriced lists models seen without a price (optional; org overview).
-	Unpriced func(ctx context.Context) ([]allot.UnpricedModel, error)
-	Grants   allot.GrantStore // optional: /grants answers 404 without it
-	// Policy reads the stored rationing policy (optional: /policy answers
-	// 404 without it), so the budget editor can load a budget as declared.
-	Policy interface {
-		Setting(ctx context.Context, name string) ([]byte, error)
-	}
-	// PeerVisibility is allot.PeerNamed or allot.PeerAnonymous (the
-	// default): the org's policy allot.CanSee applies.
-	PeerVisibility string
-	Now            func() time.Time
-	Logger         *slog.Logger
-}
-
-// Routes registers the views on mux.
-func (u *Usage) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/whoami", serve(u.Authenticate, u.Logger, u.whoami))
-	mux.HandleFunc("GET /api/v1/keys", serve(u.Authenticate, u.Logger, u.keys))
-	mux.HandleFunc("GET /api/v1/overview", serve(u.Authenticate, u.Logger, u.overview))
-	mux.HandleFunc("GET /api/v1/peers", serve(u.Authenticate, u.Logger, u.peers))
-	mux.HandleFunc("GET /api/v1/requests", serve(u.Authenticate, u.Logger, u.requests))
-	mux.HandleFunc("GET /api/v1/grants", serve(u.Authenticate, u.Logger, u.grants))
-	mux.HandleFunc("GET /api/v1/policy", serve(u.Authenticate, u.Logger, u.policy))
-}
-
-func (u *Usage) now() time.Time {
-	if u.Now != nil {
-		return u.Now()
-	}
-	return time.Now()
 }
 
 // Who a view is about: one user, one team, or the whole org.
@@ -77,7 +33,7 @@ type subject struct {
 
 // roster returns the directory as allot.CanSee needs it; without a
 // directory no one is known, so leads see only themselves.
-func (u *Usage) roster(ctx context.Context) (allot.Roster, error) {
+func (u *Server) roster(ctx context.Context) (allot.Roster, error) {
 	if u.People == nil {
 		return allot.NewRoster(nil), nil
 	}
@@ -91,7 +47,7 @@ func (u *Usage) roster(ctx context.Context) (allot.Roster, error) {
 // resolve applies the access rules to a requested scope, user and team:
 // one person's views as allot.CanSee allows, a team's as
 // allot.CanSeeTeam, the org's for admins.
-func (u *Usage) resolve(p allot.Principal, roster allot.Roster, scope, user, team string) (subject, error) {
+func (u *Server) resolve(p allot.Principal, roster allot.Roster, scope, user, team string) (subject, error) {
 	switch scope {
 	case "", "me", ScopeUser:
 		if user == "" {
@@ -161,7 +117,7 @@ type keyView struct {
 
 // keys answers GET /api/v1/keys[?user=NAME]: the caller's keys (admins may
 // name anyone).
-func (u *Usage) keys(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (u *Server) keys(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	if u.People == nil {
 		return allot.Errorf(allot.ENotFound, "this allot keeps no key directory")
 	}
@@ -196,12 +152,12 @@ type whoamiView struct {
 }
 
 // whoami answers GET /api/v1/whoami.
-func (u *Usage) whoami(w http.ResponseWriter, _ *http.Request, p allot.Principal) error {
+func (u *Server) whoami(w http.ResponseWriter, _ *http.Request, p allot.Principal) error {
 	writeJSON(w, whoamiView{Org: p.Org, User: p.User, Team: p.Team, Role: p.Role, KeyID: p.KeyID, KeyLabel: p.KeyLabel, PeerVisibility: u.peerVisibility()})
 	return nil
 }
 
-func (u *Usage) peerVisibility() string {
+func (u *Server) peerVisibility() string {
 	if u.PeerVisibility == allot.PeerNamed {
 		return allot.PeerNamed
 	}
@@ -209,7 +165,7 @@ func (u *Usage) peerVisibility() string {
 }
 
 // grants answers GET /api/v1/grants (admins): the top-ups in force.
-func (u *Usage) grants(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (u *Server) grants(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	if u.Grants == nil {
 		return allot.Errorf(allot.ENotFound, "this store keeps no grants")
 	}
@@ -229,7 +185,7 @@ func (u *Usage) grants(w http.ResponseWriter, r *http.Request, p allot.Principal
 
 // policy answers GET /api/v1/policy (admins): the stored rationing policy
 // (budgets, defaults, rate limits, access rules) as declared.
-func (u *Usage) policy(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
+func (u *Server) policy(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
 	if u.Policy == nil {
 		return allot.Errorf(allot.ENotFound, "this allot keeps no stored policy")
 	}

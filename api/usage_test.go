@@ -70,7 +70,7 @@ func newUsageWorld(t *testing.T, visibility string) *usageWorld {
 	if _, err := db.Append(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
-	u := &api.Usage{
+	u := &api.Server{
 		Authenticate: func(r *http.Request) (allot.Principal, error) {
 			name := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 			x, ok := roles[name]

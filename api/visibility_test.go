@@ -99,11 +99,8 @@ func seeWorld(t *testing.T, visibility string) http.Handler {
 		return p, nil
 	}
 	mux := http.NewServeMux()
-	(&api.Usage{Authenticate: auth, Reports: db, Events: db, People: db, PeerVisibility: visibility,
-		Now: func() time.Time { return seeNow }}).Routes(mux)
-	(&api.Alerts{Authenticate: auth, Notices: db, People: db, PeerVisibility: visibility,
-		Now: func() time.Time { return seeNow }}).Routes(mux)
-	(&api.InsightsHandler{Authenticate: auth, Source: db, Directory: db, Pricer: func() allot.Pricer { return pricing.Default() },
+	(&api.Server{Authenticate: auth, Reports: db, Events: db, People: db, PeerVisibility: visibility, Notices: db,
+		Source: db, Pricer: func() allot.Pricer { return pricing.Default() },
 		Options: func() insights.Options {
 			o := insights.DefaultOptions()
 			o.Visibility = visibility

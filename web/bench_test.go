@@ -144,7 +144,7 @@ func BenchmarkOrgPage(b *testing.B) {
 	auth := dash.Authenticate(func(*http.Request) (allot.Principal, error) {
 		return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "no key")
 	})
-	(&api.Usage{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db}).Routes(mux)
+	(&api.Server{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db}).Routes(mux)
 	dash.Routes(mux)
 	secret, _, err := db.CreateKey(context.Background(), "user0000", fmt.Sprint("bench-", b.N, time.Now().UnixNano()))
 	if err != nil {

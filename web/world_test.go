@@ -229,10 +229,8 @@ func newWorldWith(tb testing.TB, vis string) *world {
 	mux := http.NewServeMux()
 	dash := web.New(web.Options{Keys: db, Users: db, PeerVisibility: vis})
 	auth := dash.Authenticate(keyAuth(db))
-	(&api.Server{Authenticate: auth, Reports: db}).Routes(mux)
-	(&api.Budgets{Authenticate: auth, Rationer: rt.Load, Reports: db, Policy: db, Refresh: rebuild}).Routes(mux)
-	(&api.Usage{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db, PeerVisibility: vis}).Routes(mux)
-	(&api.Alerts{Authenticate: auth, Notices: db, Rationer: rt.Load, People: db, PeerVisibility: vis}).Routes(mux)
+	(&api.Server{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db,
+		Notices: db, Rationer: rt.Load, Refresh: rebuild, PeerVisibility: vis}).Routes(mux)
 	dash.Routes(mux)
 	w.srv = httptest.NewServer(mux)
 	tb.Cleanup(w.srv.Close)

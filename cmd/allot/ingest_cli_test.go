@@ -114,16 +114,18 @@ func TestPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	h := &api.UsageHandler{
+	h := &api.Server{
 		Authenticate: func(r *http.Request) (allot.Principal, error) {
 			if r.Header.Get("Authorization") == "Bearer ak-bob" {
 				return allot.Principal{Org: "acme", Team: "data", User: "bob", Role: allot.RoleMember, KeyID: "kbob"}, nil
 			}
 			return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "invalid allot key")
 		},
-		Ledger: store, Pricer: pricing.Default(),
+		Ledger: store, Pricer: func() allot.Pricer { return pricing.Default() },
 	}
-	srv := httptest.NewServer(h)
+	mux := http.NewServeMux()
+	h.Routes(mux)
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	state := filepath.Join(dir, "state", "push-state.json")
 	push := []string{"push", "--server", srv.URL, "--key", "ak-bob", "--state", state, "--claude-dir", claudeLogs, "--codex-dir", codexLogs}

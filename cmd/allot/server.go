@@ -229,21 +229,20 @@ func (s *server) init(ctx context.Context) error {
 	}
 	dash := web.New(web.Options{Keys: s.db, Users: s.db, PeerVisibility: vis, Logger: s.logger, TrustProxy: cfg.TrustProxy})
 	auth := dash.Authenticate(s.gw.Authenticate)
-	(&api.Server{Authenticate: auth, Reports: s.db, Logger: s.logger}).Routes(mux)
-	budgets := &api.Budgets{
-		Authenticate: auth, Rationer: s.ration.Current, Reports: s.db, Policy: s.db, Grants: s.db, Audit: s.db,
-		Refresh: func(ctx context.Context) error { _, err := s.ration.Refresh(ctx); return err },
-	}
-	budgets.Routes(mux)
-	(&api.Alerts{Authenticate: auth, Notices: s.db, Rationer: s.ration.Current, People: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
-	(&api.Usage{Authenticate: auth, Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced,
-		Grants: s.db, Policy: s.db, PeerVisibility: vis, Logger: s.logger}).Routes(mux)
 	iopts, err := insightOptions(ctx, cfg, s.db)
 	if err != nil {
 		return err
 	}
-	(&api.InsightsHandler{Authenticate: auth, Source: s.db, Directory: s.db, Pricer: func() allot.Pricer { return cat },
-		Options: func() insights.Options { return iopts }, Logger: s.logger}).Routes(mux)
+	(&api.Server{
+		Authenticate: auth, AuthenticateKey: s.gw.Authenticate,
+		Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced, Grants: s.db, Policy: s.db, Audit: s.db,
+		Notices: s.db, Source: s.db, Ledger: s.db,
+		Rationer:       s.ration.Current,
+		Refresh:        func(ctx context.Context) error { _, err := s.ration.Refresh(ctx); return err },
+		Pricer:         func() allot.Pricer { return cat },
+		Options:        func() insights.Options { return iopts },
+		PeerVisibility: vis, Logger: s.logger,
+	}).Routes(mux)
 	dash.Routes(mux)
 	// Usage reported by tools the gateway cannot see counts against budgets too.
 	reported := budget.NewReported(bg, s.writer, s.ration, s.logger)
@@ -252,7 +251,6 @@ func (s *server) init(ctx context.Context) error {
 	for _, path := range []string{"POST /v1/metrics", "POST /v1/logs", "POST /v1/traces"} {
 		mux.Handle(path, s.otlp)
 	}
-	mux.Handle("POST /api/v1/usage", &api.UsageHandler{Authenticate: s.gw.Authenticate, Ledger: s.db, Pricer: cat, Users: s.db.Users, Logger: s.logger})
 	if s.metrics, err = serveMetrics(cfg.Metrics, reg, mux, s.logger); err != nil {
 		return err
 	}
