@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"github.com/allot-dev/allot"
 )
 
-// ReportFormats are the encodings a report can be written in.
-var ReportFormats = []string{"table", "json", "csv"}
+// ReportFormats are the encodings a report can be written in; the CLI
+// prints the table for people itself (cmd/allot/report.go).
+var ReportFormats = []string{"json", "csv"}
 
 // metricColumns are the totals of a report row, in output order.
 var metricColumns = []string{"requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "estimated_requests", "cost_usd"}
@@ -29,17 +29,16 @@ func metricValues(r allot.ReportRow) []string {
 	}
 }
 
-// WriteReport encodes rows in format (table, json or csv).
+// WriteReport encodes rows in format (json or csv), with the exact
+// nine-place cost.
 func WriteReport(w io.Writer, format string, by []allot.Dimension, rows []allot.ReportRow) error {
 	switch format {
 	case "json":
 		return writeReportJSON(w, by, rows)
 	case "csv":
 		return writeReportCSV(w, by, rows)
-	case "table", "":
-		return writeReportTable(w, by, rows)
 	}
-	return allot.Errorf(allot.EInvalid, "unknown format %q; use table, json or csv", format)
+	return allot.Errorf(allot.EInvalid, "unknown format %q; use json or csv", format)
 }
 
 // writeReportJSON writes an array of objects: the dimension fields, then
@@ -93,62 +92,4 @@ func writeReportCSV(w io.Writer, by []allot.Dimension, rows []allot.ReportRow) e
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// writeReportTable writes an aligned table that fits an 80-column terminal:
-// dimensions, requests, input, cached, output and cost, and a total line.
-func writeReportTable(w io.Writer, by []allot.Dimension, rows []allot.ReportRow) error {
-	dimWidth := 14
-	if len(by) > 0 {
-		dimWidth = max(8, min(24, (80-49)/len(by)-1))
-	}
-	var b strings.Builder
-	for _, d := range by {
-		fmt.Fprintf(&b, "%-*s ", dimWidth, clip(strings.ToUpper(string(d)), dimWidth))
-	}
-	fmt.Fprintf(&b, "%6s %9s %9s %9s %12s\n", "REQS", "INPUT", "CACHED", "OUTPUT", "COST USD")
-	var total allot.ReportRow
-	for _, r := range rows {
-		for j := range by {
-			fmt.Fprintf(&b, "%-*s ", dimWidth, clip(r.Dims[j], dimWidth))
-		}
-		fmt.Fprintf(&b, "%6s %9s %9s %9s %12s\n", short(r.Requests), short(r.Tokens.Input), short(r.Tokens.CacheRead), short(r.Tokens.Output), usd(r.Cost))
-		total.Requests = allot.SatAdd(total.Requests, r.Requests)
-		total.Tokens = total.Tokens.Add(r.Tokens)
-		total.Cost = total.Cost.Plus(r.Cost)
-	}
-	label := "TOTAL"
-	for range by {
-		fmt.Fprintf(&b, "%-*s ", dimWidth, clip(label, dimWidth))
-		label = ""
-	}
-	fmt.Fprintf(&b, "%6s %9s %9s %9s %12s\n", short(total.Requests), short(total.Tokens.Input), short(total.Tokens.CacheRead), short(total.Tokens.Output), usd(total.Cost))
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
-}
-
-// short formats counts compactly: 950, 12.3k, 4.56M, 7.89G.
-func short(n int64) string {
-	switch {
-	case n < 10_000:
-		return strconv.FormatInt(n, 10)
-	case n < 10_000_000:
-		return fmt.Sprintf("%d.%dk", n/1000, n%1000/100)
-	case n < 10_000_000_000:
-		return fmt.Sprintf("%d.%02dM", n/1_000_000, n%1_000_000/10_000)
-	}
-	return fmt.Sprintf("%d.%02dG", n/1_000_000_000, n%1_000_000_000/10_000_000)
-}
-
-// usd formats money for people: four decimals (truncated), e.g. 12.3456.
-func usd(m allot.Money) string {
-	s := m.String()
-	return s[:len(s)-5]
 }

@@ -50,7 +50,11 @@ type Options struct {
 	KeyLastKnownGood time.Duration
 	// Ready, if set, says why this replica should get no new calls (a
 	// store it depends on is unreachable); /readyz answers 503 with it.
-	Ready          func(context.Context) error
+	Ready func(context.Context) error
+	// Warnings, if set, lists what works but needs a person's attention
+	// (a provider without its key): /readyz still answers 200 "ready" and
+	// adds one "warning: ..." line for each, so other providers serve.
+	Warnings       func() []string
 	Logger         *slog.Logger             // default slog.Default()
 	Metrics        *Metrics                 // optional
 	Rationer       Admitter                 // budgets, rate limits and model access; nil admits every call
@@ -192,6 +196,11 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+	if g.opts.Warnings != nil {
+		for _, m := range g.opts.Warnings() {
+			_, _ = w.Write([]byte("warning: " + m + "\n"))
+		}
+	}
 }
 
 // notFound answers unknown /v1/ paths in the shape their clients expect.

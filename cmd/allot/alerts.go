@@ -4,19 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/api"
 )
-
-// tableWidth is the widest line a CLI table may print.
-const tableWidth = 80
 
 func newAlertsCmd(g *globals) *cobra.Command {
 	var from, to, format string
@@ -88,51 +82,14 @@ func writeNotices(w io.Writer, format string, notices []allot.Notice) error {
 		_, err := fmt.Fprintln(w, "no alerts in this range; widen it with --from and --to")
 		return err
 	}
-	rows := [][]string{{"TIME", "KIND", "BUDGET", "USER", "WHAT"}}
+	t := newTable("TIME (UTC)", "KIND", "BUDGET", "USER", "WHAT")
+	t.wrap = tableWidth
 	for _, n := range notices {
 		user := n.User
 		if user == "" {
 			user = "-"
 		}
-		rows = append(rows, []string{n.Time.UTC().Format("Jan 02 15:04"), string(n.Kind), clipRunes(n.Budget, 20), clipRunes(user, 10), api.NoticeSummary(n)})
+		t.add(n.Time.UTC().Format("2006-01-02 15:04"), string(n.Kind), n.Budget, user, api.NoticeSummary(n))
 	}
-	return writeFitTable(w, rows)
-}
-
-// writeFitTable prints rows (the first is the header) aligned in columns
-// two spaces apart, clipping the last column so no line is wider than
-// tableWidth. Callers clip the other columns.
-func writeFitTable(w io.Writer, rows [][]string) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	last := len(rows[0]) - 1
-	used := 0
-	for c := range last {
-		width := 0
-		for _, r := range rows {
-			width = max(width, utf8.RuneCountInString(r[c]))
-		}
-		used += width + 2
-	}
-	room := max(tableWidth-used, 12)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, r := range rows {
-		cells := append([]string{}, r...)
-		cells[last] = clipRunes(strings.ReplaceAll(cells[last], "\n", " "), room)
-		for i := range cells {
-			cells[i] = strings.ReplaceAll(cells[i], "\t", " ")
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
-	}
-	return tw.Flush()
-}
-
-// clipRunes shortens s to at most n characters, ending in "…" when cut.
-func clipRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	return t.write(w)
 }

@@ -170,7 +170,7 @@ Users no longer listed are deactivated (their history stays).`,
 			if file == "" {
 				return fmt.Errorf("name the org file with -f org.yaml")
 			}
-			_, db, err := g.openStore(cmd.Context())
+			_, db, err := g.createStore(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,13 +67,53 @@ func writeAudit(w io.Writer, format string, entries []allot.AuditEntry) error {
 		_, err := fmt.Fprintln(w, "no audit entries in this range; widen it with --from and --to")
 		return err
 	}
-	rows := [][]string{{"TIME", "ACTOR", "ACTION", "TARGET", "DETAIL"}}
+	t := newTable("TIME (UTC)", "ACTOR", "ACTION", "TARGET", "DETAIL")
+	t.wrap = tableWidth
 	for _, e := range entries {
-		detail := e.Detail
-		if detail == "" {
-			detail = "-"
-		}
-		rows = append(rows, []string{e.Time.UTC().Format("Jan 02 15:04"), clipRunes(e.Actor, 12), clipRunes(e.Action, 14), clipRunes(e.Target, 16), detail})
+		t.add(e.Time.UTC().Format("2006-01-02 15:04"), e.Actor, e.Action, e.Target, auditDetail(e.Detail))
 	}
-	return writeFitTable(w, rows)
+	return t.write(w)
+}
+
+// auditDetail turns an entry's detail, a JSON object as stored, into
+// key=value pairs for a terminal, sorted by key. Any other detail is
+// shown as stored. The exact detail stays in --format json.
+func auditDetail(detail string) string {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(detail), &obj); err != nil || len(obj) == 0 {
+		return detail
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+auditValue(k, obj[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// auditValue writes one detail value: dollars to the cent for *_usd
+// amounts, times in UTC to the minute, strings bare, anything else as
+// compact JSON.
+func auditValue(key string, raw json.RawMessage) string {
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		if t, err := time.Parse(time.RFC3339Nano, str); err == nil {
+			return t.UTC().Format("2006-01-02T15:04Z")
+		}
+		return str
+	}
+	if strings.HasSuffix(key, "_usd") {
+		if m, err := allot.ParseUSD(string(raw)); err == nil {
+			return m.Dollars()
+		}
+	}
+	var c bytes.Buffer
+	if json.Compact(&c, raw) == nil {
+		return c.String()
+	}
+	return string(raw)
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,40 +91,42 @@ func writeBudgetStatus(w io.Writer, format string, st []budget.BudgetStatus) err
 		_, err := fmt.Fprintln(w, "no budgets: declare them under budgets: in org.yaml and run allot apply")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BUDGET\tSPENT\tLIMIT\tUSED\tRESETS\tRUNS OUT")
+	t := newTable("BUDGET", "SPENT|>", "LIMIT|>", "USED|>", "PROJECTED|>", "RESETS", "RUNS OUT")
 	for _, s := range st {
-		out := "-"
+		out := "not this period"
 		if s.RunsOutAt != nil {
 			out = s.RunsOutAt.UTC().Format("Jan 02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f%%\t%s\t%s\n", clip(s.Name, 22), shortAmount(s.USD, s.Spent), shortAmount(s.USD, s.Limit),
-			s.Percent, s.PeriodEnd.UTC().Format("Jan 02"), out)
+		resets := "rolling"
+		if !strings.HasPrefix(s.Period, "rolling") {
+			resets = s.PeriodEnd.UTC().Format("Jan 02")
+		}
+		t.add(s.Name, shortAmount(s.USD, s.Spent), shortAmount(s.USD, s.Limit), fmt.Sprintf("%.0f%%", s.Percent),
+			shortAmount(s.USD, s.Projected), resets, out)
 	}
-	return tw.Flush()
+	return t.write(w)
 }
 
-// shortAmount formats dollars with cents (the JSON keeps every digit) or tokens.
+// shortAmount formats a budget amount for people: dollars to the cent
+// (the JSON keeps every digit) or a token count.
 func shortAmount(usd bool, v int64) string {
 	if !usd {
-		return fmt.Sprintf("%d tok", v)
+		return allot.GroupDigits(v) + " tokens"
 	}
-	s := allot.Money(v).String()
-	if i := strings.IndexByte(s, '.'); i >= 0 && len(s) > i+3 {
-		s = s[:i+3]
-	}
-	if rest, neg := strings.CutPrefix(s, "-"); neg {
-		return "-$" + rest
-	}
-	return "$" + s
+	return allot.Money(v).Dollars()
 }
 
-// clip shortens s to n characters for a table cell.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
+// untilAsWritten echoes a grant's end the way the user gave it: a date is
+// the last day the grant counts (stored as the next midnight UTC), a time
+// is exact; with no --until it is the end of the period.
+func untilAsWritten(until string, t time.Time) string {
+	if _, err := time.Parse("2006-01-02", until); err == nil {
+		return "until the end of " + until + " (UTC)"
 	}
-	return s[:n-1] + "…"
+	if until != "" {
+		return "until " + until
+	}
+	return "until " + t.UTC().Format("2006-01-02 15:04") + " UTC (the end of the period)"
 }
 
 func newBudgetsGrantCmd(g *globals) *cobra.Command {
@@ -176,11 +177,11 @@ within seconds. Name one user's default budget as user-default:alice.`,
 			}
 			detail, _ := json.Marshal(gr)
 			audit(ctx, db, "budget.grant", gr.Budget, string(detail))
-			amount := fmt.Sprintf("%d tokens", gr.Tokens)
+			amount := allot.GroupDigits(gr.Tokens) + " tokens"
 			if gr.Amount > 0 {
-				amount = "$" + gr.Amount.String()
+				amount = gr.Amount.Dollars()
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "granted %s to %s until %s\n", amount, gr.Budget, gr.Until.UTC().Format(time.RFC3339))
+			fmt.Fprintf(cmd.OutOrStdout(), "granted %s to %s %s\n", amount, gr.Budget, untilAsWritten(until, gr.Until))
 			return nil
 		},
 	}
@@ -222,10 +223,11 @@ func newMeCmd(g *globals) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(me)
 			}
-			fmt.Fprintf(out, "%s (team %s, %s): %d calls, %d input and %d output tokens, $%s since %s\n",
-				me.User, me.Team, me.Role, me.Requests, me.InputTokens, me.OutputTokens, me.SpendUSD, me.PeriodStart.Format("Jan 02"))
+			fmt.Fprintf(out, "%s (team %s, %s): %s calls, %s input and %s output tokens, %s since %s\n",
+				me.User, me.Team, me.Role, allot.GroupDigits(me.Requests), allot.GroupDigits(me.InputTokens), allot.GroupDigits(me.OutputTokens),
+				me.SpendUSD.Dollars(), me.PeriodStart.Format("Jan 02"))
 			if me.RemainingUSD != nil {
-				fmt.Fprintf(out, "remaining in your tightest budget: $%s\n", *me.RemainingUSD)
+				fmt.Fprintf(out, "remaining in your tightest budget: %s\n", me.RemainingUSD.Dollars())
 			}
 			return writeBudgetStatus(out, "table", me.Budgets)
 		},

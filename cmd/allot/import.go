@@ -37,7 +37,7 @@ type importEnv struct {
 // ids from the org file (--org, else the config's org, else ./org.yaml when
 // present), its users from the database.
 func openImport(ctx context.Context, g *globals, orgPath string) (*importEnv, error) {
-	cfg, db, err := g.openStore(ctx)
+	cfg, db, err := g.createStore(ctx)
 	if err != nil {
 		return nil, err
 	}

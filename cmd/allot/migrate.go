@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -62,7 +62,11 @@ final run so no event arrives in SQLite afterwards.`,
 			if !isPostgresURL(target) {
 				return allot.Errorf(allot.EInvalid, "the database to copy into (%q) is not PostgreSQL; give --to postgres://USER@HOST:5432/DB", target)
 			}
-			if _, err := os.Stat(src); err != nil {
+			if err := checkSQLitePath(src, true); err != nil {
+				var e *allot.Error
+				if errors.As(err, &e) {
+					err = errors.New(e.Message)
+				}
 				return allot.Errorf(allot.EInvalid, "--from %q: %v; give the SQLite file to copy, e.g. --from sqlite:./allot.db", from, err)
 			}
 			lite, err := sqlite.Open(ctx, src)

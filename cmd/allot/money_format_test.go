@@ -35,9 +35,10 @@ func TestShortAmountAtTheExtremes(t *testing.T) {
 		v    int64
 		want string
 	}{
-		{math.MinInt64, "-$9223372036.85"},
-		{math.MaxInt64, "$9223372036.85"},
+		{math.MinInt64, "-$9,223,372,036.85"},
+		{math.MaxInt64, "$9,223,372,036.85"},
 		{-int64(allot.USD) / 2, "-$0.50"},
+		{int64(allot.MustUSD("43.760592910")), "$43.76"},
 	} {
 		if got := shortAmount(true, c.v); got != c.want {
 			t.Errorf("shortAmount(%d) = %q, want %q", c.v, got, c.want)

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 
 	"github.com/allot-dev/allot/budget"
+	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/ledger"
 )
 
@@ -26,4 +29,33 @@ func readiness(w *ledger.Writer, fo *budget.Failover) func(context.Context) erro
 		}
 		return nil
 	}
+}
+
+// missingProviderKeys names each provider whose key variable
+// (api_key_env) is unset or empty. allot still starts, so the other
+// providers serve, but without a word its calls would only show up later
+// as 502s from the upstream: serve logs a warning for each and /readyz
+// reports them. It names the variable, never a value. A provider with no
+// api_key_env (a local model, the demo's simulator) needs no key.
+func missingProviderKeys(providers []config.Provider, getenv func(string) string) []string {
+	var out []string
+	for _, p := range providers {
+		if p.APIKeyFile != "" || p.APIKeyEnv == "" {
+			continue // a key file that cannot be read stops serve (upstreams)
+		}
+		if strings.TrimSpace(getenv(p.APIKeyEnv)) == "" {
+			out = append(out, fmt.Sprintf("provider %s has no key: %s is not set, so its calls fail until it is", p.Name, p.APIKeyEnv))
+		}
+	}
+	return out
+}
+
+// warnMissingProviderKeys logs missingProviderKeys and returns them for
+// /readyz.
+func warnMissingProviderKeys(logger *slog.Logger, providers []config.Provider, getenv func(string) string) func() []string {
+	missing := missingProviderKeys(providers, getenv)
+	for _, m := range missing {
+		logger.Warn(m)
+	}
+	return func() []string { return missing }
 }

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -57,7 +61,7 @@ func isPostgres(database string) bool {
 }
 
 // openStore opens database: a postgres:// URL (migrated to the current
-// schema) or a SQLite file.
+// schema) or a SQLite file, created when missing.
 func openStore(ctx context.Context, database string) (allot.Store, error) {
 	db, _, err := openDatabase(ctx, database)
 	return db, err
@@ -75,15 +79,69 @@ func openDatabase(ctx context.Context, database string) (allot.Store, *postgres.
 		}
 		return db, db, nil
 	}
-	db, err := sqlite.Open(ctx, database)
+	if err := checkSQLitePath(database, false); err != nil {
+		return nil, nil, err
+	}
+	db, err := sqlite.Open(ctx, database) // its errors name the path already
 	if err != nil {
-		return nil, nil, fmt.Errorf("open database %s: %w", database, err)
+		return nil, nil, err
 	}
 	return db, nil, nil
 }
 
-// openStore loads the config and opens its database, whichever kind.
+// checkSQLitePath says in one sentence why a SQLite database cannot be
+// opened, before the driver answers with "unable to open database file
+// (14)": a file that must exist and does not (commands that only read
+// never create an empty database to report zeros from), a folder that
+// does not exist, or a path that is a folder.
+func checkSQLitePath(path string, mustExist bool) error {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	if path == "" {
+		return allot.Errorf(allot.EInvalid, "no database configured; pass --database or set database: in allot.yaml")
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.IsDir():
+		return allot.Errorf(allot.EInvalid, "%s is a folder, not an allot database; pass --database with the database file", path)
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return allot.Errorf(allot.EInvalid, "cannot open database %s: %v", path, errors.Unwrap(err))
+	case mustExist:
+		return allot.Errorf(allot.ENotFound, "no allot database at %s; run allot serve or allot apply first, or pass --database", path)
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil {
+		return allot.Errorf(allot.EInvalid, "cannot create database %s: the folder %s does not exist", path, dir)
+	} else if !st.IsDir() {
+		return allot.Errorf(allot.EInvalid, "cannot create database %s: %s is not a folder", path, dir)
+	}
+	return nil
+}
+
+// openStore loads the config and opens its existing database, whichever
+// kind: the commands that read (and those that add to an org already
+// applied) refuse to create one, so a typo in --database is an error
+// rather than a report of zeros.
 func (g *globals) openStore(ctx context.Context) (config.Config, allot.Store, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return cfg, nil, err
+	}
+	if !isPostgres(cfg.Database) {
+		if err := checkSQLitePath(cfg.Database, true); err != nil {
+			return cfg, nil, err
+		}
+	}
+	db, err := openStore(ctx, cfg.Database)
+	return cfg, db, err
+}
+
+// createStore is openStore for the commands that may start a database:
+// apply and import (serve and demo open theirs in startServer).
+func (g *globals) createStore(ctx context.Context) (config.Config, allot.Store, error) {
 	cfg, err := g.load()
 	if err != nil {
 		return cfg, nil, err

@@ -155,6 +155,7 @@ func (s *server) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	warnings := warnMissingProviderKeys(s.logger, cfg.Providers, os.Getenv)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	spool := cfg.Spool(os.Getenv)
@@ -217,6 +218,7 @@ func (s *server) init(ctx context.Context) error {
 		KeyCacheTTL:      time.Duration(cfg.KeyCache.TTL),
 		KeyLastKnownGood: cfg.KeyLastKnownGood(),
 		Ready:            readiness(s.writer, shared),
+		Warnings:         warnings,
 	})
 	mux := http.NewServeMux()
 	s.gw.Routes(mux)
