@@ -39,7 +39,10 @@ func newRootCmd() *cobra.Command {
 		newAlertsCmd(g), newAuditCmd(g),
 		newImportCmd(g), newPushCmd(g), newReconcileCmd(g), newMigrateCmd(g),
 		newInsightsCmd(g), newTopCmd(g), newPricingPlansCmd(g), newExportCmd(g), newTasksCmd(g),
+		newVersionCmd(),
 	)
+	root.Version = currentVersion()
+	root.SetVersionTemplate("{{.Version}}\n")
 	return root
 }
 
