@@ -155,7 +155,9 @@ usage that also went through the gateway (it would count twice).`,
 				if err != nil {
 					return err
 				}
-				sum, err := run(cmd.Context(), env.db, dir, who, env.catalog)
+				prog := newProgress(cmd.ErrOrStderr(), name+" "+dir)
+				sum, err := run(cmd.Context(), prog.appender(env.db), dir, who, env.catalog)
+				prog.finish()
 				printSummary(cmd.OutOrStdout(), name+" "+dir, sum)
 				return err
 			},
@@ -191,7 +193,9 @@ gateway traffic appears in the report too. Import one bucket width (1d) only.`,
 					return fmt.Errorf("open report: %w", err)
 				}
 				defer f.Close()
-				sum, err := usagereport.Import(cmd.Context(), env.db, provider, args[0], f, m, env.people, env.catalog)
+				prog := newProgress(cmd.ErrOrStderr(), name+" "+args[0])
+				sum, err := usagereport.Import(cmd.Context(), prog.appender(env.db), provider, args[0], prog.reader(f, fileSize(f)), m, env.people, env.catalog)
+				prog.finish()
 				printSummary(cmd.OutOrStdout(), name+" "+args[0], sum)
 				return err
 			},
@@ -219,8 +223,10 @@ gateway traffic appears in the report too. Import one bucket width (1d) only.`,
 				return fmt.Errorf("open csv: %w", err)
 			}
 			defer f.Close()
-			sum, err := csvimport.Import(cmd.Context(), env.db, args[0], f,
+			prog := newProgress(cmd.ErrOrStderr(), "csv "+args[0])
+			sum, err := csvimport.Import(cmd.Context(), prog.appender(env.db), args[0], prog.reader(f, fileSize(f)),
 				csvimport.Options{People: env.people, DefaultUser: csvUser, Pricer: env.catalog})
+			prog.finish()
 			printSummary(cmd.OutOrStdout(), "csv "+args[0], sum)
 			return err
 		},

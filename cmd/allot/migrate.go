@@ -79,7 +79,7 @@ final run so no event arrives in SQLite afterwards.`,
 				return err
 			}
 			defer pg.Close()
-			return copyToPostgres(ctx, out, lite, pg, batch)
+			return copyToPostgres(ctx, out, newProgress(cmd.ErrOrStderr(), "events"), lite, pg, batch)
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "copy from this SQLite database (sqlite:FILE)")
@@ -111,8 +111,9 @@ func migrateSchema(ctx context.Context, out io.Writer, logger *slog.Logger, targ
 }
 
 // copyToPostgres copies everything in src into dst, adding only what dst
-// lacks, and checks that the ledgers' totals then agree.
-func copyToPostgres(ctx context.Context, out io.Writer, src *sqlite.DB, dst *postgres.DB, batch int) error {
+// lacks, and checks that the ledgers' totals then agree. prog shows the
+// events copied against the source's total.
+func copyToPostgres(ctx context.Context, out io.Writer, prog *progress, src *sqlite.DB, dst *postgres.DB, batch int) error {
 	if batch <= 0 {
 		batch = 5000
 	}
@@ -158,6 +159,13 @@ func copyToPostgres(ctx context.Context, out io.Writer, src *sqlite.DB, dst *pos
 
 	var read, added int
 	var first, last time.Time
+	if all, err := src.Report(ctx, allot.ReportQuery{From: time.Unix(0, 0), To: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+		var total int64
+		for _, r := range all {
+			total = allot.SatAdd(total, r.Requests)
+		}
+		prog.setTotal(total)
+	}
 	for after := int64(0); ; {
 		evs, next, err := src.EventsAfter(ctx, after, batch)
 		if err != nil {
@@ -179,7 +187,9 @@ func copyToPostgres(ctx context.Context, out io.Writer, src *sqlite.DB, dst *pos
 			}
 		}
 		read, added, after = read+len(evs), added+n, next
+		prog.addRows(len(evs))
 	}
+	prog.finish()
 	fmt.Fprintf(out, "events: %d read, %d new\n", read, added)
 
 	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
