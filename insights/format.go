@@ -24,9 +24,11 @@ func trend(t *float64) string {
 	return fmt.Sprintf("%+.0f%%", *t*100)
 }
 
+// percentile is a rank for people; a group too small to rank anyone
+// anonymously says so rather than printing a bare "-".
 func percentile(p *int) string {
 	if p == nil {
-		return "-"
+		return "not ranked (too few people)"
 	}
 	return fmt.Sprintf("p%d", *p)
 }
@@ -36,28 +38,28 @@ func WriteTop(w io.Writer, by allot.Dimension, rows []TopRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "%s\tSPEND\tSHARE\tTREND\tREQUESTS\tTOKENS/REQ\n", strings.ToUpper(string(by)))
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%s\t%d\t%d\n", r.Name, usd(r.Spend), r.Share*100, trend(r.Trend), r.Requests, r.TokensPerRequest)
+		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%s\t%s\t%s\n", r.Name, usd(r.Spend), r.Share*100, trend(r.Trend), allot.GroupDigits(r.Requests), allot.GroupDigits(r.TokensPerRequest))
 	}
 	return tw.Flush()
 }
 
 // WriteInsights writes insights as text for a terminal.
 func WriteInsights(w io.Writer, ins *Insights) error {
-	fmt.Fprintf(w, "%s, %s to %s (%d days): %s over %d calls, %d tokens\n", ins.Scope,
+	fmt.Fprintf(w, "%s, %s to %s (%d days): %s over %s calls, %s tokens\n", ins.Scope,
 		ins.Period.From.Format("2006-01-02"), ins.Period.To.AddDate(0, 0, -1).Format("2006-01-02"), ins.Period.Days,
-		usd(ins.SpendUSD), ins.Requests, ins.Tokens)
+		usd(ins.SpendUSD), allot.GroupDigits(ins.Requests), allot.GroupDigits(ins.Tokens))
 	if ins.Peers != nil {
 		p := ins.Peers
-		fmt.Fprintf(w, "spend percentile: %s in %s (%d people), %s in the org (%d people)\n",
-			percentile(p.TeamGroup.SpendPercentile), p.TeamGroup.Group, p.TeamGroup.People, percentile(p.OrgGroup.SpendPercentile), p.OrgGroup.People)
+		fmt.Fprintf(w, "spend percentile in %s (%d people): %s; in the org (%d people): %s\n",
+			p.TeamGroup.Group, p.TeamGroup.People, percentile(p.TeamGroup.SpendPercentile), p.OrgGroup.People, percentile(p.OrgGroup.SpendPercentile))
 		if s := p.TeamGroup.Spend; s != nil {
 			fmt.Fprintf(w, "team spend: median %s, p75 %s, p90 %s\n", usd(s.Median), usd(s.P75), usd(s.P90))
 		}
 		for _, t := range p.Tasks {
 			if t.Team != nil && t.Team.VsMedian > 0 {
-				fmt.Fprintf(w, "  your %s calls use %.1f× the team median input (%d vs %d tokens)\n", t.Task, t.Team.VsMedian, t.InputPerRequest, t.Team.InputPerRequest.Median)
+				fmt.Fprintf(w, "  your %s calls use %.1f× the team median input (%s vs %s tokens)\n", t.Task, t.Team.VsMedian, allot.GroupDigits(t.InputPerRequest), allot.GroupDigits(t.Team.InputPerRequest.Median))
 			} else if t.Org != nil && t.Org.VsMedian > 0 {
-				fmt.Fprintf(w, "  your %s calls use %.1f× the org median input (%d vs %d tokens)\n", t.Task, t.Org.VsMedian, t.InputPerRequest, t.Org.InputPerRequest.Median)
+				fmt.Fprintf(w, "  your %s calls use %.1f× the org median input (%s vs %s tokens)\n", t.Task, t.Org.VsMedian, allot.GroupDigits(t.InputPerRequest), allot.GroupDigits(t.Org.InputPerRequest.Median))
 			}
 		}
 	}
@@ -70,7 +72,7 @@ func WriteInsights(w io.Writer, ins *Insights) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PERSON\tSPEND\tREQUESTS\tTOKENS/REQ\tPERCENTILE")
 		for _, m := range ins.Members {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\tp%d\n", m.User, usd(m.Spend), m.Requests, m.TokensPerRequest, m.SpendPercentile)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tp%d\n", m.User, usd(m.Spend), allot.GroupDigits(m.Requests), allot.GroupDigits(m.TokensPerRequest), m.SpendPercentile)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

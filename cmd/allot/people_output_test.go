@@ -328,3 +328,44 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestInsightsTextForPeople: counts carry separators and a rank that
+// cannot be shown says why instead of a bare "-".
+func TestInsightsTextForPeople(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "allot.db")
+	mustRun(t, "apply", "-f", "testdata/org.yaml", "--database", path)
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Add(-48 * time.Hour)
+	var events []allot.Event
+	for i := range 40 {
+		user, team := "alice", "platform"
+		if i%2 == 1 {
+			user, team = "bob", "data"
+		}
+		events = append(events, allot.Event{
+			ID: fmt.Sprintf("in-%d", i), Time: at.Add(time.Duration(i) * time.Minute),
+			Principal: allot.Principal{Org: "acme", Team: team, User: user, KeyID: "k1"},
+			Provider:  "openai", RequestedModel: "gpt-4o", ServedModel: "gpt-4o", Route: allot.RouteChat,
+			Task: "code-review", App: "curl", Source: allot.SourceGateway, Status: 200,
+			Tokens: allot.Tokens{Input: 123_456, Output: 7}, Cost: allot.MustUSD("0.123456789"), CostKnown: true,
+		})
+	}
+	if _, err := db.Append(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out := mustRun(t, "insights", "--user", "alice", "--database", path)
+	for _, want := range []string{"2,469,260 tokens", "123,463", "not ranked (too few people)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("insights lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, " - ") || strings.Contains(out, "2469260") {
+		t.Errorf("insights prints a bare - or an unseparated count:\n%s", out)
+	}
+}
