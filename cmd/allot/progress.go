@@ -38,13 +38,13 @@ func newProgress(w io.Writer, what string) *progress {
 	return &progress{w: w, tty: isTerminal(w), what: what, start: time.Now(), now: time.Now}
 }
 
-// isTerminal reports whether w is a character device such as a terminal.
+// isTerminal reports whether w is this process's stderr and that is a
+// character device such as a terminal (tests write elsewhere).
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
+	if w != io.Writer(os.Stderr) {
 		return false
 	}
-	st, err := f.Stat()
+	st, err := os.Stderr.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
