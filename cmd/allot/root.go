@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 		newAlertsCmd(g), newAuditCmd(g),
 		newImportCmd(g), newPushCmd(g), newReconcileCmd(g), newMigrateCmd(g),
 		newInsightsCmd(g), newTopCmd(g), newPricingPlansCmd(g), newExportCmd(g), newTasksCmd(g),
+		newAdminCmd(g),
 	)
 	return root
 }
