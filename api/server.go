@@ -66,7 +66,9 @@ type Server struct {
 
 // Routes registers every /api/v1 route on mux.
 func (s *Server) Routes(mux *http.ServeMux) {
-	h := func(pattern string, h handler) { mux.HandleFunc(pattern, serve(s.Authenticate, s.Logger, s.byEmail(h))) }
+	h := func(pattern string, h handler) {
+		mux.HandleFunc(pattern, serve(s.Authenticate, s.Logger, s.byEmail(h)))
+	}
 	h("GET /api/v1/report", admin("this endpoint", s.report))
 	h("GET /api/v1/me", s.me)
 	h("GET /api/v1/budgets", s.budgets)

@@ -39,12 +39,12 @@ type UserLister interface {
 
 // Options configure a Dashboard.
 type Options struct {
-	Keys  KeyResolver // required: signs people in with their key
+	Keys KeyResolver // required: signs people in with their key
 	// SSO signs people in through an OpenID Connect provider (nil: with
 	// keys only, as before); People then re-checks their sessions.
 	SSO    *SSO
 	People PersonResolver
-	Users UserLister  // optional: without it leads can open only their own page, not their members'
+	Users  UserLister // optional: without it leads can open only their own page, not their members'
 	// PeerVisibility is allot.PeerNamed or allot.PeerAnonymous (the
 	// default): the org's policy allot.CanSee applies, as in the API.
 	PeerVisibility string
