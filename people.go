@@ -65,3 +65,40 @@ func ResolveUser(ctx context.Context, d People, nameOrEmail string) (string, err
 	}
 	return "", err
 }
+
+// ResolveUsers returns p with every "user:EMAIL" scope (budgets, rate
+// limits, access rules) turned into "user:NAME" of the person with that
+// email (ResolveUser), so org.yaml may name people by email.
+func (p Policy) ResolveUsers(ctx context.Context, d People) (Policy, error) {
+	resolve := func(scope *string) error {
+		who, ok := strings.CutPrefix(*scope, "user:")
+		if !ok || !strings.Contains(who, "@") {
+			return nil
+		}
+		name, err := ResolveUser(ctx, d, who)
+		if err != nil {
+			return err
+		}
+		*scope = "user:" + name
+		return nil
+	}
+	p.Budgets = append([]Budget(nil), p.Budgets...)
+	p.RateLimits = append([]RateLimit(nil), p.RateLimits...)
+	p.Access = append([]ModelAccess(nil), p.Access...)
+	for i := range p.Budgets {
+		if err := resolve(&p.Budgets[i].Scope); err != nil {
+			return p, err
+		}
+	}
+	for i := range p.RateLimits {
+		if err := resolve(&p.RateLimits[i].Scope); err != nil {
+			return p, err
+		}
+	}
+	for i := range p.Access {
+		if err := resolve(&p.Access[i].Scope); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
