@@ -67,7 +67,11 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 			d.renderLogin(w, r, http.StatusServiceUnavailable, "allot cannot check keys right now; try again in a moment.", next)
 			return
 		}
-		d.renderLogin(w, r, http.StatusUnauthorized, "That key is unknown or revoked. Ask your allot admin for a key (allot keys create --user NAME).", next)
+		msg := "That key is unknown or revoked. Ask your allot admin for a key (allot keys create --user NAME)."
+		if allot.ErrorOf(err).Message == allot.ExpiredKeyMessage {
+			msg = "That key has expired. Ask your allot admin for a new one, or sign in with your company account and make one on the Keys page."
+		}
+		d.renderLogin(w, r, http.StatusUnauthorized, msg, next)
 		return
 	}
 	id, _ := d.sessions.create(p, hash)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/sqlite"
+	"github.com/allot-dev/allot/upstreamsim"
 )
 
 // TestAdminAddAndEmails: allot admin add makes a known person (found by
@@ -96,5 +100,43 @@ func TestBootstrapAdmins(t *testing.T) {
 	}
 	if len(warned) != 0 {
 		t.Errorf("warnings: %v", warned)
+	}
+}
+
+// TestExpiredKeyIsRefused: the gateway refuses an expired key with a
+// message saying how to make a new one.
+func TestExpiredKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	sim := httptest.NewServer(upstreamsim.New(upstreamsim.Options{}))
+	defer sim.Close()
+	cfg := testServerConfig(t, sim.URL, filepath.Join(t.TempDir(), "allot.db"), "testdata/org.yaml")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	srv, err := startServer(ctx, cfg, serverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.wait(ctx) }()
+	expired, _, err := srv.db.CreateKeyExpiring(ctx, "bob", "old", time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, _, err := srv.db.CreateKeyExpiring(ctx, "bob", "new", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := chat(t, srv.addr, live, "gpt-4o"); code != http.StatusOK {
+		t.Errorf("a key that expires in an hour: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+srv.addr+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+expired)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "expired") || !strings.Contains(string(body), "Keys page") {
+		t.Errorf("an expired key: %d %s; want 401 saying how to make a new one", resp.StatusCode, body)
 	}
 }
