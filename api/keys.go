@@ -99,12 +99,11 @@ func (u *Server) createKey(w http.ResponseWriter, r *http.Request, p allot.Princ
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
-	user, err := keyOwner(p, strings.TrimSpace(req.User), "create")
+	user, err := allot.ResolveUser(r.Context(), u.Emails, strings.TrimSpace(req.User))
 	if err != nil {
 		return err
 	}
-	user, err = allot.ResolveUser(r.Context(), u.Emails, user)
-	if err != nil {
+	if user, err = keyOwner(p, user, "create"); err != nil {
 		return err
 	}
 	label := strings.TrimSpace(req.Label)

@@ -73,6 +73,7 @@ func TestKeysOnlyTheirOwn(t *testing.T) {
 		{"ben", "GET", "/api/v1/keys?user=ann", "", http.StatusForbidden}, // leads too
 		{"ann", "GET", "/api/v1/keys", "", http.StatusOK},
 		{"ann", "POST", "/api/v1/keys", `{"label":"ci"}`, http.StatusCreated},
+		{"ann", "POST", "/api/v1/keys", `{"label":"mine","user":"ANN@acme.test"}`, http.StatusCreated},
 		{"ada", "GET", "/api/v1/keys?user=ben@acme.test", "", http.StatusOK},
 		{"ada", "POST", "/api/v1/keys", `{"label":"for ben","user":"ben@acme.test"}`, http.StatusCreated},
 		{"ann", "POST", "/api/v1/keys", `{"label":"x","expires_at":"2020-01-01T00:00:00Z"}`, http.StatusBadRequest},
