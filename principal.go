@@ -57,6 +57,37 @@ type Key struct {
 	Hash      []byte     `json:"-"`     // SHA-256 of the whole secret key
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"` // nil: never expires
+}
+
+// Live reports whether k still works at now: not revoked, not expired.
+func (k Key) Live(now time.Time) bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
+}
+
+// ExpiredKeyMessage is what a caller presenting an expired key is told.
+const ExpiredKeyMessage = "this allot key has expired; make a new one on the dashboard's Keys page (/keys) or with POST /api/v1/keys, or ask your allot admin"
+
+// Check validates one user as org.yaml's users are checked (name, email
+// and team present and capped, role valid; an empty role is member) and
+// returns it normalized.
+func (u User) Check() (User, error) {
+	if strings.TrimSpace(u.Name) == "" {
+		return u, Errorf(EInvalid, "user has no name; every user needs a name")
+	}
+	if len(u.Name) > MaxLabelBytes || len(u.Email) > MaxLabelBytes || len(u.Team) > MaxLabelBytes {
+		return u, Errorf(EInvalid, "user %q: name, email or team is over %d bytes; shorten it", CapLabel(u.Name), MaxLabelBytes)
+	}
+	if strings.TrimSpace(u.Team) == "" {
+		return u, Errorf(EInvalid, "user %q has no team; every user needs a team", u.Name)
+	}
+	if u.Role == "" {
+		u.Role = RoleMember
+	}
+	if !u.Role.Valid() {
+		return u, Errorf(EInvalid, "user %q has role %q; use member, lead or admin", u.Name, u.Role)
+	}
+	return u, nil
 }
 
 // DefaultOrgName names an org declared without a name.

@@ -52,6 +52,10 @@ type Directory interface {
 	// CreateKey stores a new key for user; the secret is returned once and
 	// never stored, only its hash.
 	CreateKey(ctx context.Context, user, label string) (secret string, key Key, err error)
+	// CreateKeyExpiring is CreateKey with an expiry: from expires on (when
+	// not zero) the key is refused with a message saying how to make a new
+	// one. Self-service keys (api/keys.go) are made with it.
+	CreateKeyExpiring(ctx context.Context, user, label string, expires time.Time) (secret string, key Key, err error)
 	// Keys lists keys, of one user or of everyone when user is "".
 	Keys(ctx context.Context, user string) ([]Key, error)
 	// RevokeKey revokes a key by its public id.
@@ -59,6 +63,18 @@ type Directory interface {
 	// PrincipalByKeyHash resolves an active key's hash to its principal;
 	// an unknown or revoked key is EUnauthorized.
 	PrincipalByKeyHash(ctx context.Context, hash []byte) (Principal, error)
+	// UpsertUser creates u as an active user, or updates the email, team
+	// (creating the team when it is missing) and role of the user named
+	// u.Name, reactivating them; created says which. It is how people
+	// come from outside org.yaml (OpenID Connect sign-in, SCIM, allot
+	// admin add); the caller audits it. u is checked as org.yaml's users
+	// are (allot.User.Check). A deactivated user stays deactivated.
+	UpsertUser(ctx context.Context, u User) (created bool, err error)
+	// UserByEmail finds the user whose email is email, compared without
+	// case: ENotFound when there is none; a deactivated user is returned
+	// together with an EForbidden error, so a sign-in can refuse them
+	// rather than create them again.
+	UserByEmail(ctx context.Context, email string) (User, error)
 	// Setting reads a stored setting (nil if unset); SetSetting writes one.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	SetSetting(ctx context.Context, name string, value []byte) error

@@ -39,6 +39,14 @@ type Server struct {
 	Notices NoticeLister   // optional: /alerts answers 404 without it
 	Source  allot.InsightSource
 	Ledger  allot.Ledger // where POST /api/v1/usage stores
+	// KeyStore makes, lists and revokes keys for POST and DELETE
+	// /api/v1/keys (optional: they answer 404 without it); KeyLimits bound
+	// what people make for themselves.
+	KeyStore  KeyStore
+	KeyLimits KeyLimits
+	// Emails lets a person be named by email wherever the API takes a
+	// user (?user=…): optional; without it names are taken as they are.
+	Emails allot.People
 
 	// Rationer returns the rationer in force, which says which budgets
 	// apply to whom.
@@ -58,7 +66,9 @@ type Server struct {
 
 // Routes registers every /api/v1 route on mux.
 func (s *Server) Routes(mux *http.ServeMux) {
-	h := func(pattern string, h handler) { mux.HandleFunc(pattern, serve(s.Authenticate, s.Logger, h)) }
+	h := func(pattern string, h handler) {
+		mux.HandleFunc(pattern, serve(s.Authenticate, s.Logger, s.byEmail(h)))
+	}
 	h("GET /api/v1/report", admin("this endpoint", s.report))
 	h("GET /api/v1/me", s.me)
 	h("GET /api/v1/budgets", s.budgets)
@@ -67,6 +77,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("GET /api/v1/alerts", s.alerts)
 	h("GET /api/v1/whoami", s.whoami)
 	h("GET /api/v1/keys", s.keys)
+	h("POST /api/v1/keys", s.createKey)
+	h("DELETE /api/v1/keys/{id}", s.revokeKey)
 	h("GET /api/v1/overview", s.overview)
 	h("GET /api/v1/peers", s.peers)
 	h("GET /api/v1/requests", s.requests)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/allot-dev/allot"
 )
@@ -103,41 +102,6 @@ func (s subject) filter(r *http.Request) map[allot.Dimension]string {
 		}
 	}
 	return f
-}
-
-// keyView is a key as the API shows it: never its hash.
-type keyView struct {
-	ID        string     `json:"id"`
-	User      string     `json:"user"`
-	Label     string     `json:"label"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at"`
-	Active    bool       `json:"active"`
-}
-
-// keys answers GET /api/v1/keys[?user=NAME]: the caller's keys (admins may
-// name anyone).
-func (u *Server) keys(w http.ResponseWriter, r *http.Request, p allot.Principal) error {
-	if u.People == nil {
-		return allot.Errorf(allot.ENotFound, "this allot keeps no key directory")
-	}
-	user := r.URL.Query().Get("user")
-	if user == "" {
-		user = p.User
-	}
-	if user != p.User && p.Role != allot.RoleAdmin {
-		return allot.Errorf(allot.EForbidden, "user %q may list only their own keys", p.User)
-	}
-	ks, err := u.People.Keys(r.Context(), user)
-	if err != nil {
-		return err
-	}
-	out := make([]keyView, 0, len(ks))
-	for _, k := range ks {
-		out = append(out, keyView{ID: k.ID, User: k.User, Label: k.Label, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, Active: k.RevokedAt == nil})
-	}
-	writeJSON(w, out)
-	return nil
 }
 
 // whoamiView is the caller as the API knows them.

@@ -52,6 +52,9 @@ type Config struct {
 	TrustProxy      bool                        `yaml:"trust_proxy"`       // trust X-Forwarded-Proto from a proxy in front (Secure cookies when it says https)
 	Metrics         Metrics                     `yaml:"metrics"`           // who may read /metrics
 	KeyCache        KeyCache                    `yaml:"key_cache"`         // how long resolved allot keys are trusted
+	OIDC            OIDC                        `yaml:"oidc"`              // dashboard sign-in with OpenID Connect, see identity.go
+	Keys            Keys                        `yaml:"keys"`              // bounds on self-service keys
+	Admins          []string                    `yaml:"admins"`            // emails made admins at start (bootstrap), see docs/sso.md
 }
 
 // TLS is the certificate allot serves HTTPS with.
@@ -382,6 +385,15 @@ func (c Config) Validate() error {
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.OIDC.validate(); err != nil {
+		return err
+	}
+	if err := c.Keys.validate(); err != nil {
+		return err
+	}
+	if err := validateAdmins(c.Admins); err != nil {
+		return err
 	}
 	routes := make(map[allot.ModelPattern]string, len(c.Models))
 	for _, model := range slices.Sorted(maps.Keys(c.Models)) {

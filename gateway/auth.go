@@ -112,6 +112,8 @@ func (k *keyCache) resolve(ctx context.Context, key string) (allot.Principal, er
 	switch {
 	case err == nil:
 		return p, nil
+	case allot.CodeOf(err) == allot.EUnauthorized && allot.ErrorOf(err).Message == allot.ExpiredKeyMessage:
+		return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "%s", allot.ExpiredKeyMessage)
 	case allot.CodeOf(err) == allot.EUnauthorized:
 		return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "invalid allot key: it is unknown or revoked; create one with `allot keys create --user NAME`")
 	case ctx.Err() != nil:

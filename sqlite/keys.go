@@ -16,6 +16,11 @@ const DefaultKeyLabel = "default"
 // CreateKey makes a new virtual key for an active user and returns its
 // secret, which is not stored (only its SHA-256 is) and cannot be shown again.
 func (db *DB) CreateKey(ctx context.Context, user, label string) (string, allot.Key, error) {
+	return db.CreateKeyExpiring(ctx, user, label, time.Time{})
+}
+
+// CreateKeyExpiring is CreateKey with an expiry (none when zero).
+func (db *DB) CreateKeyExpiring(ctx context.Context, user, label string, expires time.Time) (string, allot.Key, error) {
 	if label == "" {
 		label = DefaultKeyLabel
 	}
@@ -31,17 +36,23 @@ func (db *DB) CreateKey(ctx context.Context, user, label string) (string, allot.
 	}
 	secret, id, hash := allot.NewKeySecret()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	if _, err := db.w.ExecContext(ctx, `INSERT INTO keys (id, usr, label, hash, created_us) VALUES (?, ?, ?, ?, ?)`,
-		id, user, label, hash, now.UnixMicro()); err != nil {
+	k := allot.Key{ID: id, User: user, Label: label, Hash: hash, CreatedAt: now}
+	var exp sql.NullInt64
+	if !expires.IsZero() {
+		t := expires.UTC().Truncate(time.Microsecond)
+		k.ExpiresAt, exp = &t, sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+	}
+	if _, err := db.w.ExecContext(ctx, `INSERT INTO keys (id, usr, label, hash, created_us, expires_us) VALUES (?, ?, ?, ?, ?, ?)`,
+		id, user, label, hash, now.UnixMicro(), exp); err != nil {
 		return "", allot.Key{}, fmt.Errorf("create key for %s: %w", user, err)
 	}
-	return secret, allot.Key{ID: id, User: user, Label: label, Hash: hash, CreatedAt: now}, nil
+	return secret, k, nil
 }
 
 // Keys lists keys, revoked ones included, oldest first: one user's, or
 // everyone's when user is "".
 func (db *DB) Keys(ctx context.Context, user string) ([]allot.Key, error) {
-	query := `SELECT id, usr, label, hash, created_us, revoked_us FROM keys`
+	query := `SELECT id, usr, label, hash, created_us, revoked_us, expires_us FROM keys`
 	var args []any
 	if user != "" {
 		query += ` WHERE usr = ?`
@@ -52,14 +63,18 @@ func (db *DB) Keys(ctx context.Context, user string) ([]allot.Key, error) {
 	err := eachRow(ctx, db.r, query, args, func(rows *sql.Rows) error {
 		var k allot.Key
 		var created int64
-		var revoked sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.User, &k.Label, &k.Hash, &created, &revoked); err != nil {
+		var revoked, expires sql.NullInt64
+		if err := rows.Scan(&k.ID, &k.User, &k.Label, &k.Hash, &created, &revoked, &expires); err != nil {
 			return err
 		}
 		k.CreatedAt = time.UnixMicro(created).UTC()
 		if revoked.Valid {
 			t := time.UnixMicro(revoked.Int64).UTC()
 			k.RevokedAt = &t
+		}
+		if expires.Valid {
+			t := time.UnixMicro(expires.Int64).UTC()
+			k.ExpiresAt = &t
 		}
 		out = append(out, k)
 		return nil
@@ -89,15 +104,19 @@ func (db *DB) RevokeKey(ctx context.Context, id string) error {
 
 // PrincipalByKeyHash resolves the hash of a presented key to whom calls
 // are attributed. An unknown or revoked key, or one whose user was
-// deactivated, is EUnauthorized.
+// deactivated, is EUnauthorized; so is an expired one, with
+// allot.ExpiredKeyMessage.
 func (db *DB) PrincipalByKeyHash(ctx context.Context, hash []byte) (allot.Principal, error) {
 	var p allot.Principal
-	var revoked sql.NullInt64
+	var revoked, expires sql.NullInt64
 	var active bool
-	err := db.r.QueryRowContext(ctx, `SELECT k.id, k.label, k.revoked_us, u.name, u.team, u.role, u.active,
+	err := db.r.QueryRowContext(ctx, `SELECT k.id, k.label, k.revoked_us, k.expires_us, u.name, u.team, u.role, u.active,
 			coalesce((SELECT name FROM org WHERE id = 1), ?)
 		FROM keys k JOIN users u ON u.name = k.usr WHERE k.hash = ?`, DefaultOrg, hash).
-		Scan(&p.KeyID, &p.KeyLabel, &revoked, &p.User, &p.Team, &p.Role, &active, &p.Org)
+		Scan(&p.KeyID, &p.KeyLabel, &revoked, &expires, &p.User, &p.Team, &p.Role, &active, &p.Org)
+	if err == nil && !revoked.Valid && active && expires.Valid && time.Now().UnixMicro() >= expires.Int64 {
+		return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "%s", allot.ExpiredKeyMessage)
+	}
 	if errors.Is(err, sql.ErrNoRows) || err == nil && (revoked.Valid || !active) {
 		return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "invalid allot key: it is unknown, revoked, or its user was removed; ask your allot admin for a new key")
 	}

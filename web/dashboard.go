@@ -39,8 +39,12 @@ type UserLister interface {
 
 // Options configure a Dashboard.
 type Options struct {
-	Keys  KeyResolver // required: signs people in with their key
-	Users UserLister  // optional: without it leads can open only their own page, not their members'
+	Keys KeyResolver // required: signs people in with their key
+	// SSO signs people in through an OpenID Connect provider (nil: with
+	// keys only, as before); People then re-checks their sessions.
+	SSO    *SSO
+	People PersonResolver
+	Users  UserLister // optional: without it leads can open only their own page, not their members'
 	// PeerVisibility is allot.PeerNamed or allot.PeerAnonymous (the
 	// default): the org's policy allot.CanSee applies, as in the API.
 	PeerVisibility string
@@ -67,6 +71,7 @@ type Options struct {
 type Dashboard struct {
 	opts     Options
 	sessions *sessions
+	pending  flows // single sign-ins under way
 	pages    map[string]*template.Template
 	mux      *http.ServeMux // where the API lives, for forms that call it
 }
@@ -88,7 +93,7 @@ func New(opts Options) *Dashboard {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dashboard{opts: opts, sessions: newSessions(opts.Keys, opts.SessionTTL, opts.IdleTimeout, opts.Now), pages: parsePages()}
+	return &Dashboard{opts: opts, sessions: newSessions(opts.Keys, opts.People, opts.SessionTTL, opts.IdleTimeout, opts.Now), pages: parsePages()}
 }
 
 // Routes registers the dashboard on mux, which must also serve the API
@@ -108,12 +113,14 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 		static.ServeHTTP(w, r)
 	})))
 	mux.Handle("GET /{$}", d.secure(d.page(pageMe)))
-	for _, name := range []string{pageOrg, pageTeam, pageBudgets, pageRequests, pageInsights} {
+	for _, name := range []string{pageOrg, pageTeam, pageBudgets, pageRequests, pageInsights, pageKeys} {
 		mux.Handle("GET /"+name, d.secure(d.page(name)))
 	}
 	mux.Handle("GET /login", d.secure(http.HandlerFunc(d.loginForm)))
 	mux.Handle("POST /login", d.secure(http.HandlerFunc(d.login)))
 	mux.Handle("POST /logout", d.secure(d.form(d.logout)))
+	mux.Handle("GET /auth/login", d.secure(http.HandlerFunc(d.ssoBegin)))
+	mux.Handle("GET /auth/callback", d.secure(http.HandlerFunc(d.ssoCallback)))
 	mux.Handle("POST /budgets/save", d.secure(d.form(d.saveBudget)))
 	mux.Handle("POST /budgets/grant", d.secure(d.form(d.grantBudget)))
 }

@@ -28,12 +28,17 @@ func (d *Dashboard) loginForm(w http.ResponseWriter, r *http.Request) {
 func (d *Dashboard) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg, next string) {
 	token := randomToken()
 	setCookie(w, r, d.secureCookies(r), loginCookie, token, 30*time.Minute)
-	d.render(w, status, pageData{Page: pageLogin, CSRF: token, Message: msg, Next: safeNext(next), Status: status})
+	d.render(w, status, pageData{Page: pageLogin, CSRF: token, Message: msg, Next: safeNext(next), Status: status,
+		SSO: d.opts.SSO != nil, KeySignIn: d.keySignIn()})
 }
 
 // login signs in with an allot key: the form's token must equal the login
 // cookie's (double submit), then the key must resolve to an active user.
 func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+	if !d.keySignIn() {
+		d.forbidden(w, "Sign-in with a key is turned off here (oidc.key_sign_in: false); sign in with your identity provider at /login.")
+		return
+	}
 	c, err := r.Cookie(loginCookie) // before the body: without it the body is never read
 	if err != nil {
 		d.forbidden(w, "The sign-in form expired or did not come from this site. Open /login and sign in again.")
@@ -62,7 +67,11 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 			d.renderLogin(w, r, http.StatusServiceUnavailable, "allot cannot check keys right now; try again in a moment.", next)
 			return
 		}
-		d.renderLogin(w, r, http.StatusUnauthorized, "That key is unknown or revoked. Ask your allot admin for a key (allot keys create --user NAME).", next)
+		msg := "That key is unknown or revoked. Ask your allot admin for a key (allot keys create --user NAME)."
+		if allot.ErrorOf(err).Message == allot.ExpiredKeyMessage {
+			msg = "That key has expired. Ask your allot admin for a new one, or sign in with your company account and make one on the Keys page."
+		}
+		d.renderLogin(w, r, http.StatusUnauthorized, msg, next)
 		return
 	}
 	id, _ := d.sessions.create(p, hash)

@@ -18,13 +18,14 @@ const (
 	pageBudgets  = "budgets"
 	pageRequests = "requests"
 	pageInsights = "insights"
+	pageKeys     = "keys"
 	pageLogin    = "login"
 	pageError    = "error"
 )
 
 var pageTitles = map[string]string{
 	pageMe: "My usage", pageOrg: "Organization", pageTeam: "Team", pageBudgets: "Budgets",
-	pageRequests: "Requests", pageInsights: "Insights", pageLogin: "Sign in", pageError: "Not allowed",
+	pageRequests: "Requests", pageInsights: "Insights", pageKeys: "Keys", pageLogin: "Sign in", pageError: "Not allowed",
 }
 
 // parsePages parses each page's template together with the layout.
@@ -63,6 +64,8 @@ type pageData struct {
 	Status      int
 	Next        string // where sign-in leads
 	Admin       bool
+	SSO         bool // sign-in offers the identity provider
+	KeySignIn   bool // sign-in offers the key form
 }
 
 func (d *Dashboard) render(w http.ResponseWriter, status int, data pageData) {
@@ -119,6 +122,7 @@ func (d *Dashboard) base(name string, p allot.Principal, ss *session) pageData {
 	add(pageBudgets, "/budgets")
 	add(pageRequests, "/requests")
 	add(pageInsights, "/insights")
+	add(pageKeys, "/keys")
 	return data
 }
 

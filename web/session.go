@@ -27,10 +27,13 @@ const (
 const recheckEvery = 10 * time.Second
 
 // session is one signed-in browser. Only the hash of the key it signed in
-// with is kept, to check that the key still works.
+// with is kept, to check that the key still works; a session begun with
+// OpenID Connect keeps no key and is checked against the person instead
+// (still there, still active: their team and role as stored now).
 type session struct {
 	csrf    string
-	keyHash []byte
+	keyHash []byte // nil for an OpenID Connect session
+	email   string // an OpenID Connect session's person
 	p       allot.Principal
 	created time.Time
 	seen    time.Time
@@ -45,11 +48,18 @@ type sessions struct {
 	ttl, idle time.Duration
 	lastPurge time.Time
 	keys      KeyResolver
+	people    PersonResolver // checks OpenID Connect sessions; nil: they end at their first check
 	now       func() time.Time
 }
 
-func newSessions(keys KeyResolver, ttl, idle time.Duration, now func() time.Time) *sessions {
-	return &sessions{m: map[[32]byte]*session{}, ttl: ttl, idle: idle, keys: keys, now: now}
+// PersonResolver finds a person by email (allot.People's UserByEmail): a
+// deactivated one comes with EForbidden, an unknown one ENotFound.
+type PersonResolver interface {
+	UserByEmail(ctx context.Context, email string) (allot.User, error)
+}
+
+func newSessions(keys KeyResolver, people PersonResolver, ttl, idle time.Duration, now func() time.Time) *sessions {
+	return &sessions{m: map[[32]byte]*session{}, ttl: ttl, idle: idle, keys: keys, people: people, now: now}
 }
 
 // randomToken returns 32 random bytes, base64url.
@@ -61,12 +71,16 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// create starts a session for p, signed in with the key of hash keyHash,
-// and returns its id.
-func (s *sessions) create(p allot.Principal, keyHash []byte) (string, *session) {
+// create starts a session for p, signed in with the key of hash keyHash
+// (or, with keyHash nil, through OpenID Connect as the person with
+// email), and returns its id.
+func (s *sessions) create(p allot.Principal, keyHash []byte, email ...string) (string, *session) {
 	id := randomToken()
 	now := s.now()
 	ss := &session{csrf: randomToken(), keyHash: keyHash, p: p, created: now, seen: now, checked: now}
+	if len(email) > 0 {
+		ss.email = email[0]
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if now.Sub(s.lastPurge) > time.Minute {
@@ -85,9 +99,10 @@ func (s *sessions) expired(ss *session, now time.Time) bool {
 	return now.Sub(ss.created) >= s.ttl || now.Sub(ss.seen) >= s.idle
 }
 
-// get returns the live session of id, resolving its key again when the
-// last check is older than recheckEvery; nil if there is none (expired,
-// signed out, or its key was revoked).
+// get returns the live session of id, resolving its key (or, signed in
+// with OpenID Connect, its person) again when the last check is older
+// than recheckEvery; nil if there is none (expired, signed out, its key
+// was revoked, or its person deactivated or removed).
 func (s *sessions) get(ctx context.Context, id string) (*session, error) {
 	if id == "" {
 		return nil, nil
@@ -106,12 +121,12 @@ func (s *sessions) get(ctx context.Context, id string) (*session, error) {
 	}
 	ss.seen = now
 	stale := now.Sub(ss.checked) >= recheckEvery
-	hash := ss.keyHash
+	hash, email, was := ss.keyHash, ss.email, ss.p
 	s.mu.Unlock()
 	if !stale {
 		return ss, nil
 	}
-	p, err := s.keys.PrincipalByKeyHash(ctx, hash)
+	p, err := s.recheck(ctx, hash, email, was)
 	if allot.CodeOf(err) == allot.EUnauthorized {
 		s.delete(id)
 		return nil, nil
@@ -123,6 +138,25 @@ func (s *sessions) get(ctx context.Context, id string) (*session, error) {
 	ss.p, ss.checked = p, now
 	s.mu.Unlock()
 	return ss, nil
+}
+
+// recheck resolves a session's key again, or for a session without one
+// its person by email: EUnauthorized when the session must end.
+func (s *sessions) recheck(ctx context.Context, keyHash []byte, email string, was allot.Principal) (allot.Principal, error) {
+	if keyHash != nil {
+		return s.keys.PrincipalByKeyHash(ctx, keyHash)
+	}
+	if s.people == nil {
+		return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "this allot cannot check single sign-on sessions; sign in again")
+	}
+	u, err := s.people.UserByEmail(ctx, email)
+	if c := allot.CodeOf(err); c == allot.ENotFound || c == allot.EForbidden || err == nil && u.Name != was.User {
+		return allot.Principal{}, allot.Errorf(allot.EUnauthorized, "your account was deactivated or removed; ask your allot admin")
+	}
+	if err != nil {
+		return allot.Principal{}, err
+	}
+	return allot.Principal{Org: was.Org, Team: u.Team, User: u.Name, Role: u.Role, KeyLabel: was.KeyLabel}, nil
 }
 
 // principal returns a copy of the session's principal.

@@ -91,7 +91,11 @@ func applyOrgFile(ctx context.Context, dir allot.Store, path string) (applyResul
 	if err != nil {
 		return res, fmt.Errorf("apply %s: %w", path, err)
 	}
-	policy, err := json.Marshal(f.Policy)
+	resolved, err := f.Policy.ResolveUsers(ctx, dir) // people may be named by email
+	if err != nil {
+		return res, fmt.Errorf("apply %s: %w", path, err)
+	}
+	policy, err := json.Marshal(resolved)
 	if err != nil {
 		return res, fmt.Errorf("encode policy: %w", err)
 	}

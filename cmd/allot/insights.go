@@ -115,6 +115,9 @@ With --key (or ALLOT_KEY) the view is that person's, exactly as in the API.`,
 				return err
 			}
 			defer env.db.Close()
+			if req.Scope.User, err = allot.ResolveUser(ctx, env.db, req.Scope.User); err != nil {
+				return err
+			}
 			ins, err := insights.Build(ctx, env.db, env.users, env.catalog, env.viewer, req, env.opts, time.Now())
 			if err != nil {
 				return err

@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/allot-dev/allot"
 )
 
 func newKeysCmd(g *globals) *cobra.Command {
@@ -23,7 +26,11 @@ func newKeysCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			secret, key, err := db.CreateKey(cmd.Context(), user, label)
+			name, err := allot.ResolveUser(cmd.Context(), db, user)
+			if err != nil {
+				return err
+			}
+			secret, key, err := db.CreateKey(cmd.Context(), name, label)
 			if err != nil {
 				return err
 			}
@@ -33,7 +40,7 @@ func newKeysCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	create.Flags().StringVar(&user, "user", "", "owner of the key")
+	create.Flags().StringVar(&user, "user", "", "owner of the key (user name or email)")
 	create.Flags().StringVar(&label, "name", "", "a label for the key, e.g. laptop or ci")
 
 	var listUser string
@@ -47,7 +54,11 @@ func newKeysCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			keys, err := db.Keys(cmd.Context(), listUser)
+			name, err := allot.ResolveUser(cmd.Context(), db, listUser)
+			if err != nil {
+				return err
+			}
+			keys, err := db.Keys(cmd.Context(), name)
 			if err != nil {
 				return err
 			}
@@ -55,8 +66,13 @@ func newKeysCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tUSER\tLABEL\tCREATED\tSTATUS")
 			for _, k := range keys {
 				status := "active"
-				if k.RevokedAt != nil {
+				switch {
+				case k.RevokedAt != nil:
 					status = "revoked " + k.RevokedAt.Format("2006-01-02")
+				case !k.Live(time.Now()):
+					status = "expired " + k.ExpiresAt.Format("2006-01-02")
+				case k.ExpiresAt != nil:
+					status = "active until " + k.ExpiresAt.Format("2006-01-02")
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.User, k.Label, k.CreatedAt.Format("2006-01-02 15:04"), status)
 			}

@@ -53,6 +53,11 @@ to nine places.`,
 				return err
 			}
 			defer db.Close()
+			if v := q.Filter[allot.DimUser]; v != "" {
+				if q.Filter[allot.DimUser], err = allot.ResolveUser(cmd.Context(), db, v); err != nil {
+					return err
+				}
+			}
 			rows, err := db.Report(cmd.Context(), q)
 			if err != nil {
 				return fmt.Errorf("report: %w", err)
@@ -74,7 +79,7 @@ to nine places.`,
 	cmd.Flags().StringVar(&to, "to", "", "end date (inclusive) or time (exclusive)")
 	cmd.Flags().StringVar(&format, "format", "table", "table, json or csv")
 	for _, d := range []allot.Dimension{allot.DimUser, allot.DimTeam, allot.DimModel, allot.DimTask, allot.DimApp, allot.DimProvider} {
-		filter[d] = cmd.Flags().String(string(d), "", "only this "+string(d))
+		filter[d] = cmd.Flags().String(string(d), "", "only this "+string(d)+map[bool]string{true: " (a name or an email)"}[d == allot.DimUser])
 	}
 	return cmd
 }

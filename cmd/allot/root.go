@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 		newImportCmd(g), newPushCmd(g), newReconcileCmd(g), newMigrateCmd(g),
 		newInsightsCmd(g), newTopCmd(g), newPricingPlansCmd(g), newExportCmd(g), newTasksCmd(g),
 		newVersionCmd(),
+		newAdminCmd(g),
 	)
 	root.Version = currentVersion()
 	root.SetVersionTemplate("{{.Version}}\n")

@@ -146,6 +146,13 @@ func (s *server) init(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := bootstrapAdmins(ctx, cfg, s.db, s.logger.Warn); err != nil {
+		return err
+	}
+	sso, err := singleSignOn(cfg, s.db)
+	if err != nil {
+		return err
+	}
 	cat, err := loadCatalog(ctx, cfg, s.db)
 	if err != nil {
 		return err
@@ -229,7 +236,7 @@ func (s *server) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dash := web.New(web.Options{Keys: s.db, Users: s.db, PeerVisibility: vis, Logger: s.logger, TrustProxy: cfg.TrustProxy})
+	dash := web.New(web.Options{Keys: s.db, Users: s.db, SSO: sso, People: s.db, PeerVisibility: vis, Logger: s.logger, TrustProxy: cfg.TrustProxy})
 	auth := dash.Authenticate(s.gw.Authenticate)
 	iopts, err := insightOptions(ctx, cfg, s.db)
 	if err != nil {
@@ -238,7 +245,8 @@ func (s *server) init(ctx context.Context) error {
 	(&api.Server{
 		Authenticate: auth, AuthenticateKey: s.gw.Authenticate,
 		Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced, Grants: s.db, Policy: s.db, Audit: s.db,
-		Notices: s.db, Source: s.db, Ledger: s.db,
+		Notices: s.db, Source: s.db, Ledger: s.db, KeyStore: s.db, Emails: s.db,
+		KeyLimits:      api.KeyLimits{MaxPerPerson: cfg.Keys.MaxPerPerson, MaxLifetime: time.Duration(cfg.Keys.MaxLifetime)},
 		Rationer:       s.ration.Current,
 		Refresh:        func(ctx context.Context) error { _, err := s.ration.Refresh(ctx); return err },
 		Pricer:         func() allot.Pricer { return cat },

@@ -35,6 +35,9 @@ usage, or their team's for a lead (by person only under peer_visibility: named).
 				return err
 			}
 			defer env.db.Close()
+			if user, err = allot.ResolveUser(cmd.Context(), env.db, user); err != nil {
+				return err
+			}
 			scope, err := insights.Authorize(env.viewer, insights.Scope{User: user, Team: team}, env.users, env.opts.Visibility)
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/allot-dev/allot"
 )
@@ -215,5 +216,124 @@ func testSettings(t *testing.T, open func(t *testing.T) Store) {
 	}
 	if got, err := s.Setting(ctx, "empty"); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("empty setting = %#v, %v; want a non-nil empty value", got, err)
+	}
+}
+
+func testKeyExpiry(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+	s := open(t)
+	mustApply(t, s, testOrg(), allot.ApplyResult{TeamsCreated: 3, UsersCreated: 4})
+
+	later := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	live, key, err := s.CreateKeyExpiring(ctx, "bob", "ci", later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.ExpiresAt == nil || !key.ExpiresAt.Equal(later) {
+		t.Errorf("CreateKeyExpiring returned expiry %v, want %v", key.ExpiresAt, later)
+	}
+	if _, err := s.PrincipalByKeyHash(ctx, allot.HashKey(live)); err != nil {
+		t.Errorf("a key that expires in an hour: %v", err)
+	}
+	gone, old, err := s.CreateKeyExpiring(ctx, "bob", "old", time.Now().Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.PrincipalByKeyHash(ctx, allot.HashKey(gone))
+	wantCode(t, "PrincipalByKeyHash of an expired key", err, allot.EUnauthorized)
+	if msg := allot.ErrorOf(err).Message; msg != allot.ExpiredKeyMessage {
+		t.Errorf("an expired key is refused with %q, want the message saying how to make a new one", msg)
+	}
+	keys, err := s.Keys(ctx, "bob")
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("Keys(bob) = %v, %v", keys, err)
+	}
+	for _, k := range keys {
+		switch k.ID {
+		case key.ID:
+			if k.ExpiresAt == nil || !k.ExpiresAt.Equal(later) || !k.Live(time.Now()) {
+				t.Errorf("listed %+v, want it live until %v", k, later)
+			}
+		case old.ID:
+			if k.ExpiresAt == nil || k.Live(time.Now()) {
+				t.Errorf("listed %+v, want it expired", k)
+			}
+		}
+	}
+	_, plain, err := s.CreateKey(ctx, "bob", "plain")
+	if err != nil || plain.ExpiresAt != nil {
+		t.Errorf("CreateKey = %+v, %v; want no expiry", plain, err)
+	}
+}
+
+func testUpsertUser(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+	s := open(t)
+	mustApply(t, s, testOrg(), allot.ApplyResult{TeamsCreated: 3, UsersCreated: 4})
+
+	created, err := s.UpsertUser(ctx, allot.User{Name: "dana@acme.test", Email: "Dana@Acme.test", Team: "research"})
+	if err != nil || !created {
+		t.Fatalf("UpsertUser(new) = %v, %v; want created", created, err)
+	}
+	u, err := s.UserByEmail(ctx, "dana@ACME.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (allot.User{Name: "dana@acme.test", Email: "Dana@Acme.test", Team: "research", Role: allot.RoleMember}); u != want {
+		t.Errorf("UserByEmail = %+v, want %+v", u, want)
+	}
+	teams, _ := s.Teams(ctx)
+	if got := names(teams, func(t allot.Team) string { return t.Name }); !reflect.DeepEqual(got, []string{"data", "platform", "research", "web"}) {
+		t.Errorf("UpsertUser did not create the missing team: %v", got)
+	}
+	if _, _, err := s.CreateKey(ctx, "dana@acme.test", "laptop"); err != nil {
+		t.Errorf("a person created by UpsertUser cannot get a key: %v", err)
+	}
+
+	// An org.yaml person found by email; an update changes team and role.
+	bob, err := s.UserByEmail(ctx, " BOB@acme.test ")
+	if err != nil || bob.Name != "bob" {
+		t.Fatalf("UserByEmail(bob) = %+v, %v", bob, err)
+	}
+	bob.Team, bob.Role = "web", allot.RoleLead
+	if created, err := s.UpsertUser(ctx, bob); err != nil || created {
+		t.Fatalf("UpsertUser(existing) = %v, %v; want updated", created, err)
+	}
+	if got, _ := s.UserByEmail(ctx, "bob@acme.test"); got != bob {
+		t.Errorf("after the update UserByEmail = %+v, want %+v", got, bob)
+	}
+
+	_, err = s.UserByEmail(ctx, "nobody@acme.test")
+	wantCode(t, "UserByEmail of an unknown email", err, allot.ENotFound)
+	_, err = s.UserByEmail(ctx, "")
+	wantCode(t, "UserByEmail of an empty email", err, allot.ENotFound)
+
+	// A deactivated person is found, with EForbidden, and stays
+	// deactivated through an update.
+	org := testOrg()
+	org.Users = org.Users[:3] // carol leaves
+	if _, err := s.ApplyOrg(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	carol, err := s.UserByEmail(ctx, "carol@acme.test")
+	wantCode(t, "UserByEmail of a deactivated user", err, allot.EForbidden)
+	if carol.Name != "carol" {
+		t.Errorf("a deactivated user comes back as %+v", carol)
+	}
+	if created, err := s.UpsertUser(ctx, carol); err != nil || created {
+		t.Errorf("UpsertUser(deactivated) = %v, %v", created, err)
+	}
+	if _, err := s.UserByEmail(ctx, "carol@acme.test"); allot.CodeOf(err) != allot.EForbidden {
+		t.Errorf("UpsertUser reactivated a deactivated user: %v", err)
+	}
+
+	for _, bad := range []allot.User{
+		{Name: "", Team: "a"},
+		{Name: "x"},
+		{Name: "x", Team: "a", Role: "boss"},
+		{Name: string(make([]byte, allot.MaxLabelBytes+1)), Team: "a"},
+	} {
+		_, err := s.UpsertUser(ctx, bad)
+		wantCode(t, "UpsertUser of an invalid user", err, allot.EInvalid)
 	}
 }

@@ -1,0 +1,4 @@
+-- 0010: self-service keys may expire (api/keys.go); people are found by
+-- email, without case, when they sign in with OpenID Connect.
+ALTER TABLE keys ADD COLUMN expires_us INTEGER;
+CREATE INDEX users_email ON users (lower(email));
