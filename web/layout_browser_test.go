@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -171,7 +170,7 @@ func TestBrowserLayout(t *testing.T) {
 						shot = "my-usage"
 					}
 					t1 := time.Now()
-					jpeg(b, fmt.Sprintf("%s-%d", shot, width))
+					b.shot(fmt.Sprintf("%s-%d", shot, width))
 					t.Logf("%s: open+check %v, shot %v", where, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 					if width != 1440 {
 						continue
@@ -297,16 +296,3 @@ func apiChecks(t *testing.T, browser context.Context, w *world, shots string) {
 	})
 }
 
-// jpeg writes a screenshot of the whole page (JPEG: a tenth of a PNG's time).
-func jpeg(b *tab, name string) {
-	b.t.Helper()
-	ctx, cancel := b.timeout()
-	defer cancel()
-	img, err := chromedp.Run(ctx, chromedp.FullScreenshot(70))
-	if err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(b.shots, b.name+"-"+name+".jpg"), img, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-}
