@@ -295,4 +295,3 @@ func apiChecks(t *testing.T, browser context.Context, w *world, shots string) {
 		}
 	})
 }
-
