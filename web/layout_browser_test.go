@@ -150,16 +150,25 @@ func TestBrowserLayout(t *testing.T) {
 			var budgets []budgetJSON
 			w.apiJSON(t, p.who, "/api/v1/budgets", &budgets)
 			for _, path := range p.pages {
-				for _, width := range widths {
+				// Each page loads once, at 1440 px; narrower widths are the
+				// same page resized, which must redraw for the new width.
+				for i, width := range widths {
 					ctx, cancel := b.timeout()
+					before := 0
+					if i > 0 {
+						before = js[int](b, `Number(document.body.dataset.loaded || 0)`)
+					}
 					if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 900)); err != nil {
 						t.Fatal(err)
 					}
-					cancel()
-					t0 := time.Now()
-					if st := b.open(path); st != 200 {
-						t.Fatalf("%s: %d", path, st)
+					if i == 0 {
+						if st := b.open(path); st != 200 {
+							t.Fatalf("%s: %d", path, st)
+						}
+					} else if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`Number(document.body.dataset.loaded || 0) > %d`, before), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+						t.Fatalf("%s: not redrawn for %d px: %v", path, width, err)
 					}
+					cancel()
 					where := fmt.Sprintf("%s %s at %d px", p.who, path, width)
 					for _, problem := range js[[]string](b, pageProblems) {
 						t.Errorf("%s: %s", where, problem)
@@ -169,9 +178,7 @@ func TestBrowserLayout(t *testing.T) {
 					if shot == "" {
 						shot = "my-usage"
 					}
-					t1 := time.Now()
 					b.shot(fmt.Sprintf("%s-%d", shot, width))
-					t.Logf("%s: open+check %v, shot %v", where, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 					if width != 1440 {
 						continue
 					}
@@ -229,6 +236,37 @@ func apiChecks(t *testing.T, browser context.Context, w *world, shots string) {
 		}
 		if got := js[string](b, `(document.querySelector('[data-testid="forecast-basis"]') || {}).textContent || ''`); got != me.Forecast.Basis {
 			t.Errorf("insights: the forecast's basis reads %q, want %q", got, me.Forecast.Basis)
+		}
+	})
+
+	// Filters: the date inputs show the range applied (this month by
+	// default, and the page says so), every shown filter changes what is
+	// shown, and Insights offers only the choices that apply to it.
+	t.Run("filters", func(t *testing.T) {
+		b := newTab(t, browser, w.srv.URL, shots, "filters-ada")
+		b.signIn(w.keys["ada"])
+		now := time.Now().UTC()
+		first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		for _, path := range []string{"/", "/org", "/team", "/requests"} {
+			b.open(path)
+			if got := js[string](b, `document.querySelector('input[name=from]').value + '|' + document.querySelector('input[name=to]').value`); got != first.Format(time.DateOnly)+"|"+now.Format(time.DateOnly) {
+				t.Errorf("%s: the date inputs show %q, want this month", path, got)
+			}
+			if path != "/requests" && !strings.HasPrefix(js[string](b, `document.getElementById('range').textContent`), "This month (the default range)") {
+				t.Errorf("%s does not say it shows this month by default: %q", path, js[string](b, `document.getElementById('range').textContent`))
+			}
+		}
+		b.open("/org?task=chat")
+		want := w.report(t, allot.ReportQuery{From: first, To: first.AddDate(0, 1, 0), Filter: map[allot.Dimension]string{allot.DimTask: "chat"}})
+		if got := b.value(`[data-testid="total-cost"] .money`); got != want.Cost.String() {
+			t.Errorf("org filtered to task chat: spend %s, want %s", got, want.Cost)
+		}
+		b.open("/insights?view=team:data&days=7")
+		if got := js[string](b, `document.getElementById('ins-title').textContent + '|' + [...document.querySelectorAll('form.filters [name]')].map(e => e.name + '=' + e.value).join('&')`); got != "Insights for team data|view=team:data&days=7" {
+			t.Errorf("insights picker: %q", got)
+		}
+		if got := js[string](b, `document.getElementById('range').textContent`); !strings.Contains(got, "last 7 days") {
+			t.Errorf("insights over 7 days says %q", got)
 		}
 	})
 

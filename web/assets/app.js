@@ -138,6 +138,10 @@
   class HTTPError extends Error {
     constructor(status, message) { super(message); this.status = status; }
   }
+  // lastData keeps each URL's last answer: a redraw for a new width
+  // (redrawing) draws it again instead of asking the server.
+  const lastData = new Map();
+  let redrawing = false;
   async function api(path, query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(query || {})) {
@@ -145,7 +149,9 @@
       else if (v !== undefined && v !== null && v !== '') q.set(k, v);
     }
     const qs = q.toString();
-    const res = await fetch(path + (qs ? '?' + qs : ''), { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    const url = path + (qs ? '?' + qs : '');
+    if (redrawing && lastData.has(url)) return lastData.get(url);
+    const res = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
     if (res.status === 401) {
       location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
       throw new HTTPError(401, 'Your session ended; signing in again.');
@@ -154,6 +160,7 @@
     let data = null;
     try { data = text ? exactJSON(text) : null; } catch (e) { data = null; }
     if (!res.ok) throw new HTTPError(res.status, (data && data.error && data.error.message) || 'HTTP ' + res.status);
+    lastData.set(url, data);
     return data;
   }
   // optional is api for endpoints that may not exist on this server yet:
@@ -268,7 +275,7 @@
     for (let v = 0; v < max + step * 0.999; v += step) out.push(v);
     return out;
   }
-  const shortUSD = (v) => (v >= 1000 ? '$' + (v / 1000).toFixed(v >= 10000 ? 0 : 1) + 'k' : v >= 1 ? '$' + v.toFixed(v >= 100 ? 0 : 2).replace(/\.00$/, '') : '$' + v.toPrecision(2));
+  const shortUSD = (v) => (v === 0 ? '$0' : v >= 1000 ? '$' + (v / 1000).toFixed(v >= 10000 ? 0 : 1) + 'k' : v >= 1 ? '$' + v.toFixed(v >= 100 ? 0 : 2).replace(/\.00$/, '') : '$' + v.toPrecision(2));
   // stackedChart draws one column per day, stacked by the view's stack
   // dimension, with a legend and the same numbers as a table.
   function stackedChart(name, days, stackLabel, width) {
@@ -343,7 +350,7 @@
     if (num(b.reserved_usd) > 0 || num(b.reserved_tokens) > 0) lines.push(h('span', {}, amount(b, 'reserved'), ' reserved'));
     const st = budgetState(b);
     lines.push(h('span', { class: st ? 'state ' + st : 'state' }, st === 'over' ? 'limit reached' : st === 'warn' ? ['heading for ', amount(b, 'projected')] : ['on track for ', amount(b, 'projected')]));
-    lines.push(b.runs_out_at ? 'runs out ' + fmtTime(b.runs_out_at) : 'resets ' + fmtDay(b.period_end));
+    lines.push(b.runs_out_at && st !== 'over' ? 'runs out ' + fmtTime(b.runs_out_at) : 'resets ' + fmtDay(b.period_end));
     return gauge(b.name, b.percent, lines, st);
   }
   // histogram draws a peer group's spend distribution with a "you" marker.
@@ -942,11 +949,12 @@
   const load = loaders[page];
   if (!load) return;
   if (page === 'budgets') setupBudgetEditor();
-  let busy = false;
+  let busy = false, again = false;
   async function run() {
-    if (busy) return;
+    if (busy) { again = true; return; }
     busy = true;
     try { await load(); } finally { busy = false; }
+    if (again) { again = false; await run(); return; }
     const el = document.getElementById('live');
     if (el && live[page] && isLive()) el.textContent = 'Live · updated ' + new Date().toLocaleTimeString();
     body.dataset.loaded = String(Number(body.dataset.loaded || 0) + 1);
@@ -964,7 +972,8 @@
       if (window.innerWidth === lastWidth) return;
       lastWidth = window.innerWidth;
       meOnce = null;
-      run();
+      redrawing = true;
+      run().finally(() => { redrawing = false; });
     }, 150);
   });
   if (live[page] && isLive()) {
