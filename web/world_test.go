@@ -189,6 +189,18 @@ func newWorldWith(tb testing.TB, vis string) *world {
 	now := time.Now().UTC()
 	const days = 9
 	w.events = worldEvents(principals, days, 12, now)
+	// A runaway afternoon: ken's calls yesterday, many times his usual
+	// day, so team platform's insights show an unusual day.
+	for i := range 150 {
+		at := now.Truncate(24*time.Hour).Add(-24*time.Hour + 13*time.Hour + time.Duration(i)*time.Minute)
+		tok := allot.Tokens{Input: 18000, Output: 900}
+		w.events = append(w.events, allot.Event{
+			ID: fmt.Sprintf("w-ken-spike-%d", i), Time: at, Principal: principals["ken"],
+			Provider: "anthropic", RequestedModel: "claude-opus-4-1", ServedModel: "claude-opus-4-1", Route: allot.RouteChat,
+			Task: "code-review", Session: "s-ken-spike", App: "claude-cli", Source: allot.SourceGateway, Status: 200,
+			Latency: 4 * time.Second, Tokens: tok, Cost: allot.Money(tok.Input*2500 + tok.Output*10000), CostKnown: true,
+		})
+	}
 	w.from, w.to = now.AddDate(0, 0, -days).Format("2006-01-02"), now.Format("2006-01-02")
 	for i := 0; i < len(w.events); i += 1000 {
 		if _, err := db.Append(ctx, w.events[i:min(i+1000, len(w.events))]); err != nil {
