@@ -185,8 +185,10 @@ const alertRows = `[...document.querySelectorAll('#alerts table[data-table="aler
 func TestBrowser(t *testing.T) {
 	browser := startChromium(t)
 	w := newWorld(t)
-	shots, err := os.MkdirTemp("", "allot-dashboard-screenshots-")
-	if err != nil {
+	shots := os.Getenv("ALLOT_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshots in %s", shots)

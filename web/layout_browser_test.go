@@ -139,7 +139,7 @@ func TestBrowserLayout(t *testing.T) {
 		pages []string
 	}{
 		{"ada", []string{"/", "/org", "/team?team=data", "/budgets", "/requests", "/insights", "/insights?view=team:platform"}},
-		{"linus", []string{"/", "/team", "/budgets", "/requests", "/insights"}},
+		{"linus", []string{"/", "/team", "/budgets", "/requests", "/insights", "/insights?view=team:platform"}},
 		{"grace", []string{"/", "/budgets", "/requests", "/insights"}},
 	}
 	for _, p := range people {
@@ -304,11 +304,25 @@ func apiChecks(t *testing.T, browser context.Context, w *world, shots string) {
 		if len(*org.Groups) > 0 && named == 0 {
 			t.Error("no recommendation group names its people for an admin")
 		}
-		seen := map[string]bool{}
+		want := map[string]bool{}
+		for _, g := range *org.Groups {
+			want[strings.Join(g.People, ", ")] = true
+		}
 		for _, s := range shown {
-			if seen[s] && s != "" {
-				t.Errorf("two recommendations are for the same people %q: not grouped?", s)
+			if !want[s] {
+				t.Errorf("the admin's insights show a recommendation for %q, which no group of the API names", s)
 			}
+		}
+
+		// A lead under anonymous peers sees the changes and how many people, not who.
+		l := newTab(t, browser, w.srv.URL, shots, "recs-linus")
+		l.signIn(w.keys["linus"])
+		l.open("/insights?view=team:platform")
+		if n := js[int](l, `document.querySelectorAll('#recs [data-testid="rec-people"]').length`); n != 0 {
+			t.Error("a lead's team recommendations name people under peer_visibility: anonymous")
+		}
+		if n := js[int](l, `document.querySelectorAll('#recs li').length - document.querySelectorAll('#recs [data-testid="rec-count"]').length`); n != 0 {
+			t.Errorf("%d of the lead's team recommendations say neither who nor how many", n)
 		}
 
 		var mine struct {
