@@ -192,7 +192,7 @@ func newWorldWith(tb testing.TB, vis string) *world {
 	// A runaway afternoon: ken's calls yesterday, many times his usual
 	// day, so team platform's insights show an unusual day.
 	for i := range 150 {
-		at := now.Truncate(24*time.Hour).Add(-24*time.Hour + 13*time.Hour + time.Duration(i)*time.Minute)
+		at := now.Truncate(24 * time.Hour).Add(-24*time.Hour + 13*time.Hour + time.Duration(i)*time.Minute)
 		tok := allot.Tokens{Input: 18000, Output: 900}
 		w.events = append(w.events, allot.Event{
 			ID: fmt.Sprintf("w-ken-spike-%d", i), Time: at, Principal: principals["ken"],
