@@ -838,8 +838,7 @@
     const month = new Date(f.period_start).toLocaleString('en-US', { month: 'long', year: 'numeric', timeZone: 'UTC' });
     const out = [
       h('p', { class: 'big' }, h('span', { class: 'label', text: month + ' will end at about ' }), h('strong', { 'data-testid': 'forecast-projected' }, money(f.projected_usd))),
-      h('p', {}, money(f.spent_usd), ' spent so far; about ', money(f.daily_rate_usd), ' a day.'),
-      f.basis ? h('p', { class: 'hint', 'data-testid': 'forecast-basis', text: f.basis }) : null,
+      f.basis ? h('p', { 'data-testid': 'forecast-basis', text: f.basis }) : h('p', {}, money(f.spent_usd), ' spent so far; about ', money(f.daily_rate_usd), ' a day.'),
       f.runs_out_at ? h('p', { class: 'problem' }, 'At this pace the limit is reached on ', h('strong', { text: fmtDay(f.runs_out_at) }), '.') : null,
     ];
     const wr = f.weekday_rates_usd;
