@@ -85,6 +85,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("GET /api/v1/grants", s.grants)
 	h("GET /api/v1/policy", s.policy)
 	h("GET /api/v1/insights", s.insights)
+	h("GET /api/v1/pricing-plans", s.pricingPlans)
 	mux.HandleFunc("/api/v1/usage", s.usage) // any method: others get a JSON 405 naming POST
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, allot.Errorf(allot.ENotFound, "no API route %s %s; see docs/api.md", r.Method, r.URL.Path))

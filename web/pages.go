@@ -5,6 +5,9 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/provider"
@@ -46,7 +49,14 @@ type navItem struct {
 // filterField is one input of a page's filter form.
 type filterField struct {
 	Name, Label, Value string
-	Fixed              bool // shown but not editable (a lead's own team)
+	Fixed              bool     // shown but not editable (a lead's own team)
+	Options            []option // a choice from a list (a select) when set
+}
+
+// option is one choice of a select filter.
+type option struct {
+	Value, Label string
+	Selected     bool
 }
 
 // pageData is what a page template renders.
@@ -101,7 +111,10 @@ func (d *Dashboard) page(name string) http.Handler {
 			d.render(w, data.Status, data)
 			return
 		}
-		data.Filters, data.Hidden = filtersFor(name, p, data.Query)
+		data.Filters, data.Hidden = filtersFor(name, p, data.Query, d.opts.Now())
+		if name == pageInsights {
+			data.Filters = d.insightFilters(r.Context(), p, data.Query)
+		}
 		d.render(w, http.StatusOK, data)
 	})
 }
@@ -144,6 +157,9 @@ func (d *Dashboard) subject(ctx context.Context, user string) (allot.Subject, er
 // this only spares people a page of errors.
 func (d *Dashboard) allowed(ctx context.Context, p allot.Principal, page string, q url.Values) error {
 	user, team := q.Get("user"), q.Get("team")
+	if v := q.Get("view"); v != "" {
+		user, team = viewScope(v)
+	}
 	forbid := func(format string, args ...any) error { return allot.Errorf(allot.EForbidden, format, args...) }
 	checkUser := func() error {
 		if user == "" || user == p.User {
@@ -184,12 +200,21 @@ func (d *Dashboard) allowed(ctx context.Context, p allot.Principal, page string,
 	return nil
 }
 
-// filtersFor lists a page's filter inputs with their current values, and
-// the query values the form keeps as they are.
-func filtersFor(page string, p allot.Principal, q url.Values) ([]filterField, map[string]string) {
+// DefaultRange is the range every page shows when the address sets none:
+// this calendar month (UTC) up to today, as dates (2006-01-02). The
+// script applies the same default (app.js defaultRange).
+func DefaultRange(now time.Time) (from, to string) {
+	now = now.UTC()
+	return time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), now.Format(time.DateOnly)
+}
+
+// filtersFor lists a page's filter inputs with their current values (the
+// date inputs show the range applied, DefaultRange when none is set),
+// and the query values the form keeps as they are.
+func filtersFor(page string, p allot.Principal, q url.Values, now time.Time) ([]filterField, map[string]string) {
 	var names []string
 	switch page {
-	case pageMe, pageInsights:
+	case pageMe:
 		names = []string{"task", "model", "app"}
 	case pageOrg:
 		names = []string{"team", "task", "model", "app"}
@@ -200,7 +225,11 @@ func filtersFor(page string, p allot.Principal, q url.Values) ([]filterField, ma
 	default:
 		return nil, nil
 	}
-	fields := []filterField{{Name: "from", Label: "From", Value: q.Get("from")}, {Name: "to", Label: "To", Value: q.Get("to")}}
+	from, to := q.Get("from"), q.Get("to")
+	if from == "" && to == "" {
+		from, to = DefaultRange(now)
+	}
+	fields := []filterField{{Name: "from", Label: "From", Value: from}, {Name: "to", Label: "To", Value: to}}
 	hidden := map[string]string{}
 	for _, n := range names {
 		f := filterField{Name: n, Label: n, Value: q.Get(n)}
@@ -220,4 +249,93 @@ func filtersFor(page string, p allot.Principal, q url.Values) ([]filterField, ma
 		}
 	}
 	return fields, hidden
+}
+
+// viewScope reads the Insights page's view choice: "user:NAME",
+// "team:NAME" or "" (the viewer's default).
+func viewScope(v string) (user, team string) {
+	kind, name, _ := strings.Cut(v, ":")
+	switch kind {
+	case "user":
+		return name, ""
+	case "team":
+		return "", name
+	}
+	return "", ""
+}
+
+// insightDays are the look-back periods the Insights page offers.
+var insightDays = []string{"7", "30", "90"}
+
+// insightFilters are the Insights page's choices: whose insights (for
+// admins and leads: the people and teams allot.CanSee and
+// allot.CanSeeTeam let them see) and over how many days. The date range
+// and the task, model and app filters of other pages do not apply to it.
+func (d *Dashboard) insightFilters(ctx context.Context, p allot.Principal, q url.Values) []filterField {
+	var out []filterField
+	cur := q.Get("view")
+	if cur == "" {
+		switch {
+		case q.Get("user") != "":
+			cur = "user:" + q.Get("user")
+		case q.Get("team") != "":
+			cur = "team:" + q.Get("team")
+		}
+	}
+	if p.Role != allot.RoleMember {
+		add := func(opts []option, value, label string) []option {
+			return append(opts, option{Value: value, Label: label, Selected: value == cur})
+		}
+		var opts []option
+		if p.Role == allot.RoleAdmin {
+			opts = add(opts, "", "The whole organization")
+			opts = add(opts, "user:"+p.User, "Me ("+p.User+")")
+		} else {
+			opts = add(opts, "", "Me ("+p.User+")")
+		}
+		var users []allot.User
+		if d.opts.Users != nil {
+			var err error
+			if users, err = d.opts.Users.Users(ctx); err != nil {
+				d.opts.Logger.Error("list users for the insights view", "err", err)
+			}
+		}
+		teams := map[string]bool{}
+		var teamNames []string
+		for _, u := range users {
+			if u.Team != "" && !teams[u.Team] && allot.CanSeeTeam(p, u.Team) {
+				teams[u.Team] = true
+				teamNames = append(teamNames, u.Team)
+			}
+		}
+		if len(teamNames) == 0 && p.Team != "" && allot.CanSeeTeam(p, p.Team) {
+			teamNames = []string{p.Team}
+		}
+		slices.Sort(teamNames)
+		for _, t := range teamNames {
+			opts = add(opts, "team:"+t, "Team "+t)
+		}
+		roster := allot.NewRoster(users)
+		for _, u := range users {
+			if u.Name != p.User && allot.CanSee(p, roster.Subject(u.Name), d.opts.PeerVisibility) {
+				opts = add(opts, "user:"+u.Name, u.Name+" ("+u.Team+")")
+			}
+		}
+		if cur != "" && !slices.ContainsFunc(opts, func(o option) bool { return o.Selected }) {
+			opts = add(opts, cur, cur)
+		}
+		out = append(out, filterField{Name: "view", Label: "Whose insights", Value: cur, Options: opts})
+	}
+	days := q.Get("days")
+	if days == "" {
+		days = "30"
+	}
+	var dopts []option
+	for _, n := range insightDays {
+		dopts = append(dopts, option{Value: n, Label: "Last " + n + " days", Selected: n == days})
+	}
+	if !slices.Contains(insightDays, days) {
+		dopts = append(dopts, option{Value: days, Label: "Last " + days + " days", Selected: true})
+	}
+	return append(out, filterField{Name: "days", Label: "Habits over", Value: days, Options: dopts})
 }

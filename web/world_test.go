@@ -16,6 +16,8 @@ import (
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/api"
 	"github.com/allot-dev/allot/budget"
+	"github.com/allot-dev/allot/insights"
+	"github.com/allot-dev/allot/pricing"
 	"github.com/allot-dev/allot/sqlite"
 	"github.com/allot-dev/allot/web"
 )
@@ -49,6 +51,9 @@ var worldPolicy = allot.Policy{
 		{Name: "platform-monthly", Scope: "team:platform", LimitUSD: "900", Period: "month", AlertAt: []int{80, 100}},
 		{Name: "data-premium", Scope: "team:data", Models: []string{"gpt-4o"}, LimitUSD: "300", Period: "week",
 			OnExceed: allot.OnExceedDowngrade, Downgrade: map[string]string{"gpt-4o": "gpt-4o-mini"}},
+		// Tight enough that gauges show a projection past the limit and a limit reached.
+		{Name: "grace-tight", Scope: "user:grace", LimitUSD: "3", Period: "month", OnExceed: allot.OnExceedNotify},
+		{Name: "product-cap", Scope: "team:product", LimitUSD: "5", Period: "month", OnExceed: allot.OnExceedNotify},
 	},
 	Defaults: allot.Defaults{UserBudget: &allot.Budget{LimitUSD: "400", Period: "month"}},
 }
@@ -184,6 +189,18 @@ func newWorldWith(tb testing.TB, vis string) *world {
 	now := time.Now().UTC()
 	const days = 9
 	w.events = worldEvents(principals, days, 12, now)
+	// A runaway afternoon: ken's calls yesterday, many times his usual
+	// day, so team platform's insights show an unusual day.
+	for i := range 150 {
+		at := now.Truncate(24 * time.Hour).Add(-24*time.Hour + 13*time.Hour + time.Duration(i)*time.Minute)
+		tok := allot.Tokens{Input: 18000, Output: 900}
+		w.events = append(w.events, allot.Event{
+			ID: fmt.Sprintf("w-ken-spike-%d", i), Time: at, Principal: principals["ken"],
+			Provider: "anthropic", RequestedModel: "claude-opus-4-1", ServedModel: "claude-opus-4-1", Route: allot.RouteChat,
+			Task: "code-review", Session: "s-ken-spike", App: "claude-cli", Source: allot.SourceGateway, Status: 200,
+			Latency: 4 * time.Second, Tokens: tok, Cost: allot.Money(tok.Input*2500 + tok.Output*10000), CostKnown: true,
+		})
+	}
 	w.from, w.to = now.AddDate(0, 0, -days).Format("2006-01-02"), now.Format("2006-01-02")
 	for i := 0; i < len(w.events); i += 1000 {
 		if _, err := db.Append(ctx, w.events[i:min(i+1000, len(w.events))]); err != nil {
@@ -230,7 +247,9 @@ func newWorldWith(tb testing.TB, vis string) *world {
 	dash := web.New(web.Options{Keys: db, Users: db, PeerVisibility: vis})
 	auth := dash.Authenticate(keyAuth(db))
 	(&api.Server{Authenticate: auth, Reports: db, Events: db, People: db, Unpriced: db.Unpriced, Policy: db,
-		Notices: db, Rationer: rt.Load, Refresh: rebuild, PeerVisibility: vis}).Routes(mux)
+		Notices: db, Source: db, Rationer: rt.Load, Refresh: rebuild, PeerVisibility: vis,
+		Pricer:  func() allot.Pricer { return pricing.Default() },
+		Options: func() insights.Options { o := insights.DefaultOptions(); o.Visibility = vis; return o }}).Routes(mux)
 	dash.Routes(mux)
 	w.srv = httptest.NewServer(mux)
 	tb.Cleanup(w.srv.Close)
