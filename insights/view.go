@@ -82,6 +82,10 @@ type Request struct {
 	Scope Scope        // wanted; empty for the viewer's default
 	Days  int          // period length (default 30)
 	Limit *allot.Money // optional: when would spend reach this this month
+	// LimitFor, when Limit is unset, gives the limit of the scope's own
+	// monthly budget ("user:NAME", "team:NAME", "org"), as
+	// budget.Rationer.MonthLimit does; nil: no limit.
+	LimitFor func(scope string) *allot.Money
 }
 
 // Insights is the answer to `allot insights` and GET /api/v1/insights.
@@ -118,7 +122,11 @@ func Build(ctx context.Context, src allot.InsightSource, users []allot.User, pri
 	if err != nil {
 		return nil, err
 	}
-	return Compute(d, pricer, viewer, req.Limit, opts), nil
+	limit := req.Limit
+	if limit == nil && req.LimitFor != nil {
+		limit = req.LimitFor(scope.String())
+	}
+	return Compute(d, pricer, viewer, limit, opts), nil
 }
 
 // Compute assembles the insights of d's scope (already authorized) as
