@@ -19,7 +19,7 @@ func TestGroupRecommendations(t *testing.T) {
 		rec(KindCheaperModel, "ada", "review", "big-1", "big-mini", 30*allot.USD, map[string]int64{"requests": 100}),
 		rec(KindCheaperModel, "ken", "review", "big-1", "big-mini", 12*allot.USD, map[string]int64{"requests": 40}),
 		rec(KindCheaperModel, "ken", "review", "big-1", "other-9", 50*allot.USD, map[string]int64{"requests": 40}), // another change
-		rec(KindCheaperModel, "bob", "chat", "big-1", "big-mini", 5*allot.USD, map[string]int64{"requests": 9}),     // another task
+		rec(KindCheaperModel, "bob", "chat", "big-1", "big-mini", 5*allot.USD, map[string]int64{"requests": 9}),    // another task
 		rec(KindOutputLimits, "ada", "review", "big-1", "", 4*allot.USD, map[string]int64{"long_requests": 3, "suggested_max_tokens": 4096, "excess_output_tokens": 10}),
 		rec(KindOutputLimits, "bob", "review", "big-1", "", 6*allot.USD, map[string]int64{"long_requests": 5, "suggested_max_tokens": 8192, "excess_output_tokens": 20}),
 	}
