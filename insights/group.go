@@ -97,7 +97,7 @@ func groupText(k groupKey, n int, ev, peak map[string]int64) (title, detail stri
 			fmt.Sprintf("%s sent the same long system prompts on %d %s calls with little read from the cache; marking them cacheable would serve about %d calls from the cache.", who, ev["requests"], k.task, ev["calls_served_from_cache"])
 	case KindDuplicates:
 		return fmt.Sprintf("Stop resending identical %s requests", k.task),
-			fmt.Sprintf("%s repeated an identical %s request %d times within %s (retries or double submits); cache the answer or fix the retry.", who, k.task, ev["duplicates"], allot.DuplicateWindow)
+			fmt.Sprintf("%s repeated an identical %s request %d times within %d minutes (retries or double submits); cache the answer or fix the retry.", who, k.task, ev["duplicates"], int(allot.DuplicateWindow.Minutes()))
 	case KindContextGrowth:
 		return fmt.Sprintf("Trim or restart long %s sessions%s", k.task, on),
 			fmt.Sprintf("%s resent the whole history turn after turn in %d %s sessions; compacting or starting afresh would send about %d fewer input tokens.", who, ev["sessions"], k.task, ev["excess_input_tokens"])

@@ -343,8 +343,8 @@ func duplicates(mine []*lineSum, days int, opts Options) []Recommendation {
 		out = append(out, Recommendation{
 			Kind: KindDuplicates, User: key.user, Team: key.team, Task: key.task,
 			Title: fmt.Sprintf("Stop resending identical %s requests", key.task),
-			Detail: fmt.Sprintf("%d of your calls repeated an identical request within %s (retries or double submits), using %d input and %d output tokens; cache the answer or fix the retry.",
-				s.Requests, allot.DuplicateWindow, s.Input, s.Output),
+			Detail: fmt.Sprintf("%d of your calls repeated an identical request within %d minutes (retries or double submits), using %d input and %d output tokens; cache the answer or fix the retry.",
+				s.Requests, int(allot.DuplicateWindow.Minutes()), s.Input, s.Output),
 			Evidence: map[string]int64{"duplicates": s.Requests, "input_tokens": s.Input, "output_tokens": s.Output},
 			SpendUSD: s.Cost, MonthlySavings: monthly(s.Cost, days),
 		})
