@@ -114,6 +114,8 @@ func basis(f Forecast, now time.Time, pace time.Duration) string {
 		return fmt.Sprintf("Nothing spent this %s yet, so nothing is projected.", period)
 	case !now.Before(f.PeriodEnd):
 		return fmt.Sprintf("The %s is over: the projection is what was spent.", period)
+	case pace <= 0:
+		return fmt.Sprintf("The %s has not begun: the projection is what was spent.", period)
 	case now.Sub(f.PeriodStart) < pace:
 		return fmt.Sprintf("Too early this %s for a pace: the %s spent so far counts as %s of spend, %s a day, continued to %s.",
 			period, cents(f.Spent), roundDuration(pace), cents(f.DailyRate), last)
