@@ -34,14 +34,18 @@ type Me struct {
 	SpendUSD     allot.Money           `json:"spend_usd"`
 	RemainingUSD *allot.Money          `json:"remaining_usd"` // the tightest USD budget's room; null without one
 	Budgets      []budget.BudgetStatus `json:"budgets"`
+	// Forecast is the one month forecast of the person's spend (the same
+	// as their insights' and their own monthly budget's projection), run
+	// out against their own monthly budget (budget.Rationer.MonthLimit).
+	Forecast allot.Forecast `json:"forecast"`
 }
 
 // MeOf computes p's own view at now.
 func MeOf(ctx context.Context, r *budget.Rationer, reports allot.Reporter, p allot.Principal, now time.Time) (Me, error) {
 	now = now.UTC()
-	start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	start, end := allot.MonthOf(now)
 	me := Me{User: p.User, Team: p.Team, Role: p.Role, KeyID: p.KeyID, KeyLabel: p.KeyLabel,
-		PeriodStart: start, PeriodEnd: start.AddDate(0, 1, 0), Budgets: []budget.BudgetStatus{}}
+		PeriodStart: start, PeriodEnd: end, Budgets: []budget.BudgetStatus{}}
 	rows, err := reports.Report(ctx, allot.ReportQuery{From: start, To: me.PeriodEnd, Filter: map[allot.Dimension]string{allot.DimUser: p.User}})
 	if err != nil {
 		return me, fmt.Errorf("spend of %s: %w", p.User, err)
@@ -53,8 +57,10 @@ func MeOf(ctx context.Context, r *budget.Rationer, reports allot.Reporter, p all
 		me.SpendUSD = me.SpendUSD.Plus(row.Cost)
 	}
 	if r == nil {
+		me.Forecast = allot.ForecastMonth(me.SpendUSD, now, nil)
 		return me, nil
 	}
+	me.Forecast = allot.ForecastMonth(me.SpendUSD, now, r.MonthLimit("user:"+p.User, now))
 	st, err := r.StatusFor(ctx, p, now)
 	if err != nil {
 		return me, err

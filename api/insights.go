@@ -45,6 +45,7 @@ func (h *Server) insights(w http.ResponseWriter, r *http.Request, p allot.Princi
 	if h.Now != nil {
 		now = h.Now()
 	}
+	req.LimitFor = func(scope string) *allot.Money { return h.monthLimit(scope, now) }
 	ins, err := insights.Build(r.Context(), h.Source, users, h.Pricer(), p, req, opts, now)
 	if err != nil {
 		return err

@@ -166,3 +166,82 @@ func TestInsightsAPIAccess(t *testing.T) {
 		})
 	}
 }
+
+// TestInsightsAPIGroups: org and team views group their recommendations
+// per change, naming people for admins and for leads under
+// peer_visibility: named, counting them otherwise; a member's view keeps
+// their own recommendations, addressed to them.
+func TestInsightsAPIGroups(t *testing.T) {
+	t.Parallel()
+	anon := insightsServer(t, allot.PeerAnonymous)
+	named := insightsServer(t, allot.PeerNamed)
+	everyone := []string{"bob", "cara", "dana", "dave", "erin", "finn", "olga", "root"}
+	data := []string{"bob", "cara", "dana", "dave", "erin", "finn"}
+	tests := []struct {
+		name   string
+		srv    *httptest.Server
+		key    string
+		query  string
+		count  int
+		people []string // nil: counted, not named
+	}{
+		{"admin, the org", anon, "root", "", 8, everyone},
+		{"admin, a team", anon, "root", "?team=data", 6, data},
+		{"lead, named", named, "dana", "?team=data", 6, data},
+		{"lead, anonymous", anon, "dana", "?team=data", 6, nil},
+		{"member", named, "bob", "", 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := get(t, tt.srv.URL+"/api/v1/insights"+tt.query, tt.key)
+			var v struct {
+				Recommendations []struct {
+					Kind, User, Title, Detail string
+				} `json:"recommendations"`
+				Groups []map[string]any `json:"recommendation_groups"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("status %d: %v", resp.StatusCode, err)
+			}
+			if tt.count == 0 { // a person's view: their own recommendations, to them
+				if len(v.Groups) != 0 || len(v.Recommendations) == 0 {
+					t.Fatalf("groups %v, recommendations %v", v.Groups, v.Recommendations)
+				}
+				for _, r := range v.Recommendations {
+					if r.User != tt.key || !strings.Contains(strings.ToLower(r.Detail+r.Title), "your ") {
+						t.Errorf("recommendation %+v is not addressed to %s", r, tt.key)
+					}
+				}
+				return
+			}
+			var failed map[string]any
+			for _, g := range v.Groups {
+				for _, k := range []string{"kind", "task", "model", "to_model", "title", "detail", "monthly_savings_usd", "people_count"} {
+					if _, ok := g[k]; !ok {
+						t.Errorf("group lacks %q: %v", k, g)
+					}
+				}
+				if strings.Contains(g["title"].(string)+g["detail"].(string), "Your") {
+					t.Errorf("group %v addresses one person", g)
+				}
+				if g["kind"] == insights.KindFailed {
+					failed = g
+				}
+			}
+			if failed == nil {
+				t.Fatalf("no failed_requests group in %v", v.Groups)
+			}
+			if failed["people_count"] != float64(tt.count) || failed["task"] != "review" || failed["model"] != "gpt-4o" {
+				t.Errorf("group %v, want %d people", failed, tt.count)
+			}
+			got, listed := failed["people"]
+			switch {
+			case tt.people == nil && listed:
+				t.Errorf("names %v shown to %s", got, tt.key)
+			case tt.people != nil && fmt.Sprint(got) != fmt.Sprint(tt.people):
+				t.Errorf("people %v, want %v", got, tt.people)
+			}
+		})
+	}
+}

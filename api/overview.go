@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/bits"
 	"net/http"
 	"slices"
 	"strconv"
@@ -72,15 +71,6 @@ type PersonRow struct {
 	You   bool    `json:"you,omitempty"`
 }
 
-// Forecast projects the current calendar month's (UTC) spend of the view
-// from its burn so far: spent × month length / time elapsed.
-type Forecast struct {
-	PeriodStart  time.Time   `json:"period_start"`
-	PeriodEnd    time.Time   `json:"period_end"`
-	SpentUSD     allot.Money `json:"spent_usd"`
-	ProjectedUSD allot.Money `json:"projected_usd"`
-}
-
 // Overview is GET /api/v1/overview: everything the My usage, Team and
 // Organization pages show for a range, built from the Reporter.
 type Overview struct {
@@ -97,7 +87,7 @@ type Overview struct {
 	People      []PersonRow           `json:"people"`
 	PeopleNamed bool                  `json:"people_named"`
 	PeopleNote  string                `json:"people_note,omitempty"`
-	Forecast    *Forecast             `json:"forecast"`
+	Forecast    *allot.Forecast       `json:"forecast"` // this month's, by the one forecast (allot.ForecastMonth)
 	Unpriced    []allot.UnpricedModel `json:"unpriced,omitempty"`
 }
 
@@ -189,23 +179,29 @@ func (u *Server) overview(w http.ResponseWriter, r *http.Request, p allot.Princi
 	}
 	ov.Daily = days(results[1], from, to)
 
-	// This month's forecast, whatever the range.
+	// This month's forecast, whatever the range, by the one rule; run out
+	// against the scope's own monthly budget when the view is the whole
+	// scope (no model, task, app or provider filter).
 	if now.After(monthStart) {
-		f := &Forecast{PeriodStart: monthStart, PeriodEnd: monthStart.AddDate(0, 1, 0)}
+		var spent allot.Money
 		first := monthStart.Format("2006-01-02")
 		if month >= 0 {
 			for _, row := range results[month] {
-				f.SpentUSD = f.SpentUSD.Plus(row.Cost)
+				spent = spent.Plus(row.Cost)
 			}
 		} else {
 			for _, row := range results[1] {
 				if row.Dims[0] >= first {
-					f.SpentUSD = f.SpentUSD.Plus(row.Cost)
+					spent = spent.Plus(row.Cost)
 				}
 			}
 		}
-		f.ProjectedUSD = Project(f.SpentUSD, now.Sub(monthStart), f.PeriodEnd.Sub(monthStart))
-		ov.Forecast = f
+		var limit *allot.Money
+		if !narrowed(filter) {
+			limit = u.monthLimit(s.budgetScope(), now)
+		}
+		f := allot.ForecastMonth(spent, now, limit)
+		ov.Forecast = &f
 	}
 	if s.scope == ScopeOrg && u.Unpriced != nil {
 		if ov.Unpriced, err = u.Unpriced(ctx); err != nil {
@@ -214,6 +210,17 @@ func (u *Server) overview(w http.ResponseWriter, r *http.Request, p allot.Princi
 	}
 	writeJSON(w, ov)
 	return nil
+}
+
+// narrowed reports whether a view's filter narrows its scope to some
+// models, tasks, apps or providers.
+func narrowed(filter map[allot.Dimension]string) bool {
+	for _, d := range []allot.Dimension{allot.DimModel, allot.DimTask, allot.DimApp, allot.DimProvider} {
+		if filter[d] != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // namesAll reports whether p may see by name (allot.CanSee) everyone
@@ -415,24 +422,4 @@ func share(part, total allot.Money) float64 {
 		return 0
 	}
 	return float64(part) / float64(total)
-}
-
-// Project extrapolates spent over elapsed to the whole period, exactly in
-// integer arithmetic (rounded down; saturated on overflow).
-func Project(spent allot.Money, elapsed, period time.Duration) allot.Money {
-	if spent <= 0 || elapsed <= 0 {
-		return spent
-	}
-	if elapsed >= period {
-		return spent
-	}
-	hi, lo := bits.Mul64(uint64(spent), uint64(period))
-	if hi >= uint64(elapsed) {
-		return allot.Money(1<<63 - 1)
-	}
-	q, _ := bits.Div64(hi, lo, uint64(elapsed))
-	if q > 1<<63-1 {
-		return allot.Money(1<<63 - 1)
-	}
-	return allot.Money(q)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/allot-dev/allot"
 )
@@ -171,4 +172,34 @@ func (u *Server) policy(w http.ResponseWriter, r *http.Request, p allot.Principa
 	}
 	writeJSON(w, pol)
 	return nil
+}
+
+// budgetScope names s as a budget scope ("user:NAME", "team:NAME",
+// "org"), whose monthly budget its forecast runs out against; "" for an
+// org view narrowed to a team.
+func (s subject) budgetScope() string {
+	switch s.scope {
+	case ScopeUser:
+		return "user:" + s.user
+	case ScopeTeam:
+		return "team:" + s.team
+	case ScopeOrg:
+		if s.team == "" {
+			return "org"
+		}
+	}
+	return ""
+}
+
+// monthLimit is the budget the month forecast of scope runs out against
+// (budget.Rationer.MonthLimit); nil without a rationer or such a budget.
+func (u *Server) monthLimit(scope string, now time.Time) *allot.Money {
+	if u.Rationer == nil || scope == "" {
+		return nil
+	}
+	r := u.Rationer()
+	if r == nil {
+		return nil
+	}
+	return r.MonthLimit(scope, now)
 }

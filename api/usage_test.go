@@ -243,7 +243,7 @@ func TestOverviewEqualsTheLedger(t *testing.T) {
 					t.Errorf("unpriced %+v", ov.Unpriced)
 				}
 			}
-			if ov.Forecast == nil || ov.Forecast.ProjectedUSD < ov.Forecast.SpentUSD {
+			if ov.Forecast == nil || ov.Forecast.Projected < ov.Forecast.Spent {
 				t.Errorf("forecast %+v", ov.Forecast)
 			}
 		})
@@ -389,27 +389,5 @@ func TestKeysNeverShowHashes(t *testing.T) {
 	}
 	if _, ok := keys[0]["hash"]; ok || keys[0]["user"] != "grace" || keys[0]["active"] != true {
 		t.Fatalf("key %v", keys[0])
-	}
-}
-
-func TestProject(t *testing.T) {
-	t.Parallel()
-	day := 24 * time.Hour
-	cases := []struct {
-		spent           allot.Money
-		elapsed, period time.Duration
-		want            allot.Money
-	}{
-		{allot.MustUSD("10"), 10 * day, 30 * day, allot.MustUSD("30")},
-		{allot.MustUSD("1"), 3 * day, 31 * day, allot.MustUSD("10.333333333")},
-		{0, day, 30 * day, 0},
-		{allot.MustUSD("5"), 0, 30 * day, allot.MustUSD("5")},
-		{allot.MustUSD("5"), 40 * day, 30 * day, allot.MustUSD("5")},
-		{allot.Money(1 << 62), time.Nanosecond, 30 * day, allot.Money(1<<63 - 1)},
-	}
-	for _, c := range cases {
-		if got := api.Project(c.spent, c.elapsed, c.period); got != c.want {
-			t.Errorf("Project(%s, %s, %s) = %s, want %s", c.spent, c.elapsed, c.period, got, c.want)
-		}
 	}
 }

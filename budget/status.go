@@ -25,8 +25,8 @@ type BudgetStatus struct {
 	Percent     float64    // spent as a percentage of limit, two decimals (display only)
 	PeriodStart time.Time  // for rolling windows: now minus the window
 	PeriodEnd   time.Time  // for rolling windows: now
-	Projected   int64      // spend at period end if the burn so far goes on linearly (rolling: spent)
-	RunsOutAt   *time.Time // when that burn reaches the limit within the period; nil if it does not
+	Projected   int64      // spend at period end by the one forecast rule, allot.ProjectSpend (rolling: spent)
+	RunsOutAt   *time.Time // when that projection reaches the limit within the period (allot.RunsOut); nil if it does not
 }
 
 // MarshalJSON writes the status with amounts as spent_usd, reserved_usd,
@@ -109,18 +109,11 @@ func (r *Rationer) status(ctx context.Context, ins []*instance, now time.Time) (
 		if s.Limit > 0 {
 			s.Percent = float64(mulDiv(max(spent, 0), 10000, s.Limit)) / 100
 		}
-		elapsed, total := int64(now.Sub(start)/time.Second), int64(end.Sub(start)/time.Second)
-		if rl.win.unit != "" && elapsed > 0 && spent > 0 {
-			s.Projected = mulDiv(spent, total, elapsed)
-			if s.Projected > s.Limit {
-				at := start.Add(time.Duration(mulDiv(elapsed, s.Limit, spent)) * time.Second)
-				at = maxTime(at, now)
-				s.RunsOutAt = &at
-			}
+		if rl.win.unit != "" { // calendar periods: the one forecast rule (rolling windows keep their spend)
+			s.Projected = allot.ProjectSpend(spent, start, end, now)
 		}
-		if spent >= s.Limit && s.RunsOutAt == nil {
-			at := now
-			s.RunsOutAt = &at
+		if rl.win.unit != "" || spent >= s.Limit {
+			s.RunsOutAt = allot.RunsOut(spent, s.Limit, start, end, now)
 		}
 		out = append(out, s)
 	}
@@ -139,12 +132,4 @@ func mulDiv(a, b, c int64) int64 {
 		return 1<<63 - 1
 	}
 	return int64(q)
-}
-
-// maxTime returns the later of a and b.
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

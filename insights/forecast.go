@@ -8,18 +8,15 @@ import (
 	"github.com/allot-dev/allot"
 )
 
-// Forecast projects a scope's spend to the end of the calendar month
-// (UTC) from its burn rate, weekday by weekday, says when a limit would
-// run out, and flags days far above the usual.
+// Forecast is the month's forecast of a scope as insights show it: the
+// one forecast (allot.Forecast, the same number /api/v1/me and budgets
+// show for the same scope), the limit it was checked against, the
+// weekday rates of the last four weeks (to read, not projected) and the
+// days far above the usual.
 type Forecast struct {
-	PeriodStart  time.Time              `json:"period_start"`
-	PeriodEnd    time.Time              `json:"period_end"`
-	Spent        allot.Money            `json:"spent_usd"`     // this month so far
-	Projected    allot.Money            `json:"projected_usd"` // at the end of the month
-	DailyRate    allot.Money            `json:"daily_rate_usd"`
+	allot.Forecast
 	WeekdayRates map[string]allot.Money `json:"weekday_rates_usd"` // mean spend per weekday over the last four weeks
 	Limit        *allot.Money           `json:"limit_usd,omitempty"`
-	RunsOutAt    *time.Time             `json:"runs_out_at"` // when the limit would be reached this month; null if not
 	Anomalies    []Anomaly              `json:"anomalies"`
 }
 
@@ -38,8 +35,9 @@ const (
 )
 
 // ForecastSpend computes the forecast of the spend in daily (summed over
-// its people) at now. limit, when set, is checked for the month; factor is
-// the anomaly threshold (at least 1).
+// its people) at now: this month's spend projected by the one rule
+// (allot.ForecastMonth), checked against limit when set; factor is the
+// anomaly threshold (at least 1).
 func ForecastSpend(daily []allot.DailySpend, now time.Time, limit *allot.Money, factor float64) Forecast {
 	now = now.UTC()
 	day := func(t time.Time) int64 { return int64(math.Floor(float64(t.Unix()) / 86400)) }
@@ -52,15 +50,15 @@ func ForecastSpend(daily []allot.DailySpend, now time.Time, limit *allot.Money, 
 		first = min(first, k)
 	}
 	today := day(now)
-	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	monthEnd := monthStart.AddDate(0, 1, 0)
-	f := Forecast{PeriodStart: monthStart, PeriodEnd: monthEnd, Limit: limit, WeekdayRates: map[string]allot.Money{}, Anomalies: []Anomaly{}}
+	monthStart, _ := allot.MonthOf(now)
+	var spent allot.Money
 	for d := day(monthStart); d <= today; d++ {
-		f.Spent = f.Spent.Plus(spend[d])
+		spent = spent.Plus(spend[d])
 	}
+	f := Forecast{Forecast: allot.ForecastMonth(spent, now, limit), Limit: limit, WeekdayRates: map[string]allot.Money{}, Anomalies: []Anomaly{}}
 
 	// Weekday rates over the complete days of the last four weeks that
-	// have history; a weekday without any falls back to the daily mean.
+	// have history; a weekday without any shows the daily mean.
 	var sums [7]allot.Money
 	var counts [7]int64
 	var total allot.Money
@@ -72,27 +70,16 @@ func ForecastSpend(daily []allot.DailySpend, now time.Time, limit *allot.Money, 
 		total = total.Plus(spend[d])
 		n++
 	}
+	var mean allot.Money
 	if n > 0 {
-		f.DailyRate = total / allot.Money(n)
+		mean = total / allot.Money(n)
 	}
-	var rates [7]allot.Money
-	for w := range rates {
-		rates[w] = f.DailyRate
+	for w := range 7 {
+		rate := mean
 		if counts[w] > 0 {
-			rates[w] = sums[w] / allot.Money(counts[w])
+			rate = sums[w] / allot.Money(counts[w])
 		}
-		f.WeekdayRates[time.Weekday(w).String()[:3]] = rates[w]
-	}
-
-	// Project: the rest of today at its weekday's rate, then every day left.
-	left := max(rates[now.Weekday()]-spend[today], 0)
-	f.Projected = f.Spent + left
-	for d := today + 1; d < day(monthEnd); d++ {
-		f.Projected = f.Projected.Plus(rates[at(d).Weekday()])
-	}
-
-	if limit != nil {
-		f.RunsOutAt = runOut(*limit, spend, day(monthStart), today, now, left, rates, day(monthEnd), at)
+		f.WeekdayRates[time.Weekday(w).String()[:3]] = rate
 	}
 
 	for d := max(today-anomalyDays+1, first); d <= today; d++ {
@@ -110,37 +97,4 @@ func ForecastSpend(daily []allot.DailySpend, now time.Time, limit *allot.Money, 
 		}
 	}
 	return f
-}
-
-// runOut finds when the month's spend reaches limit: in a past day (spread
-// evenly over it), in the rest of today, or on a coming day at its
-// weekday's rate; nil if not this month.
-func runOut(limit allot.Money, spend map[int64]allot.Money, monthStart, today int64, now time.Time, left allot.Money, rates [7]allot.Money, monthEnd int64, at func(int64) time.Time) *time.Time {
-	within := func(start time.Time, span time.Duration, need, amount allot.Money) *time.Time {
-		t := start.Add(time.Duration(mulDiv(int64(span), int64(need), int64(amount))))
-		return &t
-	}
-	var cum allot.Money
-	for d := monthStart; d <= today; d++ {
-		if amount := spend[d]; amount > 0 && cum+amount >= limit {
-			span := 24 * time.Hour
-			if d == today {
-				span = now.Sub(at(d))
-			}
-			return within(at(d), span, limit-cum, amount)
-		}
-		cum = cum.Plus(spend[d])
-	}
-	if left > 0 && cum+left >= limit {
-		return within(now, at(today+1).Sub(now), limit-cum, left)
-	}
-	cum = cum.Plus(left)
-	for d := today + 1; d < monthEnd; d++ {
-		r := rates[at(d).Weekday()]
-		if r > 0 && cum+r >= limit {
-			return within(at(d), 24*time.Hour, limit-cum, r)
-		}
-		cum = cum.Plus(r)
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -21,45 +22,33 @@ func weekdaySpend() []allot.DailySpend {
 	return append(out, allot.DailySpend{Day: time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC), User: "alice", Cost: 4 * allot.USD})
 }
 
-func TestForecastIsWeekdayAware(t *testing.T) {
+// TestForecastIsTheOneForecast: insights project the month with the one
+// rule (allot.ForecastMonth) over this month's spend, and show the
+// weekday rates of the last four weeks beside it.
+func TestForecastIsTheOneForecast(t *testing.T) {
 	t.Parallel()
-	f := ForecastSpend(weekdaySpend(), testNow, nil, 3)
-	// Nov 1–17: $130, today $4; the rest of today $6, then 8 weekdays and
-	// 4 weekend days: $88.
-	if f.Spent != 134*allot.USD || f.Projected != 228*allot.USD {
-		t.Errorf("spent %s projected %s, want 134 and 228", f.Spent, f.Projected)
-	}
-	if f.WeekdayRates["Mon"] != 10*allot.USD || f.WeekdayRates["Sun"] != 2*allot.USD || f.DailyRate != allot.Money(216*int64(allot.USD)/28) {
-		t.Errorf("rates %v daily %s", f.WeekdayRates, f.DailyRate)
-	}
-	if len(f.Anomalies) != 0 {
-		t.Errorf("anomalies %+v in a regular month", f.Anomalies)
-	}
-	if f.RunsOutAt != nil {
-		t.Errorf("runs out without a limit")
-	}
-}
-
-func TestForecastRunOut(t *testing.T) {
-	t.Parallel()
+	limit := allot.MustUSD("200")
 	tests := []struct {
-		limit string
-		want  time.Time
-	}{
-		{"100", time.Date(2026, 11, 13, 9, 36, 0, 0, time.UTC)}, // $96 by Nov 12, $4 of Friday's $10
-		{"137", time.Date(2026, 11, 18, 18, 0, 0, 0, time.UTC)}, // $3 of today's remaining $6 over the 12 hours left
-		{"145", time.Date(2026, 11, 19, 12, 0, 0, 0, time.UTC)}, // $5 of Thursday's $10
-		{"228", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},   // exactly at the end of the month
-		{"229", time.Time{}}, // lasts the month
-	}
+		name  string
+		limit *allot.Money
+	}{{"no limit", nil}, {"a limit", &limit}}
 	for _, tt := range tests {
-		limit := allot.MustUSD(tt.limit)
-		f := ForecastSpend(weekdaySpend(), testNow, &limit, 3)
-		switch {
-		case tt.want.IsZero() && f.RunsOutAt != nil:
-			t.Errorf("limit $%s: runs out at %s, want never", tt.limit, f.RunsOutAt)
-		case !tt.want.IsZero() && (f.RunsOutAt == nil || !f.RunsOutAt.Equal(tt.want)):
-			t.Errorf("limit $%s: runs out at %v, want %s", tt.limit, f.RunsOutAt, tt.want)
+		f := ForecastSpend(weekdaySpend(), testNow, tt.limit, 3)
+		// Nov 1–17: $130, today $4: $134 in 17.5 days.
+		if want := allot.ForecastMonth(134*allot.USD, testNow, tt.limit); !reflect.DeepEqual(f.Forecast, want) {
+			t.Errorf("%s: forecast %+v, want the one forecast %+v", tt.name, f.Forecast, want)
+		}
+		if f.Projected != allot.MustUSD("229.714285714") || f.DailyRate != allot.MustUSD("7.657142857") {
+			t.Errorf("%s: projected %s at %s a day, want 229.714285714 at 7.657142857", tt.name, f.Projected, f.DailyRate)
+		}
+		if f.WeekdayRates["Mon"] != 10*allot.USD || f.WeekdayRates["Sun"] != 2*allot.USD {
+			t.Errorf("%s: weekday rates %v", tt.name, f.WeekdayRates)
+		}
+		if len(f.Anomalies) != 0 {
+			t.Errorf("%s: anomalies %+v in a regular month", tt.name, f.Anomalies)
+		}
+		if (f.RunsOutAt != nil) != (tt.limit != nil) {
+			t.Errorf("%s: runs out at %v", tt.name, f.RunsOutAt)
 		}
 	}
 }

@@ -32,6 +32,7 @@ type Recommendation struct {
 	Team           string           `json:"team,omitempty"`
 	Task           string           `json:"task,omitempty"`
 	Model          string           `json:"model,omitempty"`
+	ToModel        string           `json:"to_model,omitempty"` // cheaper_model: the model to use instead
 	Title          string           `json:"title"`
 	Detail         string           `json:"detail"`
 	Evidence       map[string]int64 `json:"evidence"` // counts and tokens over the period
@@ -266,7 +267,7 @@ func cheaperModel(mine, everyone []*lineSum, pr prices, days int, opts Options) 
 			others = 0 // too few to count without pointing at them
 		}
 		out = append(out, Recommendation{
-			Kind: KindCheaperModel, User: l.user, Team: l.team, Task: l.task, Model: l.model,
+			Kind: KindCheaperModel, User: l.user, Team: l.team, Task: l.task, Model: l.model, ToModel: best.model,
 			Title: fmt.Sprintf("Use %s instead of %s for %s", best.model, l.model, l.task),
 			Detail: fmt.Sprintf("Your %d %s calls on %s average %d output tokens; %s costs %s less per call and %s.",
 				l.requests, l.task, l.model, call.Output, best.model, usd(best.perCall), why),
@@ -342,8 +343,8 @@ func duplicates(mine []*lineSum, days int, opts Options) []Recommendation {
 		out = append(out, Recommendation{
 			Kind: KindDuplicates, User: key.user, Team: key.team, Task: key.task,
 			Title: fmt.Sprintf("Stop resending identical %s requests", key.task),
-			Detail: fmt.Sprintf("%d calls repeated an identical request within %s (retries or double submits), using %d input and %d output tokens; cache the answer or fix the retry.",
-				s.Requests, allot.DuplicateWindow, s.Input, s.Output),
+			Detail: fmt.Sprintf("%d of your calls repeated an identical request within %d minutes (retries or double submits), using %d input and %d output tokens; cache the answer or fix the retry.",
+				s.Requests, int(allot.DuplicateWindow.Minutes()), s.Input, s.Output),
 			Evidence: map[string]int64{"duplicates": s.Requests, "input_tokens": s.Input, "output_tokens": s.Output},
 			SpendUSD: s.Cost, MonthlySavings: monthly(s.Cost, days),
 		})
@@ -422,7 +423,7 @@ func contextGrowth(ss *sessionSet, pr prices, days int, opts Options) []Recommen
 		out = append(out, Recommendation{
 			Kind: KindContextGrowth, User: key.user, Team: key.team, Task: key.task, Model: key.model,
 			Title: fmt.Sprintf("Trim or restart long %s sessions", key.task),
-			Detail: fmt.Sprintf("In %d sessions the whole history was resent turn after turn (one grew from %d to %d input tokens); compacting or starting afresh at the session's median size would send about %d fewer input tokens.",
+			Detail: fmt.Sprintf("In %d of your sessions the whole history was resent turn after turn (one grew from %d to %d input tokens); compacting or starting afresh at the session's median size would send about %d fewer input tokens.",
 				a.sessions, a.first, a.last, a.excess),
 			Evidence: map[string]int64{"sessions": a.sessions, "requests": a.calls, "excess_input_tokens": a.excess, "first_input_tokens": a.first, "last_input_tokens": a.last},
 			SpendUSD: a.spend, MonthlySavings: monthly(save, days),
@@ -518,7 +519,7 @@ func failed(mine []*lineSum, days int, opts Options) []Recommendation {
 		out = append(out, Recommendation{
 			Kind: KindFailed, User: l.user, Team: l.team, Task: l.task, Model: l.model,
 			Title: fmt.Sprintf("Fix failing %s calls on %s", l.task, l.model),
-			Detail: fmt.Sprintf("%d of %d calls failed or were abandoned but still used %d input and %d output tokens; check timeouts, retries and context length.",
+			Detail: fmt.Sprintf("%d of your %d calls failed or were abandoned but still used %d input and %d output tokens; check timeouts, retries and context length.",
 				l.failed.Requests, l.requests, l.failed.Input, l.failed.Output),
 			Evidence: map[string]int64{"failed_requests": l.failed.Requests, "requests": l.requests, "input_tokens": l.failed.Input, "output_tokens": l.failed.Output},
 			SpendUSD: l.failed.Cost, MonthlySavings: monthly(l.failed.Cost, days),

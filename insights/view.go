@@ -82,26 +82,34 @@ type Request struct {
 	Scope Scope        // wanted; empty for the viewer's default
 	Days  int          // period length (default 30)
 	Limit *allot.Money // optional: when would spend reach this this month
+	// LimitFor, when Limit is unset, gives the limit of the scope's own
+	// monthly budget ("user:NAME", "team:NAME", "org"), as
+	// budget.Rationer.MonthLimit does; nil: no limit.
+	LimitFor func(scope string) *allot.Money
 }
 
 // Insights is the answer to `allot insights` and GET /api/v1/insights.
 type Insights struct {
-	Scope           string                 `json:"scope"` // user:NAME, team:NAME or org
-	Period          Period                 `json:"period"`
-	SpendUSD        allot.Money            `json:"spend_usd"`
-	Requests        int64                  `json:"requests"`
-	Tokens          int64                  `json:"tokens"`
-	PercentileTeam  *int                   `json:"percentile_team"` // of spend; null outside a person's view or in a team under the minimum size
-	PercentileOrg   *int                   `json:"percentile_org"`
-	TopTasks        []TopRow               `json:"top_tasks"`
-	TopModels       []TopRow               `json:"top_models"`
-	Untagged        *TopRow                `json:"untagged,omitempty"` // spend on calls without a task
-	Peers           *PeerView              `json:"peers,omitempty"`
-	Members         []Member               `json:"members,omitempty"` // only where names may be shown
-	Recommendations []Recommendation       `json:"recommendations"`
-	SavingsByKind   map[string]allot.Money `json:"savings_by_kind"`
-	Forecast        Forecast               `json:"forecast"`
-	GoodPractice    []Practice             `json:"good_practice"`
+	Scope           string           `json:"scope"` // user:NAME, team:NAME or org
+	Period          Period           `json:"period"`
+	SpendUSD        allot.Money      `json:"spend_usd"`
+	Requests        int64            `json:"requests"`
+	Tokens          int64            `json:"tokens"`
+	PercentileTeam  *int             `json:"percentile_team"` // of spend; null outside a person's view or in a team under the minimum size
+	PercentileOrg   *int             `json:"percentile_org"`
+	TopTasks        []TopRow         `json:"top_tasks"`
+	TopModels       []TopRow         `json:"top_models"`
+	Untagged        *TopRow          `json:"untagged,omitempty"` // spend on calls without a task
+	Peers           *PeerView        `json:"peers,omitempty"`
+	Members         []Member         `json:"members,omitempty"` // only where names may be shown
+	Recommendations []Recommendation `json:"recommendations"`
+	// RecommendationGroups (team and org views; empty for a person's):
+	// one item per kind, task and model change, people named only where
+	// the viewer may see them all.
+	RecommendationGroups []RecommendationGroup  `json:"recommendation_groups"`
+	SavingsByKind        map[string]allot.Money `json:"savings_by_kind"`
+	Forecast             Forecast               `json:"forecast"`
+	GoodPractice         []Practice             `json:"good_practice"`
 }
 
 // Build authorizes viewer, loads the aggregates and computes the insights.
@@ -118,14 +126,19 @@ func Build(ctx context.Context, src allot.InsightSource, users []allot.User, pri
 	if err != nil {
 		return nil, err
 	}
-	return Compute(d, pricer, viewer, req.Limit, opts), nil
+	limit := req.Limit
+	if limit == nil && req.LimitFor != nil {
+		limit = req.LimitFor(scope.String())
+	}
+	return Compute(d, pricer, viewer, limit, opts), nil
 }
 
 // Compute assembles the insights of d's scope (already authorized) as
 // viewer may see them.
 func Compute(d *Data, pricer allot.Pricer, viewer allot.Principal, limit *allot.Money, opts Options) *Insights {
 	mine := scoped(d.Usage, d.Scope)
-	ins := &Insights{Scope: d.Scope.String(), Period: d.Period, SavingsByKind: map[string]allot.Money{}, Recommendations: []Recommendation{}}
+	ins := &Insights{Scope: d.Scope.String(), Period: d.Period, SavingsByKind: map[string]allot.Money{}, Recommendations: []Recommendation{},
+		RecommendationGroups: []RecommendationGroup{}}
 	for _, u := range mine {
 		ins.SpendUSD = ins.SpendUSD.Plus(u.Cost)
 		ins.Requests = allot.SatAdd(ins.Requests, u.Requests)
@@ -183,6 +196,7 @@ func Compute(d *Data, pricer allot.Pricer, viewer allot.Principal, limit *allot.
 		if !named && teamSize(d.Users, d.Scope.Team) < opts.minGroup() && d.Scope.Team != "" {
 			recs = nil // a small team's recommendations would point at its people
 		}
+		ins.RecommendationGroups = GroupRecommendations(recs, named)
 		if len(recs) > opts.TopRecommend && opts.TopRecommend > 0 {
 			recs = recs[:opts.TopRecommend]
 		}

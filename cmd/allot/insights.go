@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/budget"
 	"github.com/allot-dev/allot/config"
 	"github.com/allot-dev/allot/insights"
 	"github.com/allot-dev/allot/pricing"
@@ -89,8 +92,8 @@ func newInsightsCmd(g *globals) *cobra.Command {
 		Long: `Insights for one person, one team or (the default for admins) the whole org over
 the last --period days: spend and its top tasks, percentiles among peers
 (anonymous distributions; groups under 5 people are never shown), ranked
-recommendations with the money each would save a month, a weekday-aware
-forecast with anomalies, and what the most efficient people of each task do.
+recommendations with the money each would save a month, the month's
+forecast (the same as allot me and budgets status) with anomalies, and what the most efficient people of each task do.
 With --key (or ALLOT_KEY) the view is that person's, exactly as in the API.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -118,7 +121,15 @@ With --key (or ALLOT_KEY) the view is that person's, exactly as in the API.`,
 			if req.Scope.User, err = allot.ResolveUser(ctx, env.db, req.Scope.User); err != nil {
 				return err
 			}
-			ins, err := insights.Build(ctx, env.db, env.users, env.catalog, env.viewer, req, env.opts, time.Now())
+			now := time.Now()
+			if req.Limit == nil { // the forecast runs out against the scope's own monthly budget, as in the API
+				lr, err := budget.NewLive(ctx, env.db, budget.LiveOptions{Pricer: env.catalog, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				if err != nil {
+					return err
+				}
+				req.LimitFor = func(scope string) *allot.Money { return lr.Current().MonthLimit(scope, now) }
+			}
+			ins, err := insights.Build(ctx, env.db, env.users, env.catalog, env.viewer, req, env.opts, now)
 			if err != nil {
 				return err
 			}
