@@ -1,0 +1,72 @@
+package rollup
+
+import (
+	"context"
+
+	"github.com/allot-dev/allot/internal/rollupcache"
+)
+
+// ReportUnit is one unit of a report's range (a day, or an hour) with its
+// version and, once found, its block. A Subtract unit is an hour of the
+// day unit before it that lies outside the range: a store may sum most of
+// a day as the day less its other hours (unless the day's block is
+// Saturated: a saturated sum less a part is not the sum of the rest).
+type ReportUnit struct {
+	Key      rollupcache.Key
+	Version  int64
+	Block    *rollupcache.Block
+	Subtract bool
+}
+
+// ReportLoad reads, from a store's snapshot, the blocks of the units
+// without one, but for those in skip (another report is reading them), and
+// puts them in the cache. It may replace units (a day the store lacks by
+// its hours) and returns the units.
+type ReportLoad func(units []ReportUnit, skip map[rollupcache.Key]chan struct{}) ([]ReportUnit, error)
+
+// ReportFill gives every unit its block: from the cache when held at the
+// unit's version, else from load. Units another report is loading are
+// waited for rather than read twice, so reports started together (an
+// overview runs several) read each unit once.
+func ReportFill(ctx context.Context, c *rollupcache.Cache, units []ReportUnit, timeOnly bool, load ReportLoad) ([]ReportUnit, error) {
+	if ReportCached(c, units, timeOnly) {
+		return units, nil
+	}
+	var keys []rollupcache.Key
+	for _, u := range units {
+		if u.Block == nil {
+			keys = append(keys, u.Key)
+		}
+	}
+	mine, others := c.Claim(keys)
+	units, err := load(units, others)
+	c.Release(mine)
+	if err != nil || len(others) == 0 {
+		return units, err
+	}
+	for _, ch := range others {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if ReportCached(c, units, timeOnly) {
+		return units, nil
+	}
+	return load(units, nil) // the other report read another version
+}
+
+// ReportCached fills in the blocks the cache holds at the units' versions
+// and reports whether every unit has its block (rollupcache.Cache.Find).
+func ReportCached(c *rollupcache.Cache, units []ReportUnit, timeOnly bool) bool {
+	all := true
+	for i := range units {
+		u := &units[i]
+		if u.Block == nil {
+			u.Block = c.Find(u.Key, u.Version, timeOnly)
+			all = all && u.Block != nil
+		}
+	}
+	return all
+}
