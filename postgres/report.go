@@ -98,11 +98,6 @@ func (s reportSource) ReportScan(ctx context.Context, scan *rollup.ReportScan) e
 		if plan.units, err = db.fillUnits(ctx, tx, plan.units, scan.TimeOnly); err != nil {
 			return err
 		}
-		if plan.unsubtract() {
-			if plan.units, err = db.fillUnits(ctx, tx, plan.units, scan.TimeOnly); err != nil {
-				return err
-			}
-		}
 		scan.Open, err = openRows(ctx, tx, scan, plan.open)
 		return err
 	})

@@ -138,41 +138,6 @@ func planReport(ctx context.Context, tx pgx.Tx, from, to int64, hourDim bool, ho
 	return p, nil
 }
 
-// unsubtract replaces each day unit whose block is saturated, and the
-// hours subtracted from it, by the day's other hours: sums saturate at
-// the int64 range, and a saturated sum less a part is not the sum of the
-// rest. It reports whether it replaced any, leaving their blocks to fill.
-func (p *reportPlan) unsubtract() bool {
-	changed := false
-	out := p.units[:0:0]
-	for i := 0; i < len(p.units); i++ {
-		u := p.units[i]
-		j := i + 1
-		for j < len(p.units) && p.units[j].Subtract {
-			j++
-		}
-		if u.Key.Kind != rollupcache.Day || j == i+1 || u.Block == nil || !u.Block.Saturated() {
-			out = append(out, u)
-			continue
-		}
-		changed = true
-		outside := map[int64]bool{}
-		for _, h := range p.units[i+1 : j] {
-			outside[h.Key.N] = true
-		}
-		for h := u.Key.N * 24; h < u.Key.N*24+24; h++ {
-			if !outside[h] {
-				out = append(out, rollup.ReportUnit{Key: rollupcache.Key{Kind: p.units[i+1].Key.Kind, N: h}, Version: u.Version})
-			}
-		}
-		i = j - 1
-	}
-	if changed {
-		p.units = out
-	}
-	return changed
-}
-
 // fillUnits gives every unit its block (rollup.ReportFill), reading those
 // the cache lacks in tx.
 func (db *DB) fillUnits(ctx context.Context, tx pgx.Tx, units []rollup.ReportUnit, timeOnly bool) ([]rollup.ReportUnit, error) {

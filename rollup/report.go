@@ -206,7 +206,8 @@ func sumUnits(src ReportSource, s *ReportScan, g *grouper) {
 		g.reserve(maxID)
 		for i := range s.Units {
 			u := &s.Units[i]
-			g.add(u.Block, s.Bucket(u.Key), u.Subtract)
+			base := i+1 < len(s.Units) && s.Units[i+1].Subtract
+			g.add(u.Block, s.Bucket(u.Key), base, u.Subtract)
 		}
 		g.flush()
 		g.resolveKey = nil

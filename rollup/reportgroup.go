@@ -3,7 +3,6 @@ package rollup
 import (
 	"slices"
 
-	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/internal/rollupcache"
 )
 
@@ -23,18 +22,20 @@ type grouper struct {
 	// timeOnly puts every entry in one group (no dimension, no filter).
 	timeOnly bool
 
-	groupOf    []int32         // by attribution: 0 not resolved yet, -1 filtered out, else group number + 1
-	groupBig   map[int32]int32 // the same for ids too large for groupOf
-	keys       []groupKey      // by group number
-	keyIndex   map[groupKey]int32
-	unknown    []int32 // attributions resolveKey did not know, each once
-	missed     map[int32]bool
-	bucket     int64              // the time bucket being summed
-	cur        []rollupcache.Sums // its sums by group number
-	hit        []bool             // its groups that have entries
-	subtracted bool               // blocks were subtracted from it
-	gi, idx    []int32
-	out        []groupSums // the finished groups
+	groupOf  []int32         // by attribution: 0 not resolved yet, -1 filtered out, else group number + 1
+	groupBig map[int32]int32 // the same for ids too large for groupOf
+	keys     []groupKey      // by group number
+	keyIndex map[groupKey]int32
+	unknown  []int32 // attributions resolveKey did not know, each once
+	missed   map[int32]bool
+	bucket   int64              // the time bucket being summed
+	cur      []rollupcache.Sums // its sums by group number
+	hit      []bool             // its groups that have entries
+	day      []rollupcache.Sums // a day to subtract hours from, by group number, until merged into cur
+	dayHit   []bool
+	inDay    bool // day holds a day
+	gi, idx  []int32
+	out      []groupSums // the finished groups
 }
 
 // groupSums is one finished group: a group number and a time bucket (0,
@@ -56,8 +57,9 @@ func (g *grouper) reset() {
 	g.keys = g.keys[:0]
 	g.keyIndex = map[groupKey]int32{}
 	g.unknown, g.missed = nil, nil
-	g.bucket, g.subtracted = 0, false
+	g.bucket, g.inDay = 0, false
 	g.cur, g.hit, g.out = g.cur[:0], g.hit[:0], g.out[:0]
+	g.day, g.dayHit = g.day[:0], g.dayHit[:0]
 }
 
 // reserve sizes the memory of resolved attributions for ids up to maxID.
@@ -118,12 +120,24 @@ func (g *grouper) resolve(attr int32) int32 {
 	return n
 }
 
-// add adds a unit's block to the time bucket given, or subtracts it (an
-// hour of a day added before, in the same bucket).
-func (g *grouper) add(b *rollupcache.Block, bucket int64, subtract bool) {
+// add adds a unit's block to the time bucket given. A day followed by
+// hours to subtract (base) is summed apart, the hours (subtract) are taken
+// from it, and the rest merged into the bucket by the next add or flush:
+// the day's sums are exact (ReportFill leaves no Saturated day to
+// subtract from), so the day less its hours is too, however large the
+// bucket's sums.
+func (g *grouper) add(b *rollupcache.Block, bucket int64, base, subtract bool) {
 	if bucket != g.bucket {
 		g.flush()
 		g.bucket = bucket
+	}
+	if !subtract {
+		g.mergeDay()
+	}
+	cur, hit := g.cur, g.hit
+	if base || subtract {
+		g.inDay = true
+		cur, hit = g.day, g.dayHit
 	}
 	attrs := b.Attrs()
 	n := len(attrs)
@@ -151,19 +165,24 @@ func (g *grouper) add(b *rollupcache.Block, bucket int64, subtract bool) {
 	if k := len(g.keys); len(g.cur) < k {
 		g.cur = slices.Grow(g.cur, k-len(g.cur))[:k]
 		g.hit = slices.Grow(g.hit, k-len(g.hit))[:k]
+		g.day = slices.Grow(g.day, k-len(g.day))[:k]
+		g.dayHit = slices.Grow(g.dayHit, k-len(g.dayHit))[:k]
+		cur, hit = g.cur, g.hit
+		if base || subtract {
+			cur, hit = g.day, g.dayHit
+		}
 	}
 	if subtract {
-		g.subtracted = true
-		rollupcache.SubtractFrom(b, g.cur, gi)
+		rollupcache.SubtractFrom(b, cur, gi)
 		return
 	}
 	if g.timeOnly {
-		g.hit[0] = true
-		rollupcache.AddAll(b, &g.cur[0])
+		hit[0] = true
+		rollupcache.AddAll(b, &cur[0])
 		return
 	}
 	// A filtered report keeps few entries: add those alone.
-	hit, idx := g.hit, g.idx[:0]
+	idx := g.idx[:0]
 	for i, n := range gi {
 		if n >= 0 {
 			hit[n] = true
@@ -172,24 +191,32 @@ func (g *grouper) add(b *rollupcache.Block, bucket int64, subtract bool) {
 	}
 	g.idx = idx
 	if len(idx) < n/8 {
-		rollupcache.AddEntries(b, g.cur, gi, idx)
+		rollupcache.AddEntries(b, cur, gi, idx)
 	} else {
-		rollupcache.AddTo(b, g.cur, gi)
+		rollupcache.AddTo(b, cur, gi)
 	}
 }
 
-// flush writes out the current bucket's groups. Every rollup entry counts
-// at least one request, so a group left with none after subtractions had
+// mergeDay merges a day less its hours into the bucket. Every rollup
+// entry counts at least one request, so a group left with none had
 // entries only in the hours subtracted: it is not in the range.
-func (g *grouper) flush() {
-	if g.subtracted {
-		for n, ok := range g.hit {
-			if ok && g.cur[n][rollupcache.Requests] == 0 {
-				g.cur[n], g.hit[n] = rollupcache.Sums{}, false
-			}
-		}
-		g.subtracted = false
+func (g *grouper) mergeDay() {
+	if !g.inDay {
+		return
 	}
+	for n, ok := range g.dayHit {
+		if ok && g.day[n][rollupcache.Requests] != 0 {
+			ReportMerge(&g.cur[n], &g.day[n])
+			g.hit[n] = true
+		}
+		g.day[n], g.dayHit[n] = rollupcache.Sums{}, false
+	}
+	g.inDay = false
+}
+
+// flush writes out the current bucket's groups.
+func (g *grouper) flush() {
+	g.mergeDay()
 	k := 0
 	for _, ok := range g.hit {
 		if ok {
@@ -227,9 +254,6 @@ func (g *grouper) addOpen(rows []ReportOpen) {
 			g.out = append(g.out, groupSums{group: k.group, bucket: k.bucket})
 			index[k] = j
 		}
-		s := &g.out[j].sums
-		for c := range s {
-			s[c] = allot.SatAdd(s[c], o.Sums[c])
-		}
+		ReportMerge(&g.out[j].sums, &o.Sums)
 	}
 }

@@ -28,7 +28,54 @@ type ReportLoad func(units []ReportUnit, skip map[rollupcache.Key]chan struct{})
 // unit's version, else from load. Units another report is loading are
 // waited for rather than read twice, so reports started together (an
 // overview runs several) read each unit once.
+//
+// A day unit whose block is Saturated is then replaced, with the hours
+// subtracted from it, by the day's other hours (and those filled): a
+// saturated sum less a part is not the sum of the rest.
 func ReportFill(ctx context.Context, c *rollupcache.Cache, units []ReportUnit, timeOnly bool, load ReportLoad) ([]ReportUnit, error) {
+	units, err := fill(ctx, c, units, timeOnly, load)
+	if err != nil {
+		return nil, err
+	}
+	if whole, ok := unsubtract(units); ok {
+		return fill(ctx, c, whole, timeOnly, load)
+	}
+	return units, nil
+}
+
+// unsubtract replaces each day unit whose block is saturated, and the
+// hours subtracted from it, by the day's other hours, at the day's
+// version. It reports whether it replaced any, leaving their blocks to fill.
+func unsubtract(units []ReportUnit) ([]ReportUnit, bool) {
+	changed := false
+	out := units[:0:0]
+	for i := 0; i < len(units); i++ {
+		u := units[i]
+		j := i + 1
+		for j < len(units) && units[j].Subtract {
+			j++
+		}
+		if u.Key.Kind != rollupcache.Day || j == i+1 || u.Block == nil || !u.Block.Saturated() {
+			out = append(out, u)
+			continue
+		}
+		changed = true
+		outside := map[int64]bool{}
+		for _, h := range units[i+1 : j] {
+			outside[h.Key.N] = true
+		}
+		for h := u.Key.N * 24; h < u.Key.N*24+24; h++ {
+			if !outside[h] {
+				out = append(out, ReportUnit{Key: rollupcache.Key{Kind: units[i+1].Key.Kind, N: h}, Version: u.Version})
+			}
+		}
+		i = j - 1
+	}
+	return out, changed
+}
+
+// fill is ReportFill without unsubtract.
+func fill(ctx context.Context, c *rollupcache.Cache, units []ReportUnit, timeOnly bool, load ReportLoad) ([]ReportUnit, error) {
 	if ReportCached(c, units, timeOnly) {
 		return units, nil
 	}
