@@ -15,9 +15,9 @@ import (
 )
 
 // Reports read closed days and closed hours from memory. A closed day's
-// rollups change only with its version (rollups_days.Version,
+// rollups change only with its version (rollups_days.version,
 // migrations/0004), a closed hour's of a day not closed yet with the
-// hour's (rollups_hours.Version, migrations/0005): late events and
+// hour's (rollups_hours.version, migrations/0005): late events and
 // relabelling set a new one in the transaction that changes them. So a
 // report reads, in one REPEATABLE READ snapshot, the closed days and hours
 // of its range with their versions, takes each unit (a closed day's
@@ -147,53 +147,50 @@ func (db *DB) fillUnits(ctx context.Context, tx pgx.Tx, units []rollup.ReportUni
 }
 
 // loadUnits reads the blocks of the units without one, but for those in
-// skip, in tx: days a few at a time, hours a run of consecutive hours of
-// one kind at a time, so that a query's rows take bounded memory.
+// skip, in tx (rollup.ReportLoadRuns): closed days from rollups_daily,
+// hours from rollups_hourly, as they are or summed over every attribution
+// (rollupcache.HourTotal). The rows come unordered: sorting them in Go is
+// cheaper than in PostgreSQL, which would have to read the rollups in
+// index order or sort them.
 func (db *DB) loadUnits(ctx context.Context, tx pgx.Tx, units []rollup.ReportUnit, skip map[rollupcache.Key]chan struct{}) error {
-	load := func(u *rollup.ReportUnit) bool {
-		_, ok := skip[u.Key]
-		return u.Block == nil && !ok
-	}
-	var days []*rollup.ReportUnit
-	for i := range units {
-		if u := &units[i]; u.Key.Kind == rollupcache.Day && load(u) {
-			days = append(days, u)
-		}
-	}
-	for len(days) > 0 {
-		chunk := days[:min(len(days), daysPerQuery)]
-		days = days[len(chunk):]
-		n := make([]int64, len(chunk))
-		for i, u := range chunk {
-			n[i] = u.Key.N
-		}
-		q := `SELECT r.day::int8, r.attr, ` + blockSums + ` FROM rollups_daily r WHERE r.day = ANY ($1::int4[])`
-		if err := db.loadBlocks(ctx, tx, chunk, q, n); err != nil {
-			return fmt.Errorf("daily rollups: %w", err)
-		}
-	}
-	for i := 0; i < len(units); {
-		u := &units[i]
-		if u.Key.Kind == rollupcache.Day || !load(u) {
-			i++
-			continue
-		}
-		run := []*rollup.ReportUnit{u}
-		j := i + 1
-		for ; j < len(units) && len(run) < hoursPerQuery && load(&units[j]) && units[j].Key.Kind == u.Key.Kind &&
-			units[j].Key.N == units[j-1].Key.N+1; j++ {
-			run = append(run, &units[j])
-		}
-		q := `SELECT r.hour::int8, r.attr, ` + blockSums + ` FROM rollups_hourly r WHERE r.hour >= $1 AND r.hour < $2`
-		if u.Key.Kind == rollupcache.HourTotal {
+	return rollup.ReportLoadRuns(db.rcache, units, skip, daysPerQuery, hoursPerQuery, func(run []*rollup.ReportUnit, add func(n, attr int64, s *rollupcache.Sums) error) error {
+		lo, hi := run[0].Key.N, run[len(run)-1].Key.N+1
+		q, args := `SELECT r.hour::int8, r.attr, `+blockSums+` FROM rollups_hourly r WHERE r.hour >= $1 AND r.hour < $2`, []any{lo, hi}
+		switch run[0].Key.Kind {
+		case rollupcache.Day:
+			days := make([]int64, len(run))
+			for i, u := range run {
+				days[i] = u.Key.N
+			}
+			q, args = `SELECT r.day::int8, r.attr, `+blockSums+` FROM rollups_daily r WHERE r.day = ANY ($1::int4[])`, []any{days}
+		case rollupcache.HourTotal:
 			q = `SELECT r.hour::int8, 0::int4, ` + reportSums + ` FROM rollups_hourly r WHERE r.hour >= $1 AND r.hour < $2 GROUP BY r.hour`
 		}
-		if err := db.loadBlocks(ctx, tx, run, q, u.Key.N, units[j-1].Key.N+1); err != nil {
-			return fmt.Errorf("hourly rollups: %w", err)
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("rollups: %w", err)
 		}
-		i = j
-	}
-	return nil
+		defer rows.Close()
+		var s rollupcache.Sums
+		for checked := false; rows.Next(); checked = true {
+			vals := rows.RawValues()
+			if !checked {
+				if err := checkBinaryInts(rows.FieldDescriptions(), vals, 2+nReportSums, 1); err != nil {
+					return fmt.Errorf("rollups: %w", err)
+				}
+			}
+			for i := range nReportSums {
+				s[i] = int64(binary.BigEndian.Uint64(vals[2+i]))
+			}
+			if err := add(int64(binary.BigEndian.Uint64(vals[0])), int64(int32(binary.BigEndian.Uint32(vals[1]))), &s); err != nil {
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("rollups: %w", err)
+		}
+		return nil
+	})
 }
 
 // Units read by one query: at most a few hundred thousand rows, whose
@@ -206,61 +203,6 @@ const (
 // blockSums are the rollup columns a block holds, in rollupcache.Sums
 // order (unknown_cost_requests, which reports do not use, is left out).
 const blockSums = `r.requests, r.input, r.cache_read, r.cache_write_5m, r.cache_write_1h, r.output, r.reasoning, r.estimated_requests, r.cost_nano`
-
-// loadBlocks runs q, whose rows are (unit number as int8, attribution as
-// int4, the nine sums as int8) in any order, and builds and caches the
-// block of each of units (a unit without rows gets an empty block). The
-// rows come unordered: sorting them here is cheaper than in PostgreSQL,
-// which would have to read the rollups in index order or sort them.
-func (db *DB) loadBlocks(ctx context.Context, tx pgx.Tx, units []*rollup.ReportUnit, q string, args ...any) error {
-	rows, err := tx.Query(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	builders := make([]rollupcache.Builder, len(units))
-	at := make(map[int64]int, len(units))
-	for i, u := range units {
-		at[u.Key.N] = i
-	}
-	const nsums = 9
-	var s rollupcache.Sums
-	checked := false
-	last, li := int64(-1), -1 // the unit of the previous row, and its index
-	for rows.Next() {
-		vals := rows.RawValues()
-		if !checked {
-			if err := checkBinaryInts(rows.FieldDescriptions(), vals, 2+nsums, 1); err != nil {
-				return err
-			}
-			checked = true
-		}
-		n := int64(binary.BigEndian.Uint64(vals[0]))
-		if n != last {
-			i, ok := at[n]
-			if !ok {
-				return fmt.Errorf("a row of unit %d, not asked for", n)
-			}
-			last, li = n, i
-		}
-		for i := range nsums {
-			s[i] = int64(binary.BigEndian.Uint64(vals[2+i]))
-		}
-		builders[li].Add(int64(int32(binary.BigEndian.Uint32(vals[1]))), &s)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for i, u := range units {
-		b, err := builders[i].Build()
-		if err != nil {
-			return fmt.Errorf("unit %d: %w", u.Key.N, err)
-		}
-		u.Block = b
-		db.rcache.Put(u.Key, u.Version, b)
-	}
-	return nil
-}
 
 // checkBinaryInts checks that a row has n columns, all binary integers:
 // the first of 8 bytes, the next nInt4 of 4, the others of 8. Reading raw

@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/allot-dev/allot/internal/rollupcache"
 )
@@ -116,4 +117,83 @@ func ReportCached(c *rollupcache.Cache, units []ReportUnit, timeOnly bool) bool 
 		}
 	}
 	return all
+}
+
+// ReportRead reads from a store the rows of the units of run: per row its
+// unit's number (day or hour), attribution and sums, given to add in any
+// order.
+type ReportRead func(run []*ReportUnit, add func(n, attr int64, s *rollupcache.Sums) error) error
+
+// ReportLoadRuns reads the blocks of the units without one, but for those
+// in skip, and caches them: day units at most maxDays at a time (none if
+// maxDays is 0: the store reads its days itself), then runs of consecutive
+// hour units of one kind at most maxHours long, so that a query's rows
+// take bounded memory. A unit without rows gets an empty block.
+func ReportLoadRuns(c *rollupcache.Cache, units []ReportUnit, skip map[rollupcache.Key]chan struct{}, maxDays, maxHours int, read ReportRead) error {
+	need := func(u *ReportUnit) bool {
+		_, ok := skip[u.Key]
+		return u.Block == nil && !ok
+	}
+	var days []*ReportUnit
+	for i := range units {
+		if u := &units[i]; maxDays > 0 && u.Key.Kind == rollupcache.Day && need(u) {
+			days = append(days, u)
+		}
+	}
+	for len(days) > 0 {
+		chunk := days[:min(len(days), maxDays)]
+		days = days[len(chunk):]
+		if err := loadRun(c, chunk, read); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(units); {
+		u := &units[i]
+		if u.Key.Kind == rollupcache.Day || !need(u) {
+			i++
+			continue
+		}
+		run := []*ReportUnit{u}
+		for i++; i < len(units) && len(run) < maxHours && need(&units[i]) && units[i].Key.Kind == u.Key.Kind &&
+			units[i].Key.N == units[i-1].Key.N+1; i++ {
+			run = append(run, &units[i])
+		}
+		if err := loadRun(c, run, read); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadRun reads the rows of run, builds each unit's block and caches it.
+func loadRun(c *rollupcache.Cache, run []*ReportUnit, read ReportRead) error {
+	builders := make([]rollupcache.Builder, len(run))
+	at := make(map[int64]int, len(run))
+	for i, u := range run {
+		at[u.Key.N] = i
+	}
+	last, li := int64(-1), -1 // the unit of the previous row, and its index
+	err := read(run, func(n, attr int64, s *rollupcache.Sums) error {
+		if n != last || li < 0 {
+			i, ok := at[n]
+			if !ok {
+				return fmt.Errorf("a row of unit %d, not asked for", n)
+			}
+			last, li = n, i
+		}
+		builders[li].Add(attr, s)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, u := range run {
+		b, err := builders[i].Build()
+		if err != nil {
+			return fmt.Errorf("unit %d: %w", u.Key.N, err)
+		}
+		u.Block = b
+		c.Put(u.Key, u.Version, b)
+	}
+	return nil
 }

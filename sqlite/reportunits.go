@@ -163,67 +163,28 @@ func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []rollup.ReportUni
 	return out, nil
 }
 
-// loadHours reads the hour units without a block from rollups_hourly, a
-// run of consecutive hours per query, in key order: an hour's rows as they
-// are, or their sum for rollupcache.HourTotal.
+// loadHours reads the hour units without a block from rollups_hourly
+// (rollup.ReportLoadRuns, runs of at most two days): an hour's rows as
+// they are, or their sum for rollupcache.HourTotal.
 func (db *DB) loadHours(ctx context.Context, tx *sql.Tx, units []rollup.ReportUnit, skip map[rollupcache.Key]chan struct{}) error {
-	load := func(u *rollup.ReportUnit) bool {
-		_, ok := skip[u.Key]
-		return u.Block == nil && u.Key.Kind != rollupcache.Day && !ok
-	}
-	for i := 0; i < len(units); {
-		if !load(&units[i]) {
-			i++
-			continue
+	return rollup.ReportLoadRuns(db.rcache, units, skip, 0, 48, func(run []*rollup.ReportUnit, add func(n, attr int64, s *rollupcache.Sums) error) error {
+		q := `SELECT hour, attr, ` + sumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ?`
+		if run[0].Key.Kind == rollupcache.HourTotal {
+			q = `SELECT hour, 0, ` + sumOfSumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY hour`
 		}
-		j := i + 1
-		for j < len(units) && load(&units[j]) && units[j].Key.Kind == units[i].Key.Kind && units[j].Key.N == units[j-1].Key.N+1 {
-			j++
-		}
-		if err := db.loadHourRun(ctx, tx, units[i:j]); err != nil {
-			return err
-		}
-		i = j
-	}
-	return nil
-}
-
-// loadHourRun reads the blocks of consecutive hour units of one kind.
-func (db *DB) loadHourRun(ctx context.Context, tx *sql.Tx, run []rollup.ReportUnit) error {
-	lo, hi := run[0].Key.N, run[len(run)-1].Key.N+1
-	q := `SELECT hour, attr, ` + sumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? ORDER BY hour, attr`
-	if run[0].Key.Kind == rollupcache.HourTotal {
-		q = `SELECT hour, 0, ` + sumOfSumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY hour ORDER BY hour`
-	}
-	var bb rollupcache.Builder
-	next := 0 // the unit the rows are for
-	finish := func(upTo int64) error {
-		for ; next < len(run) && run[next].Key.N < upTo; next++ {
-			b, err := bb.Build()
-			if err != nil {
-				return fmt.Errorf("hourly rollups of hour %d: %w", run[next].Key.N, err)
+		err := eachRow(ctx, tx, q, []any{run[0].Key.N, run[len(run)-1].Key.N + 1}, func(rows *sql.Rows) error {
+			var hour, attr int64
+			var s rollupcache.Sums
+			if err := rows.Scan(&hour, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {
+				return err
 			}
-			run[next].Block = b
-			db.rcache.Put(run[next].Key, run[next].Version, b)
+			return add(hour, attr, &s)
+		})
+		if err != nil {
+			return fmt.Errorf("hourly rollups: %w", err)
 		}
-		return nil
-	}
-	err := eachRow(ctx, tx, q, []any{lo, hi}, func(rows *sql.Rows) error {
-		var hour, attr int64
-		var s rollupcache.Sums
-		if err := rows.Scan(&hour, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {
-			return err
-		}
-		if err := finish(hour); err != nil { // the hours before this one are complete
-			return err
-		}
-		bb.Add(attr, &s)
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("hourly rollups: %w", err)
-	}
-	return finish(hi)
 }
 
 // rollupSpan returns the first and last hour with rollups; ok is false
