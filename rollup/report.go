@@ -176,11 +176,9 @@ func Report(ctx context.Context, src ReportSource, q allot.ReportQuery) ([]allot
 	return reportRows(ctx, src, q, s, g)
 }
 
-// Rollup bucket widths in the microseconds an event's time counts.
-const (
-	usPerHour = 3_600_000_000
-	usPerDay  = 24 * usPerHour
-)
+// usPerHour is the rollup bucket width in the microseconds an event's
+// time counts.
+const usPerHour = 3_600_000_000
 
 // sumUnits adds the scan's units, in time order, to g.
 func sumUnits(src ReportSource, s *ReportScan, g *grouper) {
@@ -253,7 +251,7 @@ func reportRows(ctx context.Context, src ReportSource, q allot.ReportQuery, s *R
 	dims := make([]string, len(groups)*nd) // one allocation for every row's dimensions
 	for j := range groups {
 		o := &groups[j]
-		row := ReportRow(&o.sums)
+		row := reportRow(&o.sums)
 		row.Dims = dims[j*nd : (j+1)*nd : (j+1)*nd]
 		key := &keys[o.group]
 		for i, d := range q.By {
@@ -294,8 +292,8 @@ func reportRows(ctx context.Context, src ReportSource, q allot.ReportQuery, s *R
 	return sorted, nil
 }
 
-// ReportRow is the report row of rollup sums, without its dimensions.
-func ReportRow(s *rollupcache.Sums) allot.ReportRow {
+// reportRow is the report row of rollup sums, without its dimensions.
+func reportRow(s *rollupcache.Sums) allot.ReportRow {
 	return allot.ReportRow{
 		Requests: s[rollupcache.Requests],
 		Tokens: allot.Tokens{Input: s[rollupcache.Input], CacheRead: s[rollupcache.CacheRead], CacheWrite5m: s[rollupcache.CacheWrite5m],
