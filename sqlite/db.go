@@ -159,6 +159,9 @@ func (db *DB) prepare(ctx context.Context) error {
 	for n := maxChunk; n >= 1; n /= 2 {
 		queries = append(queries, insertEventsSQL(chunkSize(n)))
 	}
+	for _, n := range preparedUpserts {
+		queries = append(queries, upsertHourlySQL(n))
+	}
 	for _, q := range queries {
 		s, err := db.w.PrepareContext(ctx, q)
 		if err != nil {

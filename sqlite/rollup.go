@@ -99,13 +99,36 @@ func hourlyStatements(r *rollup.ReportRows) []string {
 	return out
 }
 
+// preparedUpserts are the upsert sizes Open prepares: small ones, cheap
+// to prepare, so that a batch meeting a larger size for the first time
+// writes with these rather than prepare it twice (in its transaction, and
+// on the writer connection after it, as Append does).
+var preparedUpserts = []int{1, 2, 4, 8, 16, 32, 64}
+
+// upsertSize is how many rows the next upsert of rest rows takes: their
+// chunkSize if prepared, else the largest prepared size below it.
+func (db *DB) upsertSize(rest int) int {
+	n := chunkSize(rest)
+	if _, ok := db.stmts[upsertHourlySQL(n)]; ok {
+		return n
+	}
+	for i := len(preparedUpserts) - 1; i >= 0; i-- {
+		if m := preparedUpserts[i]; m <= rest {
+			if _, ok := db.stmts[upsertHourlySQL(m)]; ok {
+				return m
+			}
+		}
+	}
+	return n
+}
+
 // writeHourly upserts r into rollups_hourly. A statement's rows beyond r's
 // are padded with zero sums for r's last key, which change nothing.
 func (db *DB) writeHourly(ctx context.Context, tx *sql.Tx, r *rollup.ReportRows) error {
 	const cols = 2 + len(sums{})
 	args := make([]any, 0, chunkSize(len(r.Keys))*cols)
 	for done := 0; done < len(r.Keys); {
-		n := chunkSize(len(r.Keys) - done)
+		n := db.upsertSize(len(r.Keys) - done)
 		args = args[:0]
 		end := min(len(r.Keys), done+n)
 		for i := done; i < end; i++ {
