@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -175,22 +176,28 @@ func (db *DB) closeDay(ctx context.Context, d int64) (bool, error) {
 // closeInBackground closes days that have ended, at most one run at a
 // time per process, without making the caller wait.
 func (db *DB) closeInBackground(days []int64) {
-	if len(days) == 0 || !db.closing.CompareAndSwap(false, true) {
+	db.inBackground(days, &db.closing, 30*time.Minute, "days", db.closeDays)
+}
+
+// inBackground runs close(ctx, units) unless units is empty or a run is
+// going on (running), without making the caller wait.
+func (db *DB) inBackground(units []int64, running *atomic.Bool, timeout time.Duration, what string, close func(context.Context, []int64) (int, error)) {
+	if len(units) == 0 || !running.CompareAndSwap(false, true) {
 		return
 	}
 	db.bg.Add(1)
 	go func() {
 		defer db.bg.Done()
-		defer db.closing.Store(false)
-		ctx, cancel := context.WithTimeout(db.bgCtx, 30*time.Minute)
+		defer running.Store(false)
+		ctx, cancel := context.WithTimeout(db.bgCtx, timeout)
 		defer cancel()
-		n, err := db.closeDays(ctx, days)
+		n, err := close(ctx, units)
 		if err != nil && db.bgCtx.Err() == nil {
-			db.logger.Warn("closing days of the ledger failed; reports read their hourly rollups meanwhile", "schema", db.schema, "err", err)
+			db.logger.Warn("closing "+what+" of the ledger failed; reports sum their hourly rollups meanwhile", "schema", db.schema, "err", err)
 			return
 		}
 		if n > 0 {
-			db.logger.Debug("closed days of the ledger", "schema", db.schema, "days", n)
+			db.logger.Debug("closed "+what+" of the ledger", "schema", db.schema, what, n)
 		}
 	}()
 }
@@ -263,22 +270,5 @@ func (db *DB) closeHours(ctx context.Context, hours []int64) (int, error) {
 // closeHoursInBackground closes hours that ended hourCloseAfter ago, at
 // most one run at a time per process, without making the caller wait.
 func (db *DB) closeHoursInBackground(hours []int64) {
-	if len(hours) == 0 || !db.closingHours.CompareAndSwap(false, true) {
-		return
-	}
-	db.bg.Add(1)
-	go func() {
-		defer db.bg.Done()
-		defer db.closingHours.Store(false)
-		ctx, cancel := context.WithTimeout(db.bgCtx, time.Minute)
-		defer cancel()
-		n, err := db.closeHours(ctx, hours)
-		if err != nil && db.bgCtx.Err() == nil {
-			db.logger.Warn("closing hours of the ledger failed; reports sum their hourly rollups meanwhile", "schema", db.schema, "err", err)
-			return
-		}
-		if n > 0 {
-			db.logger.Debug("closed hours of the ledger", "schema", db.schema, "hours", n)
-		}
-	}()
+	db.inBackground(hours, &db.closingHours, time.Minute, "hours", db.closeHours)
 }

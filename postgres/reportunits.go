@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/allot-dev/allot/internal/rollupcache"
+	"github.com/allot-dev/allot/rollup"
 )
 
 // Reports read closed days and closed hours from memory. A closed day's
@@ -35,23 +36,12 @@ import (
 // attributions) takes about 0.7 MB.
 var reportCacheBytes int64 = 256 << 20
 
-// unitRef is one unit of a closed day that a report covers, with the day's
-// version and, once found, its block. A subtracted unit is an hour outside
-// the range of a day unit that comes before it: most of a day is summed as
-// the day less its other hours, which reads far fewer rows than its hours.
-type unitRef struct {
-	key      rollupcache.Key
-	version  int64
-	block    *rollupcache.Block
-	subtract bool
-}
-
 // reportPlan is how a report covers its range of hours: units of closed
 // days and closed hours, in time order, and the spans of hours [lo, hi)
 // not closed, for SQL. closable lists the days of those spans that may be
 // closed now, closableHours their hours that may (of days that may not).
 type reportPlan struct {
-	units         []unitRef
+	units         []rollup.ReportUnit
 	open          [][2]int64
 	closable      []int64
 	closableHours []int64
@@ -118,7 +108,7 @@ func planReport(ctx context.Context, tx pgx.Tx, from, to int64, hourDim bool, ho
 				continue
 			}
 			sqlSpan(start, h)
-			p.units = append(p.units, unitRef{key: rollupcache.Key{Kind: hourKind, N: h}, version: v})
+			p.units = append(p.units, rollup.ReportUnit{Key: rollupcache.Key{Kind: hourKind, N: h}, Version: v})
 			start = h + 1
 		}
 		sqlSpan(start, hi)
@@ -127,15 +117,15 @@ func planReport(ctx context.Context, tx pgx.Tx, from, to int64, hourDim bool, ho
 		lo, hi := max(from, day*24), min(to, day*24+24)
 		openSpan(at, lo)
 		if !hourDim && hi-lo > 12 {
-			p.units = append(p.units, unitRef{key: rollupcache.Key{Kind: rollupcache.Day, N: day}, version: version})
+			p.units = append(p.units, rollup.ReportUnit{Key: rollupcache.Key{Kind: rollupcache.Day, N: day}, Version: version})
 			for h := day * 24; h < day*24+24; h++ {
 				if h < lo || h >= hi {
-					p.units = append(p.units, unitRef{key: rollupcache.Key{Kind: hourKind, N: h}, version: version, subtract: true})
+					p.units = append(p.units, rollup.ReportUnit{Key: rollupcache.Key{Kind: hourKind, N: h}, Version: version, Subtract: true})
 				}
 			}
 		} else {
 			for h := lo; h < hi; h++ {
-				p.units = append(p.units, unitRef{key: rollupcache.Key{Kind: hourKind, N: h}, version: version})
+				p.units = append(p.units, rollup.ReportUnit{Key: rollupcache.Key{Kind: hourKind, N: h}, Version: version})
 			}
 		}
 		at = hi
@@ -148,136 +138,59 @@ func planReport(ctx context.Context, tx pgx.Tx, from, to int64, hourDim bool, ho
 	return p, nil
 }
 
-// unsubtract replaces each day unit whose block is saturated, and the
-// hours subtracted from it, by the day's other hours: sums saturate at
-// the int64 range, and a saturated sum less a part is not the sum of the
-// rest. It reports whether it replaced any, leaving their blocks to fill.
-func (p *reportPlan) unsubtract() bool {
-	changed := false
-	out := p.units[:0:0]
-	for i := 0; i < len(p.units); i++ {
-		u := p.units[i]
-		j := i + 1
-		for j < len(p.units) && p.units[j].subtract {
-			j++
-		}
-		if u.key.Kind != rollupcache.Day || j == i+1 || u.block == nil || !u.block.Saturated() {
-			out = append(out, u)
-			continue
-		}
-		changed = true
-		outside := map[int64]bool{}
-		for _, h := range p.units[i+1 : j] {
-			outside[h.key.N] = true
-		}
-		for h := u.key.N * 24; h < u.key.N*24+24; h++ {
-			if !outside[h] {
-				out = append(out, unitRef{key: rollupcache.Key{Kind: p.units[i+1].key.Kind, N: h}, version: u.version})
-			}
-		}
-		i = j - 1
-	}
-	if changed {
-		p.units = out
-	}
-	return changed
-}
-
-// fillUnits gives every unit its block: from the cache when held at the
-// unit's version, else read from the database in tx (and cached). Units
-// another report is reading are waited for rather than read twice.
-func (db *DB) fillUnits(ctx context.Context, tx pgx.Tx, units []unitRef, timeOnly bool) error {
-	if db.cachedUnits(units, timeOnly) {
-		return nil
-	}
-	var keys []rollupcache.Key
-	for _, u := range units {
-		if u.block == nil {
-			keys = append(keys, u.key)
-		}
-	}
-	mine, others := db.rcache.Claim(keys)
-	err := db.loadUnits(ctx, tx, units, others)
-	db.rcache.Release(mine)
-	if err != nil || len(others) == 0 {
-		return err
-	}
-	for _, ch := range others {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if db.cachedUnits(units, timeOnly) {
-		return nil
-	}
-	return db.loadUnits(ctx, tx, units, nil) // the other report read another version
-}
-
-// cachedUnits fills in the blocks the cache holds at the units' versions
-// and reports whether every unit has its block (rollupcache.Cache.Find).
-func (db *DB) cachedUnits(units []unitRef, timeOnly bool) bool {
-	all := true
-	for i := range units {
-		u := &units[i]
-		if u.block != nil {
-			continue
-		}
-		u.block = db.rcache.Find(u.key, u.version, timeOnly)
-		all = all && u.block != nil
-	}
-	return all
+// fillUnits gives every unit its block (rollup.ReportFill), reading those
+// the cache lacks in tx.
+func (db *DB) fillUnits(ctx context.Context, tx pgx.Tx, units []rollup.ReportUnit, timeOnly bool) ([]rollup.ReportUnit, error) {
+	return rollup.ReportFill(ctx, db.rcache, units, timeOnly, func(units []rollup.ReportUnit, skip map[rollupcache.Key]chan struct{}) ([]rollup.ReportUnit, error) {
+		return units, db.loadUnits(ctx, tx, units, skip)
+	})
 }
 
 // loadUnits reads the blocks of the units without one, but for those in
-// skip, in tx: days a few at a time, hours a run of consecutive hours of
-// one kind at a time, so that a query's rows take bounded memory.
-func (db *DB) loadUnits(ctx context.Context, tx pgx.Tx, units []unitRef, skip map[rollupcache.Key]chan struct{}) error {
-	load := func(u *unitRef) bool {
-		_, ok := skip[u.key]
-		return u.block == nil && !ok
-	}
-	var days []*unitRef
-	for i := range units {
-		if u := &units[i]; u.key.Kind == rollupcache.Day && load(u) {
-			days = append(days, u)
-		}
-	}
-	for len(days) > 0 {
-		chunk := days[:min(len(days), daysPerQuery)]
-		days = days[len(chunk):]
-		n := make([]int64, len(chunk))
-		for i, u := range chunk {
-			n[i] = u.key.N
-		}
-		q := `SELECT r.day::int8, r.attr, ` + blockSums + ` FROM rollups_daily r WHERE r.day = ANY ($1::int4[])`
-		if err := db.loadBlocks(ctx, tx, chunk, q, n); err != nil {
-			return fmt.Errorf("daily rollups: %w", err)
-		}
-	}
-	for i := 0; i < len(units); {
-		u := &units[i]
-		if u.key.Kind == rollupcache.Day || !load(u) {
-			i++
-			continue
-		}
-		run := []*unitRef{u}
-		j := i + 1
-		for ; j < len(units) && len(run) < hoursPerQuery && load(&units[j]) && units[j].key.Kind == u.key.Kind &&
-			units[j].key.N == units[j-1].key.N+1; j++ {
-			run = append(run, &units[j])
-		}
-		q := `SELECT r.hour::int8, r.attr, ` + blockSums + ` FROM rollups_hourly r WHERE r.hour >= $1 AND r.hour < $2`
-		if u.key.Kind == rollupcache.HourTotal {
+// skip, in tx (rollup.ReportLoadRuns): closed days from rollups_daily,
+// hours from rollups_hourly, as they are or summed over every attribution
+// (rollupcache.HourTotal). The rows come unordered: sorting them in Go is
+// cheaper than in PostgreSQL, which would have to read the rollups in
+// index order or sort them.
+func (db *DB) loadUnits(ctx context.Context, tx pgx.Tx, units []rollup.ReportUnit, skip map[rollupcache.Key]chan struct{}) error {
+	return rollup.ReportLoadRuns(db.rcache, units, skip, daysPerQuery, hoursPerQuery, func(run []*rollup.ReportUnit, add func(n, attr int64, s *rollupcache.Sums) error) error {
+		lo, hi := run[0].Key.N, run[len(run)-1].Key.N+1
+		q, args := `SELECT r.hour::int8, r.attr, `+blockSums+` FROM rollups_hourly r WHERE r.hour >= $1 AND r.hour < $2`, []any{lo, hi}
+		switch run[0].Key.Kind {
+		case rollupcache.Day:
+			days := make([]int64, len(run))
+			for i, u := range run {
+				days[i] = u.Key.N
+			}
+			q, args = `SELECT r.day::int8, r.attr, `+blockSums+` FROM rollups_daily r WHERE r.day = ANY ($1::int4[])`, []any{days}
+		case rollupcache.HourTotal:
 			q = `SELECT r.hour::int8, 0::int4, ` + reportSums + ` FROM rollups_hourly r WHERE r.hour >= $1 AND r.hour < $2 GROUP BY r.hour`
 		}
-		if err := db.loadBlocks(ctx, tx, run, q, u.key.N, units[j-1].key.N+1); err != nil {
-			return fmt.Errorf("hourly rollups: %w", err)
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("rollups: %w", err)
 		}
-		i = j
-	}
-	return nil
+		defer rows.Close()
+		var s rollupcache.Sums
+		for checked := false; rows.Next(); checked = true {
+			vals := rows.RawValues()
+			if !checked {
+				if err := checkBinaryInts(rows.FieldDescriptions(), vals, 2+nReportSums, 1); err != nil {
+					return fmt.Errorf("rollups: %w", err)
+				}
+			}
+			for i := range nReportSums {
+				s[i] = int64(binary.BigEndian.Uint64(vals[2+i]))
+			}
+			if err := add(int64(binary.BigEndian.Uint64(vals[0])), int64(int32(binary.BigEndian.Uint32(vals[1]))), &s); err != nil {
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("rollups: %w", err)
+		}
+		return nil
+	})
 }
 
 // Units read by one query: at most a few hundred thousand rows, whose
@@ -291,72 +204,17 @@ const (
 // order (unknown_cost_requests, which reports do not use, is left out).
 const blockSums = `r.requests, r.input, r.cache_read, r.cache_write_5m, r.cache_write_1h, r.output, r.reasoning, r.estimated_requests, r.cost_nano`
 
-// loadBlocks runs q, whose rows are (unit number as int8, attribution as
-// int4, the nine sums as int8) in any order, and builds and caches the
-// block of each of units (a unit without rows gets an empty block). The
-// rows come unordered: sorting them here is cheaper than in PostgreSQL,
-// which would have to read the rollups in index order or sort them.
-func (db *DB) loadBlocks(ctx context.Context, tx pgx.Tx, units []*unitRef, q string, args ...any) error {
-	rows, err := tx.Query(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	builders := make([]rollupcache.Builder, len(units))
-	at := make(map[int64]int, len(units))
-	for i, u := range units {
-		at[u.key.N] = i
-	}
-	const nsums = 9
-	var s rollupcache.Sums
-	checked := false
-	last, li := int64(-1), -1 // the unit of the previous row, and its index
-	for rows.Next() {
-		vals := rows.RawValues()
-		if !checked {
-			if err := checkBinaryInts(rows.FieldDescriptions(), vals, 2+nsums); err != nil {
-				return err
-			}
-			checked = true
-		}
-		n := int64(binary.BigEndian.Uint64(vals[0]))
-		if n != last {
-			i, ok := at[n]
-			if !ok {
-				return fmt.Errorf("a row of unit %d, not asked for", n)
-			}
-			last, li = n, i
-		}
-		for i := range nsums {
-			s[i] = int64(binary.BigEndian.Uint64(vals[2+i]))
-		}
-		builders[li].Add(int64(int32(binary.BigEndian.Uint32(vals[1]))), &s)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for i, u := range units {
-		b, err := builders[i].Build()
-		if err != nil {
-			return fmt.Errorf("unit %d: %w", u.key.N, err)
-		}
-		u.block = b
-		db.rcache.Put(u.key, u.version, b)
-	}
-	return nil
-}
-
 // checkBinaryInts checks that a row has n columns, all binary integers:
-// the first of 8 bytes, the second of 4, the others of 8. Reading raw
+// the first of 8 bytes, the next nInt4 of 4, the others of 8. Reading raw
 // values is several times faster than Scan on the hundreds of thousands of
 // rows a month of rollups has.
-func checkBinaryInts(fds []pgconn.FieldDescription, vals [][]byte, n int) error {
+func checkBinaryInts(fds []pgconn.FieldDescription, vals [][]byte, n, nInt4 int) error {
 	if len(vals) != n || len(fds) != n {
 		return fmt.Errorf("%d columns, want %d", len(vals), n)
 	}
 	for i, v := range vals {
 		want := 8
-		if i == 1 {
+		if i >= 1 && i <= nInt4 {
 			want = 4
 		}
 		if fds[i].Format != pgx.BinaryFormatCode || len(v) != want {

@@ -192,7 +192,7 @@ func benchReport(b *testing.B, q allot.ReportQuery, cold bool) {
 	for b.Loop() {
 		if cold {
 			b.StopTimer()
-			reportDB.rcache.clear()
+			reportDB.rcache.Clear()
 			b.StartTimer()
 		}
 		r, err := reportDB.Report(context.Background(), q)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/internal/periodcache"
+	"github.com/allot-dev/allot/internal/rollupcache"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -42,7 +43,7 @@ type DB struct {
 
 	dict    *dict
 	attrs   *attrCache
-	rcache  *rollupCache                             // reports' blocks of rollups (rollupcache.go)
+	rcache  *rollupcache.Cache                       // reports' blocks of rollups (report.go)
 	ihours  *insightHours                            // completed hours' insight rows (insights_hours.go)
 	pextras *periodcache.Cache[map[int64]*extrasAgg] // the org's extras over past days (insights_period.go)
 	pdaily  *periodcache.Cache[[]allot.DailySpend]   // the org's daily spend on past days
@@ -82,7 +83,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 
-	db := &DB{path: path, w: w, stmts: map[string]*sql.Stmt{}, rcache: newRollupCache(reportCacheBytes)}
+	db := &DB{path: path, w: w, stmts: map[string]*sql.Stmt{}, rcache: rollupcache.New(reportCacheBytes)}
 	err = migrate(ctx, w)
 	if err == nil {
 		err = db.prepare(ctx)
@@ -154,9 +155,12 @@ func (db *DB) Close() error {
 // size chunkSize can return. They are prepared up front because the one
 // writer connection is busy inside Append's transaction.
 func (db *DB) prepare(ctx context.Context) error {
-	queries := []string{maxSeqSQL, addHourlySQL, addUnpricedSQL}
+	queries := []string{maxSeqSQL, addUnpricedSQL}
 	for n := maxChunk; n >= 1; n /= 2 {
 		queries = append(queries, insertEventsSQL(chunkSize(n)))
+	}
+	for _, n := range preparedUpserts {
+		queries = append(queries, upsertHourlySQL(n))
 	}
 	for _, q := range queries {
 		s, err := db.w.PrepareContext(ctx, q)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/rollup"
 )
 
 // Request log page sizes.
@@ -101,8 +102,8 @@ func (db *DB) ListEvents(ctx context.Context, q allot.EventQuery) ([]allot.Event
 	// Many attributions: walk the range newest first, keep matching rows.
 	var conds []string
 	for _, t := range terms {
-		conds = append(conds, fmt.Sprintf("a.%s = ?", attrColumnNames[t.pos]))
-		args = append(args, t.id)
+		conds = append(conds, fmt.Sprintf("a.%s = ?", attrColumnNames[t.Pos]))
+		args = append(args, t.ID)
 	}
 	return db.listEvents(ctx, `SELECT `+eventSelect+` FROM events e INDEXED BY events_t CROSS JOIN attrs a ON a.id = e.attr
 		WHERE `+where+` AND `+strings.Join(conds, " AND ")+` ORDER BY e.t DESC, e.seq DESC LIMIT ?`, append(args, limit))
@@ -118,15 +119,15 @@ func placeholders(n int) string {
 
 // eventTerms turns a request log filter into attr terms; matchable is false
 // when a filter value was never recorded, so nothing can match.
-func (db *DB) eventTerms(ctx context.Context, filter map[allot.Dimension]string) (terms []filterTerm, matchable bool, err error) {
+func (db *DB) eventTerms(ctx context.Context, filter map[allot.Dimension]string) (terms []rollup.ReportFilter, matchable bool, err error) {
 	dims := make([]allot.Dimension, 0, len(filter))
 	for d := range filter {
 		dims = append(dims, d)
 	}
 	slices.Sort(dims)
 	for _, d := range dims {
-		pos, ok := dimAttr[d]
-		if !ok {
+		i := slices.Index(rollup.ReportDims[:], d)
+		if i < 0 {
 			return nil, false, allot.Errorf(allot.EInvalid, "cannot filter the request log on %q; filter on user, team, model, task, app or provider and use from/to for time", d)
 		}
 		id, ok, err := db.dict.lookup(ctx, db.r, filter[d])
@@ -136,14 +137,14 @@ func (db *DB) eventTerms(ctx context.Context, filter map[allot.Dimension]string)
 		if !ok {
 			return nil, false, nil
 		}
-		terms = append(terms, filterTerm{pos, id})
+		terms = append(terms, rollup.ReportFilter{Pos: reportDims[i], ID: id})
 	}
 	return terms, true, nil
 }
 
 // matchingAttrs returns the ids of the attributions matching every term,
 // and how many attributions there are in all.
-func (db *DB) matchingAttrs(ctx context.Context, terms []filterTerm) ([]any, int, error) {
+func (db *DB) matchingAttrs(ctx context.Context, terms []rollup.ReportFilter) ([]any, int, error) {
 	if err := db.attrs.refresh(ctx, db.r); err != nil {
 		return nil, 0, fmt.Errorf("list events: %w", err)
 	}
@@ -153,7 +154,7 @@ func (db *DB) matchingAttrs(ctx context.Context, terms []filterTerm) ([]any, int
 	for id, a := range db.attrs.attrs {
 		match := true
 		for _, t := range terms {
-			match = match && a[t.pos] == t.id
+			match = match && a[t.Pos] == t.ID
 		}
 		if match {
 			ids = append(ids, id)

@@ -80,13 +80,12 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 	}
 	// The batch's rollups, should every event be new (the usual case), are
-	// summed in Go. The upserts writing them are prepared only outside a
-	// transaction: a row count met for the first time sums in SQL instead,
-	// and its upsert is prepared once this transaction ends.
-	hourly := groupHourly(batch, refs)
-	toPrepare := db.unprepared(hourly.statements())
+	// folded in Go (rollup.ReportFold). A row count met for the first time
+	// is prepared within this transaction, and again on the writer
+	// connection once it ends.
+	hourly := foldHourly(batch, refs, nil)
+	toPrepare := db.unprepared(hourlyStatements(hourly))
 	if len(toPrepare) > 0 {
-		hourly = nil
 		defer func() {
 			tx.Rollback()                     // frees the connection if Append failed; else a no-op
 			_ = db.prepareAll(ctx, toPrepare) // a failure is retried next time
@@ -95,8 +94,8 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 
 	// Rows get seq = max(seq)+1 in order, so the events this batch adds
 	// are exactly those above the current maximum: the unpriced totals are
-	// summed from those rows in SQL, and so are the rollups should some
-	// events be repeats, so repeats never count.
+	// summed from those rows in SQL, and the rollups of the stored events
+	// alone are folded should some events be repeats, so repeats never count.
 	var before int64
 	if err := db.txQueryRow(ctx, tx, maxSeqSQL).Scan(&before); err != nil {
 		return 0, fmt.Errorf("append %d events: %w", len(batch), err)
@@ -145,9 +144,9 @@ func (db *DB) Append(ctx context.Context, events []allot.Event) (int, error) {
 			return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 		}
 		if stored != nil {
-			hourly = nil // summed from the stored rows instead
+			hourly = foldHourly(batch, refs, stored)
 		}
-		if err := db.addRollups(ctx, tx, before, batch, hourly); err != nil {
+		if err := db.addRollups(ctx, tx, hourly); err != nil {
 			return 0, fmt.Errorf("append %d events: %w", len(batch), err)
 		}
 		unpriced := false

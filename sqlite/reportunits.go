@@ -4,40 +4,33 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/allot-dev/allot/internal/rollupcache"
+	"github.com/allot-dev/allot/rollup"
 )
 
-// unitRef is one unit of a report's range (a past day or an hour) with its
-// version and, once found, its block.
-type unitRef struct {
-	key     unitKey
-	version int64
-	block   *rollupBlock
-}
-
-// reportUnits returns the units covering the hours [from, to), in time
-// order, each with its block, all as of one read transaction: whole days
-// before today when r does not group by hour, single hours for the rest.
+// reportUnits sets the units covering the scan's hours, in time order,
+// each with its block, all as of one read transaction: whole days before
+// today when the report does not group by hour, single hours for the rest.
 // Blocks come from db.rcache when their version is current, else from the
-// database, and go into the cache.
-func (db *DB) reportUnits(ctx context.Context, r *report, from, to int64) ([]unitRef, error) {
+// database, and go into the cache (rollup.ReportFill).
+func (db *DB) reportUnits(ctx context.Context, s *rollup.ReportScan) error {
+	from, to := s.From, s.To
 	today := time.Now().UnixMicro() / usPerDay
-	if !r.hourDim {
+	if !s.ByHour {
 		// Sum the past days daily_totals lacks first: that writes, so it
 		// cannot happen inside the read transaction. A day changed after
 		// this is read from its hours below.
 		first, last, ok, err := rollupSpan(ctx, db.r)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if ok {
 			f, t := max(from, first), min(to, last+1)
 			if fromDay, toDay := ceilDiv(f, 24), min(t/24, today); fromDay < toDay {
 				if err := db.ensureDaily(ctx, fromDay, toDay); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
@@ -45,137 +38,80 @@ func (db *DB) reportUnits(ctx context.Context, r *report, from, to int64) ([]uni
 
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer tx.Rollback()
 	first, last, ok, err := rollupSpan(ctx, tx)
 	if err != nil || !ok {
-		return nil, err
+		return err
 	}
 	from, to = max(from, first), min(to, last+1) // no units before the first rollup or after the last
 	if from >= to {
-		return nil, nil
+		return nil
 	}
 	fromDay, toDay := ceilDiv(from, 24), min(to/24, today)
-	if r.hourDim || fromDay >= toDay {
+	if s.ByHour || fromDay >= toDay {
 		fromDay, toDay = from/24, from/24 // no days
 	}
-	hourKind := unitHour
-	if r.timeOnly {
-		hourKind = unitHourTotal
-	}
-	var units []unitRef
+	hourKind := s.HourKind()
+	var units []rollup.ReportUnit
 	addHours := func(lo, hi int64) error {
 		vs, err := versions(ctx, tx, "rollup_hour_versions", "hour", lo, hi)
 		if err != nil {
 			return err
 		}
 		for h := lo; h < hi; h++ {
-			units = append(units, unitRef{key: unitKey{Kind: hourKind, N: h}, version: vs[h-lo]})
+			units = append(units, rollup.ReportUnit{Key: rollupcache.Key{Kind: hourKind, N: h}, Version: vs[h-lo]})
 		}
 		return nil
 	}
 	if toDay > fromDay {
 		if err := addHours(from, fromDay*24); err != nil {
-			return nil, err
+			return err
 		}
 		vs, err := versions(ctx, tx, "rollup_day_versions", "day", fromDay, toDay)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for d := fromDay; d < toDay; d++ {
-			units = append(units, unitRef{key: unitKey{Kind: unitDay, N: d}, version: vs[d-fromDay]})
+			units = append(units, rollup.ReportUnit{Key: rollupcache.Key{Kind: rollupcache.Day, N: d}, Version: vs[d-fromDay]})
 		}
 		if err := addHours(toDay*24, to); err != nil {
-			return nil, err
+			return err
 		}
 	} else if err := addHours(from, to); err != nil {
-		return nil, err
+		return err
 	}
-
-	if db.cachedUnits(units, r.timeOnly) {
-		return units, nil
-	}
-	// Read what is missing, except what another report is reading: wait
-	// for that, then read whatever is still missing (another version).
-	var keys []unitKey
-	for _, u := range units {
-		if u.block == nil {
-			keys = append(keys, u.key)
+	s.Units, err = rollup.ReportFill(ctx, db.rcache, units, s.TimeOnly, func(units []rollup.ReportUnit, skip map[rollupcache.Key]chan struct{}) ([]rollup.ReportUnit, error) {
+		units, err := db.loadDays(ctx, tx, units, hourKind, skip)
+		if err != nil {
+			return nil, err
 		}
-	}
-	mine, others := db.rcache.Claim(keys)
-	units, err = db.loadUnits(ctx, tx, units, r.timeOnly, others)
-	db.rcache.Release(mine)
-	if err != nil || len(others) == 0 {
-		return units, err
-	}
-	for _, ch := range others {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	if db.cachedUnits(units, r.timeOnly) {
-		return units, nil
-	}
-	return db.loadUnits(ctx, tx, units, r.timeOnly, nil)
-}
-
-// loadUnits reads the blocks of the units without one, but for those in
-// skip, from the database in tx, and caches them. A day that daily_totals
-// lacks (changed since it was summed) is replaced by its hours.
-func (db *DB) loadUnits(ctx context.Context, tx *sql.Tx, units []unitRef, timeOnly bool, skip map[unitKey]chan struct{}) ([]unitRef, error) {
-	hourKind := unitHour
-	if timeOnly {
-		hourKind = unitHourTotal
-	}
-	units, err := db.loadDays(ctx, tx, units, hourKind, skip)
-	if err != nil {
-		return nil, err
-	}
-	db.cachedUnits(units, timeOnly)
-	if err := db.loadHours(ctx, tx, units, skip); err != nil {
-		return nil, err
-	}
-	return units, nil
-}
-
-// cachedUnits fills in the blocks the cache holds at the units' versions
-// and reports whether every unit has its block (rollupcache.Cache.Find).
-func (db *DB) cachedUnits(units []unitRef, timeOnly bool) bool {
-	all := true
-	for i := range units {
-		u := &units[i]
-		if u.block != nil {
-			continue
-		}
-		u.block = db.rcache.Find(u.key, u.version, timeOnly)
-		all = all && u.block != nil
-	}
-	return all
+		rollup.ReportCached(db.rcache, units, s.TimeOnly)
+		return units, db.loadHours(ctx, tx, units, skip)
+	})
+	return err
 }
 
 // loadDays reads the day units without a block from daily_totals, and
 // replaces each day it lacks (changed since it was summed) by its hours.
-func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []unitRef, hourKind unitKind, skip map[unitKey]chan struct{}) ([]unitRef, error) {
+func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []rollup.ReportUnit, hourKind rollupcache.Kind, skip map[rollupcache.Key]chan struct{}) ([]rollup.ReportUnit, error) {
 	var days []int64
 	at := map[int64]int{}
 	for i, u := range units {
-		if _, ok := skip[u.key]; u.key.Kind == unitDay && u.block == nil && !ok {
-			days = append(days, u.key.N)
-			at[u.key.N] = i
+		if _, ok := skip[u.Key]; u.Key.Kind == rollupcache.Day && u.Block == nil && !ok {
+			days = append(days, u.Key.N)
+			at[u.Key.N] = i
 		}
 	}
 	if len(days) == 0 {
 		return units, nil
 	}
-	var bb blockBuilder
+	var bb rollupcache.Builder
 	for len(days) > 0 {
 		chunk := days[:min(len(days), maxChunk)]
 		days = days[len(chunk):]
-		q := `SELECT day, data FROM daily_totals WHERE day IN (` + strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + `)`
+		q := `SELECT day, data FROM daily_totals WHERE day IN (` + placeholders(len(chunk)) + `)`
 		err := eachRow(ctx, tx, q, int64Args(chunk), func(rows *sql.Rows) error {
 			var day int64
 			var data sql.RawBytes
@@ -186,15 +122,15 @@ func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []unitRef, hourKin
 			if !ok {
 				return fmt.Errorf("daily totals: unexpected day %d", day)
 			}
-			if err := decodeDaily(data, func(attr int64, s *sums) { bb.Add(attr, (*rollupcache.Sums)(s)) }); err != nil {
+			if err := decodeDaily(data, func(attr int64, s *sums) { bb.Add(attr, s) }); err != nil {
 				return fmt.Errorf("daily totals of day %d: %w", day, err)
 			}
 			b, err := bb.Build()
 			if err != nil {
 				return fmt.Errorf("daily totals of day %d: %w", day, err)
 			}
-			units[i].block = b
-			db.rcache.Put(units[i].key, units[i].version, b)
+			units[i].Block = b
+			db.rcache.Put(units[i].Key, units[i].Version, b)
 			return nil
 		})
 		if err != nil {
@@ -203,91 +139,52 @@ func (db *DB) loadDays(ctx context.Context, tx *sql.Tx, units []unitRef, hourKin
 	}
 	missing := false
 	for _, u := range units {
-		_, ok := at[u.key.N]
-		missing = missing || u.key.Kind == unitDay && u.block == nil && ok
+		_, ok := at[u.Key.N]
+		missing = missing || u.Key.Kind == rollupcache.Day && u.Block == nil && ok
 	}
 	if !missing {
 		return units, nil
 	}
-	out := make([]unitRef, 0, len(units)+24)
+	out := make([]rollup.ReportUnit, 0, len(units)+24)
 	for _, u := range units {
-		if _, ok := at[u.key.N]; u.key.Kind != unitDay || u.block != nil || !ok {
+		if _, ok := at[u.Key.N]; u.Key.Kind != rollupcache.Day || u.Block != nil || !ok {
 			out = append(out, u)
 			continue
 		}
-		lo := u.key.N * 24
+		lo := u.Key.N * 24
 		vs, err := versions(ctx, tx, "rollup_hour_versions", "hour", lo, lo+24)
 		if err != nil {
 			return nil, err
 		}
 		for h := lo; h < lo+24; h++ {
-			out = append(out, unitRef{key: unitKey{Kind: hourKind, N: h}, version: vs[h-lo]})
+			out = append(out, rollup.ReportUnit{Key: rollupcache.Key{Kind: hourKind, N: h}, Version: vs[h-lo]})
 		}
 	}
 	return out, nil
 }
 
-// loadHours reads the hour units without a block from rollups_hourly, a
-// run of consecutive hours per query, in key order: an hour's rows as they
-// are, or their sum for unitHourTotal.
-func (db *DB) loadHours(ctx context.Context, tx *sql.Tx, units []unitRef, skip map[unitKey]chan struct{}) error {
-	load := func(u *unitRef) bool {
-		_, ok := skip[u.key]
-		return u.block == nil && u.key.Kind != unitDay && !ok
-	}
-	for i := 0; i < len(units); {
-		if !load(&units[i]) {
-			i++
-			continue
+// loadHours reads the hour units without a block from rollups_hourly
+// (rollup.ReportLoadRuns, runs of at most two days): an hour's rows as
+// they are, or their sum for rollupcache.HourTotal.
+func (db *DB) loadHours(ctx context.Context, tx *sql.Tx, units []rollup.ReportUnit, skip map[rollupcache.Key]chan struct{}) error {
+	return rollup.ReportLoadRuns(db.rcache, units, skip, 0, 48, func(run []*rollup.ReportUnit, add func(n, attr int64, s *rollupcache.Sums) error) error {
+		q := `SELECT hour, attr, ` + sumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ?`
+		if run[0].Key.Kind == rollupcache.HourTotal {
+			q = `SELECT hour, 0, ` + sumOfSumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY hour`
 		}
-		j := i + 1
-		for j < len(units) && load(&units[j]) && units[j].key.Kind == units[i].key.Kind && units[j].key.N == units[j-1].key.N+1 {
-			j++
-		}
-		if err := db.loadHourRun(ctx, tx, units[i:j]); err != nil {
-			return err
-		}
-		i = j
-	}
-	return nil
-}
-
-// loadHourRun reads the blocks of consecutive hour units of one kind.
-func (db *DB) loadHourRun(ctx context.Context, tx *sql.Tx, run []unitRef) error {
-	lo, hi := run[0].key.N, run[len(run)-1].key.N+1
-	q := `SELECT hour, attr, ` + sumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? ORDER BY hour, attr`
-	if run[0].key.Kind == unitHourTotal {
-		q = `SELECT hour, 0, ` + sumOfSumColumns + ` FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY hour ORDER BY hour`
-	}
-	var bb blockBuilder
-	next := 0 // the unit the rows are for
-	finish := func(upTo int64) error {
-		for ; next < len(run) && run[next].key.N < upTo; next++ {
-			b, err := bb.Build()
-			if err != nil {
-				return fmt.Errorf("hourly rollups of hour %d: %w", run[next].key.N, err)
+		err := eachRow(ctx, tx, q, []any{run[0].Key.N, run[len(run)-1].Key.N + 1}, func(rows *sql.Rows) error {
+			var hour, attr int64
+			var s rollupcache.Sums
+			if err := rows.Scan(&hour, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {
+				return err
 			}
-			run[next].block = b
-			db.rcache.Put(run[next].key, run[next].version, b)
+			return add(hour, attr, &s)
+		})
+		if err != nil {
+			return fmt.Errorf("hourly rollups: %w", err)
 		}
-		return nil
-	}
-	err := eachRow(ctx, tx, q, []any{lo, hi}, func(rows *sql.Rows) error {
-		var hour, attr int64
-		var s rollupcache.Sums
-		if err := rows.Scan(&hour, &attr, &s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9]); err != nil {
-			return err
-		}
-		if err := finish(hour); err != nil { // the hours before this one are complete
-			return err
-		}
-		bb.Add(attr, &s)
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("hourly rollups: %w", err)
-	}
-	return finish(hi)
 }
 
 // rollupSpan returns the first and last hour with rollups; ok is false

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/internal/rollupcache"
+	"github.com/allot-dev/allot/rollup"
 )
 
 // Rollup bucket widths in the microseconds events.t counts.
@@ -16,26 +18,16 @@ const (
 	usPerDay  = 24 * usPerHour
 )
 
-// unixHour is the rollup bucket of a time in unix microseconds: whole hours
-// since the Unix epoch (UTC), by the same integer division SQL uses.
-func unixHour(micros int64) int64 { return micros / usPerHour }
-
 // sums is what a rollup adds up for a group of events, in the column order
 // of rollups_hourly after (hour, attr).
-type sums [10]int64
+type sums = rollupcache.Sums
 
 // Positions in sums.
 const (
-	sRequests = iota
-	sInput
-	sCacheRead
-	sCacheWrite5m
-	sCacheWrite1h
-	sOutput
-	sReasoning
-	sEstimated
-	sCost
-	sUnknownCost
+	sRequests = rollupcache.Requests
+	sInput    = rollupcache.Input
+	sOutput   = rollupcache.Output
+	sCost     = rollupcache.Cost
 )
 
 // sumColumns are the rollups_hourly sums, in sums order.
@@ -55,105 +47,98 @@ func satSums(exprs ...string) string {
 	return strings.Join(out, ",\n\t")
 }
 
-// sumEventColumns sums the events of a group into the sums columns, saturated.
+// sumEventColumns sums stored events into the sums columns, saturated, as
+// rollup.ReportAdd does: for relabelling (insights_tasks.go), which
+// recomputes rollups of stored events in place.
 var sumEventColumns = "count(*), " + satSums("input", "cache_read", "cache_write_5m", "cache_write_1h", "output",
 	"reasoning") + ", sum(flags & 4 != 0), " + satSumSQL("cost_nano") + ", sum(flags & 2 = 0)"
 
-// addHourlySQL folds the events above seq ? (those a batch just inserted)
-// into rollups_hourly, grouped in SQL from rows still in the page cache.
-var addHourlySQL = fmt.Sprintf(`INSERT INTO rollups_hourly (hour, attr, %s)
-	SELECT t / %d, attr, %s
-	FROM events WHERE seq > ? GROUP BY 1, 2
-	`+addToHourly, sumColumns, usPerHour, sumEventColumns)
-
-// addToHourly adds an insert's rows to the hourly rollups they meet,
-// saturated.
-var addToHourly = `ON CONFLICT (hour, attr) DO UPDATE SET
-		` + satAddColumns(sumColumns)
-
-// hourlyRows is a batch's events summed per hour and attribution, in the
-// order the keys were first seen: what it adds to rollups_hourly.
-type hourlyRows struct {
-	index map[[2]int64]int // (hour, attr) -> position in keys and vals
-	keys  [][2]int64
-	vals  []sums
-}
-
-// groupHourly sums batch per hour and attribution, as addHourlySQL would
-// from the stored rows once every event of batch is stored.
-func groupHourly(batch []allot.Event, refs []eventRef) *hourlyRows {
-	r := &hourlyRows{index: make(map[[2]int64]int, len(batch))}
-	for i := range batch {
-		e := &batch[i]
-		k := [2]int64{unixHour(e.Time.UnixMicro()), refs[i].attr}
-		j, ok := r.index[k]
-		if !ok {
-			j = len(r.keys)
-			r.index[k] = j
-			r.keys = append(r.keys, k)
-			r.vals = append(r.vals, sums{})
+// foldHourly folds the events of batch that Append stores (all when
+// stored is nil; an id repeated in the batch is stored once, the first)
+// into rollup rows by rollup.ReportFold.
+func foldHourly(batch []allot.Event, refs []eventRef, stored []bool) *rollup.ReportRows {
+	events, attrs := batch, make([]int64, 0, len(batch))
+	if stored != nil {
+		events = make([]allot.Event, 0, len(batch))
+		seen := map[string]bool{}
+		for i := range batch {
+			if stored[i] && !seen[batch[i].ID] {
+				seen[batch[i].ID] = true
+				events = append(events, batch[i])
+				attrs = append(attrs, refs[i].attr)
+			}
 		}
-		v := &r.vals[j]
-		t := &e.Tokens
-		v[sRequests]++
-		v[sInput] = allot.SatAdd(v[sInput], t.Input)
-		v[sCacheRead] = allot.SatAdd(v[sCacheRead], t.CacheRead)
-		v[sCacheWrite5m] = allot.SatAdd(v[sCacheWrite5m], t.CacheWrite5m)
-		v[sCacheWrite1h] = allot.SatAdd(v[sCacheWrite1h], t.CacheWrite1h)
-		v[sOutput] = allot.SatAdd(v[sOutput], t.Output)
-		v[sReasoning] = allot.SatAdd(v[sReasoning], t.Reasoning)
-		if e.Estimated {
-			v[sEstimated]++
-		}
-		v[sCost] = int64(allot.Money(v[sCost]).Plus(e.Cost))
-		if !e.CostKnown {
-			v[sUnknownCost]++
-		}
+		return rollup.ReportFold(events, attrs)
 	}
-	return r
+	for i := range refs {
+		attrs = append(attrs, refs[i].attr)
+	}
+	return rollup.ReportFold(events, attrs)
 }
 
-// upsertHourlySQL adds rows rows of sums to rollups_hourly.
+// upsertHourlySQL adds rows rows of sums to rollups_hourly, saturated.
 func upsertHourlySQL(rows int) string {
-	return sizedSQL(&upsertHourlySQLs, rows, makeUpsertHourlySQL)
+	return sizedSQL(&upsertHourlySQLs, rows, func(rows int) string {
+		return `INSERT INTO rollups_hourly (hour, attr, ` + sumColumns + `) VALUES ` + valuesSQL(rows, 2+len(sums{})) + `
+	ON CONFLICT (hour, attr) DO UPDATE SET
+		` + satAddColumns(sumColumns)
+	})
 }
 
 // upsertHourlySQLs caches upsertHourlySQL by row count.
 var upsertHourlySQLs sync.Map
 
-func makeUpsertHourlySQL(rows int) string {
-	return `INSERT INTO rollups_hourly (hour, attr, ` + sumColumns + `) VALUES ` + valuesSQL(rows, 2+len(sums{})) + `
-	` + addToHourly
-}
-
-// statements lists the upserts writing r takes, to prepare beforehand.
-func (r *hourlyRows) statements() []string {
+// hourlyStatements lists the upserts writing r takes, to prepare beforehand.
+func hourlyStatements(r *rollup.ReportRows) []string {
 	var out []string
-	for done := 0; done < len(r.keys); {
-		n := chunkSize(len(r.keys) - done)
+	for done := 0; done < len(r.Keys); {
+		n := chunkSize(len(r.Keys) - done)
 		out = append(out, upsertHourlySQL(n))
 		done += n
 	}
 	return out
 }
 
-// write upserts r into rollups_hourly. A statement's rows beyond r's are
-// padded with zero sums for r's last key, which change nothing.
-func (r *hourlyRows) write(ctx context.Context, db *DB, tx *sql.Tx) error {
+// preparedUpserts are the upsert sizes Open prepares: small ones, cheap
+// to prepare, so that a batch meeting a larger size for the first time
+// writes with these rather than prepare it twice (in its transaction, and
+// on the writer connection after it, as Append does).
+var preparedUpserts = []int{1, 2, 4, 8, 16, 32, 64}
+
+// upsertSize is how many rows the next upsert of rest rows takes: their
+// chunkSize if prepared, else the largest prepared size below it.
+func (db *DB) upsertSize(rest int) int {
+	n := chunkSize(rest)
+	if _, ok := db.stmts[upsertHourlySQL(n)]; ok {
+		return n
+	}
+	for i := len(preparedUpserts) - 1; i >= 0; i-- {
+		if m := preparedUpserts[i]; m <= rest {
+			if _, ok := db.stmts[upsertHourlySQL(m)]; ok {
+				return m
+			}
+		}
+	}
+	return n
+}
+
+// writeHourly upserts r into rollups_hourly. A statement's rows beyond r's
+// are padded with zero sums for r's last key, which change nothing.
+func (db *DB) writeHourly(ctx context.Context, tx *sql.Tx, r *rollup.ReportRows) error {
 	const cols = 2 + len(sums{})
-	args := make([]any, 0, chunkSize(len(r.keys))*cols)
-	for done := 0; done < len(r.keys); {
-		n := chunkSize(len(r.keys) - done)
+	args := make([]any, 0, chunkSize(len(r.Keys))*cols)
+	for done := 0; done < len(r.Keys); {
+		n := db.upsertSize(len(r.Keys) - done)
 		args = args[:0]
-		end := min(len(r.keys), done+n)
+		end := min(len(r.Keys), done+n)
 		for i := done; i < end; i++ {
-			args = append(args, r.keys[i][0], r.keys[i][1])
-			for _, v := range r.vals[i] {
+			args = append(args, r.Keys[i].Hour, r.Keys[i].Attr)
+			for _, v := range r.Sums[i] {
 				args = append(args, v)
 			}
 		}
 		for range n - (end - done) {
-			args = append(args, r.keys[end-1][0], r.keys[end-1][1])
+			args = append(args, r.Keys[end-1].Hour, r.Keys[end-1].Attr)
 			for range len(sums{}) {
 				args = append(args, int64(0))
 			}
@@ -166,23 +151,18 @@ func (r *hourlyRows) write(ctx context.Context, db *DB, tx *sql.Tx) error {
 	return nil
 }
 
-// addRollups adds the events above seq before, from batch, to the hourly
-// rollups: hourly, their sums, when every event of batch was stored, else
-// from the stored rows in SQL. It bumps the versions of the hours and days
-// the batch falls on (so the reports' in-memory copies of those are read
-// again) and drops the cached daily totals of those days.
-func (db *DB) addRollups(ctx context.Context, tx *sql.Tx, before int64, batch []allot.Event, hourly *hourlyRows) error {
-	if hourly != nil {
-		if err := hourly.write(ctx, db, tx); err != nil {
-			return err
-		}
-	} else if _, err := db.txExec(ctx, tx, addHourlySQL, before); err != nil {
-		return fmt.Errorf("hourly rollups: %w", err)
+// addRollups upserts a batch's rollup rows (foldHourly) into the hourly
+// rollups. It bumps the versions of the hours and days they fall on (so
+// the reports' in-memory copies of those are read again) and drops the
+// cached daily totals of those days.
+func (db *DB) addRollups(ctx context.Context, tx *sql.Tx, hourly *rollup.ReportRows) error {
+	if err := db.writeHourly(ctx, tx, hourly); err != nil {
+		return err
 	}
 	var hours, days []int64
 	seenHour, seenDay := map[int64]bool{}, map[int64]bool{}
-	for i := range batch {
-		h := unixHour(batch[i].Time.UnixMicro())
+	for _, k := range hourly.Keys {
+		h := k.Hour
 		if len(hours) > 0 && hours[len(hours)-1] == h || seenHour[h] {
 			continue
 		}
@@ -215,7 +195,7 @@ var rollupSQL = []string{bumpSQL("rollup_hour_versions", "hour", 1), bumpSQL("ro
 
 // dropDailySQL deletes the cached daily totals of n days.
 func dropDailySQL(n int) string {
-	return "DELETE FROM daily_totals WHERE day IN (" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")"
+	return "DELETE FROM daily_totals WHERE day IN (" + placeholders(n) + ")"
 }
 
 // bumpSQL adds one to the versions of n keys in table.

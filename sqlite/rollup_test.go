@@ -9,9 +9,11 @@ import (
 )
 
 // TestHourlyRollupsMatchEvents appends batches of a few sizes, each size
-// several times (the first batch of a size sums its rollups in SQL, the
-// next ones in Go), some repeating events already stored, and checks that
-// rollups_hourly and the unpriced totals equal the events summed in SQL.
+// several times (the first batch of a size writes its rollup rows with the
+// small upserts prepared at Open, the next ones with its own), some
+// repeating events already stored (only the stored ones are folded), and
+// checks that rollups_hourly and the unpriced totals equal the events
+// summed in SQL.
 func TestHourlyRollupsMatchEvents(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)

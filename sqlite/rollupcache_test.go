@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/internal/rollupcache"
 )
 
 // cacheQueries are reports that between them keep every kind of unit in
@@ -123,7 +124,7 @@ func TestReportCacheFollowsChanges(t *testing.T) {
 func TestReportCacheEvicts(t *testing.T) {
 	t.Parallel()
 	db := openTest(t)
-	db.rcache = newRollupCache(64 << 10)
+	db.rcache = rollupcache.New(64 << 10)
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	events := genEvents(32, 1500, start, 6*24*time.Hour, smallWorld)
 	mustAppend(t, db, events[:1000])

@@ -64,9 +64,11 @@ type Block struct {
 	saturated bool
 }
 
-// Saturated reports whether a sum of the block reached the bounds sums
-// saturate at (the int64 range less math.MinInt64): it may then be less
-// than the true sum, so the block must not be subtracted from.
+// Saturated reports whether a sum of the block, or the sum of a column's
+// positive or negative values over every entry, reaches the bounds sums
+// saturate at (the int64 range less math.MinInt64): a group of its
+// entries may then sum to less than the true sum, so the block must not
+// be subtracted from.
 func (b *Block) Saturated() bool { return b.saturated }
 
 // column is one sum of a block: at most one of i32 and i64 is set.
@@ -206,11 +208,17 @@ func (bb *Builder) Build() (*Block, error) {
 		b.attrs[i] = int32(a)
 	}
 	for c := range b.cols {
-		lo, hi := int64(0), int64(0)
+		lo, hi, neg, pos := int64(0), int64(0), int64(0), int64(0)
 		for i := range bb.sums {
-			lo, hi = min(lo, bb.sums[i][c]), max(hi, bb.sums[i][c])
+			v := bb.sums[i][c]
+			lo, hi = min(lo, v), max(hi, v)
+			if v > 0 {
+				pos = allot.SatAdd(pos, v)
+			} else {
+				neg = allot.SatAdd(neg, v)
+			}
 		}
-		b.saturated = b.saturated || hi == math.MaxInt64 || lo <= -math.MaxInt64
+		b.saturated = b.saturated || pos == math.MaxInt64 || neg <= -math.MaxInt64
 		switch {
 		case lo == 0 && hi == 0:
 		case lo >= math.MinInt32 && hi <= math.MaxInt32:
