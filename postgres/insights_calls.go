@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/rollup"
 )
 
 // insightRow is what insights read of one event.
@@ -112,16 +113,11 @@ func (db *DB) readOnly(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	})
 }
 
-// extrasValues is how many sums insightExtras keeps per attribution:
-// failed and duplicate (requests, input, output, cost), unlimited
-// (requests, output) and each long-output class (requests, output).
-const extrasValues = 10 + 2*allot.LongOutputBuckets
-
 // attrExtras is what one attribution's calls add to InsightUsage beyond
-// the rollups, in extrasValues order.
+// the rollups.
 type attrExtras struct {
 	attr int32
-	v    [extrasValues]int64
+	v    rollup.Extras
 }
 
 // dupKey identifies a request for duplicate detection: the same request
@@ -182,9 +178,7 @@ func addExtras(a, b []attrExtras) []attrExtras {
 			j++
 		default:
 			x := a[i]
-			for k := range x.v {
-				x.v[k] = allot.SatAdd(x.v[k], b[j].v[k])
-			}
+			rollup.AddExtras(&x.v, &b[j].v)
 			out = append(out, x)
 			i, j = i+1, j+1
 		}
@@ -206,7 +200,7 @@ func scanExtras(ctx context.Context, tx pgx.Tx, from, to time.Time, s insightSco
 	start, window := from.UnixMicro(), allot.DuplicateWindow.Microseconds()
 	seen := map[dupKey]int64{}
 	pruned := int64(0)
-	sums := map[int32]*[extrasValues]int64{}
+	sums := map[int32]*rollup.Extras{}
 	err := eachInsightRow(ctx, tx, where, args, false, func(r *insightRow) error {
 		dup := false
 		if r.requestFP != 0 {
@@ -215,7 +209,7 @@ func scanExtras(ctx context.Context, tx pgx.Tx, from, to time.Time, s insightSco
 				return fmt.Errorf("events refer to unknown attribution %d", r.attr)
 			}
 			k := dupKey{u, r.requestFP}
-			if prev, ok := seen[k]; ok && r.t-prev <= window {
+			if prev, ok := seen[k]; ok && rollup.Duplicate(prev, r.t) {
 				dup = true
 			}
 			seen[k] = r.t
@@ -228,36 +222,15 @@ func scanExtras(ctx context.Context, tx pgx.Tx, from, to time.Time, s insightSco
 				pruned = r.t
 			}
 		}
-		failed := allot.FailedStatus(int(r.status))
-		if r.t < start || keep != nil && !keep[r.attr] || !failed && !dup && r.maxTokens != 0 {
+		if r.t < start || keep != nil && !keep[r.attr] || !rollup.Counts(int64(r.status), r.maxTokens, dup) {
 			return nil
 		}
 		x := sums[r.attr]
 		if x == nil {
-			x = &[extrasValues]int64{}
+			x = &rollup.Extras{}
 			sums[r.attr] = x
 		}
-		t := &r.tokens
-		if failed {
-			x[0]++
-			x[1] = allot.SatAdd(x[1], t.Input)
-			x[2] = allot.SatAdd(x[2], t.Output)
-			x[3] = allot.SatAdd(x[3], r.cost)
-		}
-		if dup {
-			x[4]++
-			x[5] = allot.SatAdd(x[5], t.Input)
-			x[6] = allot.SatAdd(x[6], t.Output)
-			x[7] = allot.SatAdd(x[7], r.cost)
-		}
-		if r.maxTokens == 0 {
-			x[8]++
-			x[9] = allot.SatAdd(x[9], t.Output)
-			if c := allot.LongOutputBucket(t.Output); c >= 0 {
-				x[10+2*c]++
-				x[11+2*c] = allot.SatAdd(x[11+2*c], t.Output)
-			}
-		}
+		x.AddCall(int64(r.status), r.maxTokens, &r.tokens, r.cost, dup)
 		return nil
 	})
 	if err != nil {
@@ -269,69 +242,6 @@ func scanExtras(ctx context.Context, tx pgx.Tx, from, to time.Time, s insightSco
 	}
 	slices.SortFunc(out, func(a, b attrExtras) int { return cmp.Compare(a.attr, b.attr) })
 	return out, nil
-}
-
-// callChain is the calls of one chain (a UTC day, attribution, session
-// and counted prompt), or several merged.
-type callChain struct {
-	requests              int64
-	tokens                allot.Tokens
-	cost                  int64
-	minInput, misses      int64
-	growing               int64
-	first, last           int64 // unix microseconds
-	firstInput, lastInput int64
-}
-
-// add appends call r to the chain (or starts it), r coming no earlier
-// than the chain's calls.
-func (c *callChain) add(r *insightRow) {
-	in := r.tokens.Input
-	if c.requests == 0 {
-		c.minInput, c.misses, c.first, c.firstInput = in, 1, r.t, in
-	} else {
-		if r.t-c.last > allot.PromptCacheTTL.Microseconds() {
-			c.misses++
-		}
-		if in > c.lastInput {
-			c.growing++
-		}
-		c.minInput = min(c.minInput, in)
-	}
-	c.requests++
-	c.tokens = c.tokens.Add(r.tokens)
-	c.cost = allot.SatAdd(c.cost, r.cost)
-	c.last, c.lastInput = r.t, in
-}
-
-// merge adds o, whose calls interleave with c's.
-func (c *callChain) merge(o *callChain) {
-	c.requests = allot.SatAdd(c.requests, o.requests)
-	c.tokens = c.tokens.Add(o.tokens)
-	c.cost = allot.SatAdd(c.cost, o.cost)
-	c.minInput = min(c.minInput, o.minInput)
-	c.misses = allot.SatAdd(c.misses, o.misses)
-	c.growing = allot.SatAdd(c.growing, o.growing)
-	if o.first < c.first {
-		c.first, c.firstInput = o.first, o.firstInput
-	}
-	if o.last >= c.last {
-		c.last, c.lastInput = o.last, o.lastInput
-	}
-}
-
-// follow adds o, whose calls all come after c's: the link between c's
-// last call and o's first decides one cache miss and one growing turn.
-func (c *callChain) follow(o *callChain) {
-	misses, growing := c.misses+o.misses, c.growing+o.growing
-	if o.first-c.last <= allot.PromptCacheTTL.Microseconds() {
-		misses--
-	}
-	if o.firstInput > c.lastInput {
-		growing++
-	}
-	c.merge(o)
-	c.misses, c.growing = misses, growing
 }
 
 // chainKey is a chain within a day.
@@ -351,19 +261,19 @@ type keyed struct {
 type chainSums[K comparable] struct {
 	index map[K]int32
 	keys  []K
-	vals  []callChain
+	vals  []rollup.Calls
 }
 
 func newChainSums[K comparable]() *chainSums[K] { return &chainSums[K]{index: map[K]int32{}} }
 
 // at returns the sum of k, and whether it existed; a new one is zero.
-func (s *chainSums[K]) at(k K) (*callChain, bool) {
+func (s *chainSums[K]) at(k K) (*rollup.Calls, bool) {
 	if i, ok := s.index[k]; ok {
 		return &s.vals[i], true
 	}
 	s.index[k] = int32(len(s.vals))
 	s.keys = append(s.keys, k)
-	s.vals = append(s.vals, callChain{})
+	s.vals = append(s.vals, rollup.Calls{})
 	return &s.vals[len(s.vals)-1], false
 }
 
@@ -402,7 +312,7 @@ func (f *callFolder) add(r *insightRow, fp int64) error {
 		f.day = day
 	}
 	c, _ := f.chains.at(chainKey{r.attr, r.session, fp})
-	c.add(r)
+	c.Add(r.t, &r.tokens, r.cost)
 	return nil
 }
 
@@ -440,14 +350,14 @@ func (f *callFolder) endDay() error {
 		}
 		if k.fp != 0 {
 			if p, ok := f.prompts.at(keyed{key: key, fp: k.fp}); ok {
-				p.merge(c)
+				rollup.Merge(p, c)
 			} else {
 				*p = *c
 			}
 		}
 		if k.session != 0 {
 			if d, ok := f.today.at(keyed{key: key, session: k.session}); ok {
-				d.merge(c)
+				rollup.Merge(d, c)
 			} else {
 				*d = *c
 			}
@@ -455,7 +365,7 @@ func (f *callFolder) endDay() error {
 	}
 	for i, sk := range f.today.keys {
 		if s, ok := f.sessions.at(sk); ok {
-			s.follow(&f.today.vals[i])
+			rollup.Follow(s, &f.today.vals[i])
 		} else {
 			*s = f.today.vals[i]
 		}
@@ -492,10 +402,7 @@ func (f *callFolder) result(ctx context.Context, q querier, d *dict) (allot.Insi
 	out.Prompts = make([]allot.PromptUsage, len(order))
 	for j, i := range order {
 		pk, p := f.prompts.keys[i], &f.prompts.vals[i]
-		out.Prompts[j] = allot.PromptUsage{
-			InsightKey: f.keyList[pk.key], SystemFP: uint64(pk.fp), Requests: p.requests, Tokens: p.tokens, Cost: allot.Money(p.cost),
-			MinInput: p.minInput, CacheMisses: p.misses,
-		}
+		out.Prompts[j] = p.Prompt(f.keyList[pk.key], pk.fp)
 	}
 	ids := make([]int32, 0, len(f.sessions.keys))
 	for _, sk := range f.sessions.keys {
@@ -518,12 +425,8 @@ func (f *callFolder) result(ctx context.Context, q querier, d *dict) (allot.Insi
 	out.Sessions = make([]allot.SessionUsage, len(refs))
 	for j, r := range refs {
 		sk, c := f.sessions.keys[r.i], &f.sessions.vals[r.i]
-		out.Sessions[j] = allot.SessionUsage{
-			InsightKey: f.keyList[sk.key], Session: r.name,
-			Start: time.UnixMicro(c.first).UTC(), End: time.UnixMicro(c.last).UTC(),
-			Requests: c.requests, Tokens: c.tokens, Cost: allot.Money(c.cost),
-			FirstInput: c.firstInput, LastInput: c.lastInput, Growing: c.growing,
-		}
+		out.Sessions[j] = allot.SessionUsage{InsightKey: f.keyList[sk.key], Session: r.name}
+		c.SetSession(&out.Sessions[j])
 	}
 	return out, nil
 }
@@ -593,17 +496,17 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 }
 
 // foldOrgCalls folds every call in [from, to) with a session or a counted
-// prompt, reading the prompts' calls from promptSeenWindow before from to
+// prompt, reading the prompts' calls from rollup.PromptSeenWindow before from to
 // tell their first sightings.
 func (db *DB) foldOrgCalls(ctx context.Context, tx pgx.Tx, f *callFolder, from, to time.Time) error {
-	start, window := from.UnixMicro(), promptSeenWindow.Microseconds()
+	start, window := from.UnixMicro(), rollup.PromptSeenWindow.Microseconds()
 	seen := map[int64]int64{} // fingerprint -> its latest call
 	pruned := int64(0)
 	return eachInsightRow(ctx, tx, `time >= $1 AND time < $3 AND (system_fp <> 0 OR session <> 0 AND time >= $2)`,
-		[]any{from.Add(-promptSeenWindow), from, to}, false, func(r *insightRow) error {
+		[]any{from.Add(-rollup.PromptSeenWindow), from, to}, false, func(r *insightRow) error {
 			fp := int64(0)
 			if r.systemFP != 0 {
-				if prev, ok := seen[r.systemFP]; ok && r.t-prev <= window {
+				if prev, ok := seen[r.systemFP]; ok && rollup.PromptKnown(prev, r.t) {
 					fp = r.systemFP
 				}
 				seen[r.systemFP] = r.t
@@ -631,7 +534,7 @@ type promptHour struct {
 
 // foldScopeCalls folds the calls of attrs in [from, to) with a session or
 // a system prompt. A prompt counts if anyone sent it within
-// promptSeenWindow before: the prompts' calls are counted per hour (one
+// rollup.PromptSeenWindow before: the prompts' calls are counted per hour (one
 // scan of the range, no sort), which decides every call but one whose
 // prompt's only earlier call in the window came at the same microsecond;
 // those few are looked up by time and id.
@@ -658,7 +561,7 @@ func (db *DB) foldScopeCalls(ctx context.Context, tx pgx.Tx, f *callFolder, from
 			list = append(list, fp)
 		}
 		rows, err := tx.Query(ctx, `SELECT system_fp, date_bin('1 hour', time, 'epoch'), count(*), min(time), max(time) FROM events
-			WHERE time >= $1 AND time < $2 AND system_fp = ANY ($3::int8[]) GROUP BY 1, 2`, from.Add(-promptSeenWindow), to, list)
+			WHERE time >= $1 AND time < $2 AND system_fp = ANY ($3::int8[]) GROUP BY 1, 2`, from.Add(-rollup.PromptSeenWindow), to, list)
 		if err != nil {
 			return fmt.Errorf("read prompts per hour: %w", err)
 		}
@@ -677,7 +580,7 @@ func (db *DB) foldScopeCalls(ctx context.Context, tx pgx.Tx, f *callFolder, from
 	var tieFP, tieAt []int64
 	var tieID [][]byte
 	var tieIdx []int32
-	window := promptSeenWindow.Microseconds()
+	window := rollup.PromptSeenWindow.Microseconds()
 	for i := range evs {
 		e := &evs[i]
 		if e.systemFP == 0 {

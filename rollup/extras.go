@@ -29,23 +29,26 @@ func Counts(status, maxTokens int64, dup bool) bool {
 	return allot.FailedStatus(int(status)) || dup || maxTokens == 0
 }
 
-// Add counts one call of e's figures, dup saying whether it repeats a
+// Add counts one call with e's figures, dup saying whether it repeats a
 // call (Duplicate).
-func (x *Extras) Add(e *Event, dup bool) {
-	t := &e.Tokens
-	if allot.FailedStatus(int(e.Status)) {
+func (x *Extras) Add(e *Event, dup bool) { x.AddCall(e.Status, e.MaxTokens, &e.Tokens, e.Cost, dup) }
+
+// AddCall counts one call: its status, output limit, tokens and cost, dup
+// saying whether it repeats a call (Duplicate).
+func (x *Extras) AddCall(status, maxTokens int64, t *allot.Tokens, cost int64, dup bool) {
+	if allot.FailedStatus(int(status)) {
 		x[FailedRequests]++
 		x[FailedInput] = allot.SatAdd(x[FailedInput], t.Input)
 		x[FailedOutput] = allot.SatAdd(x[FailedOutput], t.Output)
-		x[FailedCost] = allot.SatAdd(x[FailedCost], e.Cost)
+		x[FailedCost] = allot.SatAdd(x[FailedCost], cost)
 	}
 	if dup {
 		x[DupRequests]++
 		x[DupInput] = allot.SatAdd(x[DupInput], t.Input)
 		x[DupOutput] = allot.SatAdd(x[DupOutput], t.Output)
-		x[DupCost] = allot.SatAdd(x[DupCost], e.Cost)
+		x[DupCost] = allot.SatAdd(x[DupCost], cost)
 	}
-	if e.MaxTokens == 0 {
+	if maxTokens == 0 {
 		x[NoMaxRequests]++
 		x[NoMaxOutput] = allot.SatAdd(x[NoMaxOutput], t.Output)
 		if c := allot.LongOutputBucket(t.Output); c >= 0 {

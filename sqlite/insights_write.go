@@ -74,7 +74,8 @@ const insightChunk = 256
 // that continues a row links to its last call as rollup.Follow does (its
 // rules, rollup.CacheMiss and rollup.GrowingTurn, in SQL): a first call
 // within the cache TTL of the stored last one is no miss, one larger
-// than it grows. TestUpsertJoinsAsFollow checks the two agree.
+// than it grows. TestInsightAggregatesMatchEvents ("folded by append")
+// checks the two agree.
 func upsertCallsSQL(rows int) string {
 	return `INSERT INTO insight_calls (` + callColumns + `) VALUES ` + valuesSQL(rows, 4+rollup.CallValues) + `
 	ON CONFLICT (hour, attr, session, system_fp) DO UPDATE SET
