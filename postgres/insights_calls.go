@@ -592,7 +592,7 @@ func (db *DB) foldScopeCalls(ctx context.Context, tx pgx.Tx, f *callFolder, from
 		for hb := h - window/usPerHour + 1; hb < h && !known[i]; hb++ {
 			_, known[i] = hours[[2]int64{e.systemFP, hb}]
 		}
-		if b, ok := hours[[2]int64{e.systemFP, h - window/usPerHour}]; !known[i] && ok && b.last >= e.t-window {
+		if b, ok := hours[[2]int64{e.systemFP, h - window/usPerHour}]; !known[i] && ok && rollup.PromptKnown(b.last, e.t) {
 			known[i] = true
 		}
 		if b := hours[[2]int64{e.systemFP, h}]; !known[i] && b.first < e.t {
