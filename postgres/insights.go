@@ -15,13 +15,12 @@ import (
 
 // Insights on PostgreSQL are answered from the rollups (plain usage and
 // daily spend) and, for what the rollups do not keep (failed, duplicate
-// and unlimited calls, system prompts and sessions), from the events of
-// the query's whole UTC days, read in time order (then by id) and folded
-// here by package rollup's rules (rollup/doc.go: repeats, known prompts,
-// cache misses, growing turns, how chains join): nothing is written while
-// appending, so every replica answers at once and exactly. Calls form
-// chains per UTC day, attribution, session and counted prompt, as the
-// SQLite store's hourly rows joined into days.
+// and unlimited calls, system prompts and sessions), from the insight
+// rows that package rollup folds from the events (insights_fold.go), the
+// same rows the SQLite store keeps: a read folds the hours marked changed
+// first, then only reads rows. Calls form chains per hour, attribution,
+// session and counted prompt; a day's hours follow one another, as do a
+// session's days (rollup.Follow).
 
 // dayBounds widens [from, to) to whole UTC days.
 func dayBounds(from, to time.Time) (time.Time, time.Time) {
@@ -168,6 +167,9 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 	}
 	if s.none {
 		return out, nil
+	}
+	if err := db.foldInsights(ctx); err != nil {
+		return nil, fmt.Errorf("insight usage: %w", err)
 	}
 	extras, keys, err := db.insightExtras(ctx, from, to, s)
 	if err != nil {
