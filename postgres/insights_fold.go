@@ -80,9 +80,13 @@ func (db *DB) foldInsights(ctx context.Context) error {
 			hours = append(hours, h)
 		}
 		slices.Sort(hours)
-		for i := 0; i < len(hours); { // runs of consecutive hours, in order
+		// Runs of consecutive hours, in order, a day at most at a time (a
+		// ledger from before migration 0008 is all marked): each run's
+		// known prompts come from insight_prompts as the runs before it
+		// left them.
+		for i := 0; i < len(hours); {
 			j := i + 1
-			for j < len(hours) && hours[j] == hours[j-1]+1 {
+			for j < len(hours) && hours[j] == hours[j-1]+1 && j-i < 24 {
 				j++
 			}
 			if err := refoldHours(ctx, tx, hours[i], hours[j-1]+1); err != nil {
