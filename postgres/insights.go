@@ -15,35 +15,12 @@ import (
 
 // Insights on PostgreSQL are answered from the rollups (plain usage and
 // daily spend) and, for what the rollups do not keep (failed, duplicate
-// and unlimited calls, system prompts and sessions), from the events of
-// the query's whole UTC days, read in time order and folded here: nothing
-// is written while appending, so every replica answers at once and
-// exactly. The results equal the SQLite store's for the same events
-// (sqlite/insights_write.go and insights_read.go define them):
-//
-//   - a call duplicates the previous call of its user with the same
-//     request fingerprint if that came at most allot.DuplicateWindow
-//     before it (calls before the range count);
-//   - a system prompt counts apart (PromptUsage, and its own part of a
-//     session) from its second call on: a call whose prompt nobody sent
-//     in the promptSeenWindow before it is kept with its session's calls
-//     under no prompt;
-//   - calls form chains per UTC day, attribution, session and counted
-//     prompt: a chain's first call and each call more than
-//     allot.PromptCacheTTL after the previous one is a cache miss, each
-//     call whose input exceeds the previous one's a growing turn;
-//   - a prompt sums its chains of every day and session; a session sums
-//     its chains of a day as interleaved, and a day's calls follow the
-//     session's previous day: one more growing turn when the day's first
-//     input exceeds the previous day's last.
-//
-// Calls at the same microsecond are taken in id order (SQLite takes them
-// in the order it stored them).
-
-// promptSeenWindow is how long a system prompt is remembered: a call
-// counts apart under its prompt only if the prompt was sent within this
-// long before it (as sqlite's promptSeenWindow).
-const promptSeenWindow = 24 * time.Hour
+// and unlimited calls, system prompts and sessions), from the insight
+// rows that package rollup folds from the events (insights_fold.go), the
+// same rows the SQLite store keeps: a read folds the hours marked changed
+// first, then only reads rows. Calls form chains per hour, attribution,
+// session and counted prompt; a day's hours follow one another, as do a
+// session's days (rollup.Follow).
 
 // dayBounds widens [from, to) to whole UTC days.
 func dayBounds(from, to time.Time) (time.Time, time.Time) {
@@ -191,6 +168,9 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 	if s.none {
 		return out, nil
 	}
+	if err := db.foldInsights(ctx); err != nil {
+		return nil, fmt.Errorf("insight usage: %w", err)
+	}
 	extras, keys, err := db.insightExtras(ctx, from, to, s)
 	if err != nil {
 		return nil, fmt.Errorf("insight usage: %w", err)
@@ -203,15 +183,7 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 			index[k] = i
 			out = append(out, allot.InsightUsage{InsightKey: k})
 		}
-		u, v := &out[i], &x.v
-		u.Failed = u.Failed.Add(allot.UsageSum{Requests: v[0], Input: v[1], Output: v[2], Cost: allot.Money(v[3])})
-		u.Duplicates = u.Duplicates.Add(allot.UsageSum{Requests: v[4], Input: v[5], Output: v[6], Cost: allot.Money(v[7])})
-		u.NoMaxTokens = allot.SatAdd(u.NoMaxTokens, v[8])
-		u.NoMaxOutput = allot.SatAdd(u.NoMaxOutput, v[9])
-		for c := range u.LongOutputs {
-			u.LongOutputs[c].Requests = allot.SatAdd(u.LongOutputs[c].Requests, v[10+2*c])
-			u.LongOutputs[c].Output = allot.SatAdd(u.LongOutputs[c].Output, v[11+2*c])
-		}
+		x.v.SetUsage(&out[i])
 	}
 	return out, nil
 }

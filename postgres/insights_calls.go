@@ -3,7 +3,6 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,91 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/rollup"
 )
-
-// insightRow is what insights read of one event.
-type insightRow struct {
-	t                   int64 // unix microseconds
-	attr, session       int32
-	systemFP, requestFP int64
-	status              int16
-	maxTokens           int64
-	tokens              allot.Tokens // without reasoning, which no insight needs
-	cost                int64
-	id                  []byte // only when asked for; valid during the callback
-}
-
-// insightColumns are the columns eachInsightRow reads, and their sizes in
-// the binary format (all NOT NULL).
-const insightColumns = `time, attr, session, system_fp, request_fp, status, max_tokens, input, cache_read, cache_write_5m, cache_write_1h, output, cost_nano`
-
-var insightColumnSizes = [...]int{8, 4, 4, 8, 8, 2, 8, 8, 8, 8, 8, 8, 8}
-
-// postgresEpoch is PostgreSQL's epoch (2000-01-01 UTC) in unix microseconds.
-const postgresEpoch = 946_684_800_000_000
-
-// eachInsightRow calls fn with the events matching where (with args),
-// in time order and then by id, read through q, decoding the binary
-// values directly: an org's month is a million rows. With withID the
-// rows carry their ids.
-func eachInsightRow(ctx context.Context, q querier, where string, args []any, withID bool, fn func(r *insightRow) error) error {
-	cols := insightColumns
-	if withID {
-		cols += ", id"
-	}
-	rows, err := q.Query(ctx, `SELECT `+cols+` FROM events WHERE `+where+` ORDER BY time, id`, args...)
-	if err != nil {
-		return fmt.Errorf("read events: %w", err)
-	}
-	defer rows.Close()
-	be := binary.BigEndian
-	var r insightRow
-	checked := false
-	for rows.Next() {
-		v := rows.RawValues()
-		if !checked {
-			fds := rows.FieldDescriptions()
-			for i := range fds {
-				if fds[i].Format != pgx.BinaryFormatCode {
-					return fmt.Errorf("read events: column %s is not in binary format", fds[i].Name)
-				}
-			}
-			checked = true
-		}
-		if len(v) != len(insightColumnSizes)+btoi(withID) {
-			return fmt.Errorf("read events: %d columns", len(v))
-		}
-		for i, n := range insightColumnSizes {
-			if len(v[i]) != n {
-				return fmt.Errorf("read events: column %d has %d bytes, want %d", i+1, len(v[i]), n)
-			}
-		}
-		r.t = int64(be.Uint64(v[0])) + postgresEpoch
-		r.attr, r.session = int32(be.Uint32(v[1])), int32(be.Uint32(v[2]))
-		r.systemFP, r.requestFP = int64(be.Uint64(v[3])), int64(be.Uint64(v[4]))
-		r.status, r.maxTokens = int16(be.Uint16(v[5])), int64(be.Uint64(v[6]))
-		r.tokens = allot.Tokens{Input: int64(be.Uint64(v[7])), CacheRead: int64(be.Uint64(v[8])), CacheWrite5m: int64(be.Uint64(v[9])),
-			CacheWrite1h: int64(be.Uint64(v[10])), Output: int64(be.Uint64(v[11]))}
-		r.cost = int64(be.Uint64(v[12]))
-		if withID {
-			r.id = v[13]
-		}
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read events: %w", err)
-	}
-	return nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // readOnly runs fn in a read-only transaction on one snapshot, so that
 // the attributions read first cover the events read after. Its
@@ -112,27 +28,16 @@ func (db *DB) readOnly(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	})
 }
 
-// extrasValues is how many sums insightExtras keeps per attribution:
-// failed and duplicate (requests, input, output, cost), unlimited
-// (requests, output) and each long-output class (requests, output).
-const extrasValues = 10 + 2*allot.LongOutputBuckets
-
 // attrExtras is what one attribution's calls add to InsightUsage beyond
-// the rollups, in extrasValues order.
+// the rollups.
 type attrExtras struct {
 	attr int32
-	v    [extrasValues]int64
-}
-
-// dupKey identifies a request for duplicate detection: the same request
-// fingerprint from the same user (dict id).
-type dupKey struct {
-	user int32
-	fp   int64
+	v    rollup.Extras
 }
 
 // insightExtras sums, per attribution of s, the failed, duplicate and
-// unlimited calls in [from, to), in attribution order, and returns the
+// unlimited calls in [from, to) from the insight rows, in attribution
+// order, and returns the
 // attributions' keys. Duplicates are found over every call of the
 // scope's users, from allot.DuplicateWindow before from. The org's sums
 // over closed days come from memory when kept (insights_kept.go).
@@ -155,7 +60,7 @@ func (db *DB) insightExtras(ctx context.Context, from, to time.Time, s insightSc
 				kept, from = k, time.UnixMicro(end*usPerDay).UTC()
 			}
 		}
-		if out, err = scanExtras(ctx, tx, from, to, s, keys); err != nil || kept == nil {
+		if out, err = readExtras(ctx, tx, from, to, s.attrs); err != nil || kept == nil {
 			return err
 		}
 		out = addExtras(kept, out)
@@ -182,9 +87,7 @@ func addExtras(a, b []attrExtras) []attrExtras {
 			j++
 		default:
 			x := a[i]
-			for k := range x.v {
-				x.v[k] = allot.SatAdd(x.v[k], b[j].v[k])
-			}
+			rollup.AddExtras(&x.v, &b[j].v)
 			out = append(out, x)
 			i, j = i+1, j+1
 		}
@@ -192,76 +95,31 @@ func addExtras(a, b []attrExtras) []attrExtras {
 	return out
 }
 
-// scanExtras is insightExtras over the events, read through tx.
-func scanExtras(ctx context.Context, tx pgx.Tx, from, to time.Time, s insightScope, keys attrKeys) ([]attrExtras, error) {
-	var keep map[int32]bool
-	where, args := `time >= $1 AND time < $2`, []any{from.Add(-allot.DuplicateWindow), to}
-	if s.attrs != nil {
-		keep = make(map[int32]bool, len(s.attrs))
-		for _, a := range s.attrs {
-			keep[a] = true
-		}
-		where, args = `attr = ANY ($3::int4[]) AND `+where, append(args, s.users)
+// readExtras sums the insight_extras rows of [from, to) per attribution,
+// of attrs only unless nil, in attribution order, read through tx.
+func readExtras(ctx context.Context, tx pgx.Tx, from, to time.Time, attrs []int32) ([]attrExtras, error) {
+	where, args := `hour >= $1 AND hour < $2`, []any{floorDiv(from.UnixMicro(), usPerHour), floorDiv(to.UnixMicro(), usPerHour)}
+	if attrs != nil {
+		where, args = where+` AND attr = ANY ($3::int4[])`, append(args, attrs)
 	}
-	start, window := from.UnixMicro(), allot.DuplicateWindow.Microseconds()
-	seen := map[dupKey]int64{}
-	pruned := int64(0)
-	sums := map[int32]*[extrasValues]int64{}
-	err := eachInsightRow(ctx, tx, where, args, false, func(r *insightRow) error {
-		dup := false
-		if r.requestFP != 0 {
-			u, ok := keys.users[r.attr]
-			if !ok {
-				return fmt.Errorf("events refer to unknown attribution %d", r.attr)
-			}
-			k := dupKey{u, r.requestFP}
-			if prev, ok := seen[k]; ok && r.t-prev <= window {
-				dup = true
-			}
-			seen[k] = r.t
-			if r.t-pruned > 64*window { // forget calls no repeat can follow
-				for k, t := range seen {
-					if r.t-t > window {
-						delete(seen, k)
-					}
-				}
-				pruned = r.t
-			}
+	rows, _ := tx.Query(ctx, `SELECT attr, `+extrasColumns+` FROM insight_extras WHERE `+where, args...)
+	sums := map[int32]*rollup.Extras{}
+	var attr int32
+	var x rollup.Extras
+	dest := []any{&attr}
+	for i := range x {
+		dest = append(dest, &x[i])
+	}
+	if _, err := pgx.ForEachRow(rows, dest, func() error {
+		s := sums[attr]
+		if s == nil {
+			s = &rollup.Extras{}
+			sums[attr] = s
 		}
-		failed := allot.FailedStatus(int(r.status))
-		if r.t < start || keep != nil && !keep[r.attr] || !failed && !dup && r.maxTokens != 0 {
-			return nil
-		}
-		x := sums[r.attr]
-		if x == nil {
-			x = &[extrasValues]int64{}
-			sums[r.attr] = x
-		}
-		t := &r.tokens
-		if failed {
-			x[0]++
-			x[1] = allot.SatAdd(x[1], t.Input)
-			x[2] = allot.SatAdd(x[2], t.Output)
-			x[3] = allot.SatAdd(x[3], r.cost)
-		}
-		if dup {
-			x[4]++
-			x[5] = allot.SatAdd(x[5], t.Input)
-			x[6] = allot.SatAdd(x[6], t.Output)
-			x[7] = allot.SatAdd(x[7], r.cost)
-		}
-		if r.maxTokens == 0 {
-			x[8]++
-			x[9] = allot.SatAdd(x[9], t.Output)
-			if c := allot.LongOutputBucket(t.Output); c >= 0 {
-				x[10+2*c]++
-				x[11+2*c] = allot.SatAdd(x[11+2*c], t.Output)
-			}
-		}
+		rollup.AddExtras(s, &x)
 		return nil
-	})
-	if err != nil {
-		return nil, err
+	}); err != nil {
+		return nil, fmt.Errorf("read insight extras: %w", err)
 	}
 	out := make([]attrExtras, 0, len(sums))
 	for a, v := range sums {
@@ -271,67 +129,25 @@ func scanExtras(ctx context.Context, tx pgx.Tx, from, to time.Time, s insightSco
 	return out, nil
 }
 
-// callChain is the calls of one chain (a UTC day, attribution, session
-// and counted prompt), or several merged.
-type callChain struct {
-	requests              int64
-	tokens                allot.Tokens
-	cost                  int64
-	minInput, misses      int64
-	growing               int64
-	first, last           int64 // unix microseconds
-	firstInput, lastInput int64
-}
-
-// add appends call r to the chain (or starts it), r coming no earlier
-// than the chain's calls.
-func (c *callChain) add(r *insightRow) {
-	in := r.tokens.Input
-	if c.requests == 0 {
-		c.minInput, c.misses, c.first, c.firstInput = in, 1, r.t, in
-	} else {
-		if r.t-c.last > allot.PromptCacheTTL.Microseconds() {
-			c.misses++
-		}
-		if in > c.lastInput {
-			c.growing++
-		}
-		c.minInput = min(c.minInput, in)
+// readCalls hands f the insight_calls rows of [from, to), of attrs only
+// unless nil, in hour order, read through tx.
+func readCalls(ctx context.Context, tx pgx.Tx, f *callFolder, from, to time.Time, attrs []int32) error {
+	where, args := `hour >= $1 AND hour < $2`, []any{floorDiv(from.UnixMicro(), usPerHour), floorDiv(to.UnixMicro(), usPerHour)}
+	if attrs != nil {
+		where, args = where+` AND attr = ANY ($3::int4[])`, append(args, attrs)
 	}
-	c.requests++
-	c.tokens = c.tokens.Add(r.tokens)
-	c.cost = allot.SatAdd(c.cost, r.cost)
-	c.last, c.lastInput = r.t, in
-}
-
-// merge adds o, whose calls interleave with c's.
-func (c *callChain) merge(o *callChain) {
-	c.requests = allot.SatAdd(c.requests, o.requests)
-	c.tokens = c.tokens.Add(o.tokens)
-	c.cost = allot.SatAdd(c.cost, o.cost)
-	c.minInput = min(c.minInput, o.minInput)
-	c.misses = allot.SatAdd(c.misses, o.misses)
-	c.growing = allot.SatAdd(c.growing, o.growing)
-	if o.first < c.first {
-		c.first, c.firstInput = o.first, o.firstInput
+	rows, _ := tx.Query(ctx, `SELECT hour, attr, session, system_fp, `+callColumns+` FROM insight_calls WHERE `+where+` ORDER BY hour`, args...)
+	var hour int64
+	var k chainKey
+	var v rollup.Calls
+	dest := []any{&hour, &k.attr, &k.session, &k.fp}
+	for i := range v {
+		dest = append(dest, &v[i])
 	}
-	if o.last >= c.last {
-		c.last, c.lastInput = o.last, o.lastInput
+	if _, err := pgx.ForEachRow(rows, dest, func() error { return f.add(hour, k, &v) }); err != nil {
+		return fmt.Errorf("read insight calls: %w", err)
 	}
-}
-
-// follow adds o, whose calls all come after c's: the link between c's
-// last call and o's first decides one cache miss and one growing turn.
-func (c *callChain) follow(o *callChain) {
-	misses, growing := c.misses+o.misses, c.growing+o.growing
-	if o.first-c.last <= allot.PromptCacheTTL.Microseconds() {
-		misses--
-	}
-	if o.firstInput > c.lastInput {
-		growing++
-	}
-	c.merge(o)
-	c.misses, c.growing = misses, growing
+	return nil
 }
 
 // chainKey is a chain within a day.
@@ -351,19 +167,19 @@ type keyed struct {
 type chainSums[K comparable] struct {
 	index map[K]int32
 	keys  []K
-	vals  []callChain
+	vals  []rollup.Calls
 }
 
 func newChainSums[K comparable]() *chainSums[K] { return &chainSums[K]{index: map[K]int32{}} }
 
 // at returns the sum of k, and whether it existed; a new one is zero.
-func (s *chainSums[K]) at(k K) (*callChain, bool) {
+func (s *chainSums[K]) at(k K) (*rollup.Calls, bool) {
 	if i, ok := s.index[k]; ok {
 		return &s.vals[i], true
 	}
 	s.index[k] = int32(len(s.vals))
 	s.keys = append(s.keys, k)
-	s.vals = append(s.vals, callChain{})
+	s.vals = append(s.vals, rollup.Calls{})
 	return &s.vals[len(s.vals)-1], false
 }
 
@@ -372,8 +188,8 @@ func (s *chainSums[K]) reset() {
 	s.keys, s.vals = s.keys[:0], s.vals[:0]
 }
 
-// callFolder folds calls, in time order, into chains per day, and each
-// finished day into the prompts and sessions of the range.
+// callFolder joins hourly rows, in hour order, into chains per day, and
+// each finished day into the prompts and sessions of the range.
 type callFolder struct {
 	keys     attrKeys
 	canon    map[int32]int32 // attribution -> index in keyList
@@ -393,16 +209,19 @@ func newCallFolder(keys attrKeys) *callFolder {
 		chains: newChainSums[chainKey](), prompts: newChainSums[keyed](), sessions: newChainSums[keyed](), today: newChainSums[keyed]()}
 }
 
-// add folds call r under counted prompt fp (0 for none).
-func (f *callFolder) add(r *insightRow, fp int64) error {
-	if day := floorDiv(r.t, usPerDay); day != f.day {
+// add joins the row of hour and k, which follows k's earlier hours.
+func (f *callFolder) add(hour int64, k chainKey, v *rollup.Calls) error {
+	if day := floorDiv(hour, 24); day != f.day {
 		if err := f.endDay(); err != nil {
 			return err
 		}
 		f.day = day
 	}
-	c, _ := f.chains.at(chainKey{r.attr, r.session, fp})
-	c.add(r)
+	if c, ok := f.chains.at(k); ok {
+		rollup.Follow(c, v)
+	} else {
+		*c = *v
+	}
 	return nil
 }
 
@@ -440,14 +259,14 @@ func (f *callFolder) endDay() error {
 		}
 		if k.fp != 0 {
 			if p, ok := f.prompts.at(keyed{key: key, fp: k.fp}); ok {
-				p.merge(c)
+				rollup.Merge(p, c)
 			} else {
 				*p = *c
 			}
 		}
 		if k.session != 0 {
 			if d, ok := f.today.at(keyed{key: key, session: k.session}); ok {
-				d.merge(c)
+				rollup.Merge(d, c)
 			} else {
 				*d = *c
 			}
@@ -455,7 +274,7 @@ func (f *callFolder) endDay() error {
 	}
 	for i, sk := range f.today.keys {
 		if s, ok := f.sessions.at(sk); ok {
-			s.follow(&f.today.vals[i])
+			rollup.Follow(s, &f.today.vals[i])
 		} else {
 			*s = f.today.vals[i]
 		}
@@ -492,10 +311,7 @@ func (f *callFolder) result(ctx context.Context, q querier, d *dict) (allot.Insi
 	out.Prompts = make([]allot.PromptUsage, len(order))
 	for j, i := range order {
 		pk, p := f.prompts.keys[i], &f.prompts.vals[i]
-		out.Prompts[j] = allot.PromptUsage{
-			InsightKey: f.keyList[pk.key], SystemFP: uint64(pk.fp), Requests: p.requests, Tokens: p.tokens, Cost: allot.Money(p.cost),
-			MinInput: p.minInput, CacheMisses: p.misses,
-		}
+		out.Prompts[j] = p.Prompt(f.keyList[pk.key], pk.fp)
 	}
 	ids := make([]int32, 0, len(f.sessions.keys))
 	for _, sk := range f.sessions.keys {
@@ -518,12 +334,8 @@ func (f *callFolder) result(ctx context.Context, q querier, d *dict) (allot.Insi
 	out.Sessions = make([]allot.SessionUsage, len(refs))
 	for j, r := range refs {
 		sk, c := f.sessions.keys[r.i], &f.sessions.vals[r.i]
-		out.Sessions[j] = allot.SessionUsage{
-			InsightKey: f.keyList[sk.key], Session: r.name,
-			Start: time.UnixMicro(c.first).UTC(), End: time.UnixMicro(c.last).UTC(),
-			Requests: c.requests, Tokens: c.tokens, Cost: allot.Money(c.cost),
-			FirstInput: c.firstInput, LastInput: c.lastInput, Growing: c.growing,
-		}
+		out.Sessions[j] = allot.SessionUsage{InsightKey: f.keyList[sk.key], Session: r.name}
+		c.SetSession(&out.Sessions[j])
 	}
 	return out, nil
 }
@@ -540,6 +352,9 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	s, err := db.insightScope(ctx, q)
 	if err != nil || s.none || !from.Before(to) {
 		return out, wrapErr("insight calls", err)
+	}
+	if err := db.foldInsights(ctx); err != nil {
+		return out, fmt.Errorf("insight calls: %w", err)
 	}
 	err = db.readOnly(ctx, func(tx pgx.Tx) error {
 		keys, err := db.readAttrKeys(ctx, tx, s.attrs)
@@ -560,10 +375,10 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 				f, start = k.clone(keys), time.UnixMicro(end*usPerDay).UTC()
 			}
 			if start.Before(to) {
-				err = db.foldOrgCalls(ctx, tx, f, start, to)
+				err = readCalls(ctx, tx, f, start, to, nil)
 			}
 		} else {
-			err = db.foldScopeCalls(ctx, tx, f, from, to, s.attrs)
+			err = readCalls(ctx, tx, f, from, to, s.attrs)
 		}
 		if err != nil {
 			return err
@@ -590,141 +405,4 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 		out.Sessions = nil
 	}
 	return out, nil
-}
-
-// foldOrgCalls folds every call in [from, to) with a session or a counted
-// prompt, reading the prompts' calls from promptSeenWindow before from to
-// tell their first sightings.
-func (db *DB) foldOrgCalls(ctx context.Context, tx pgx.Tx, f *callFolder, from, to time.Time) error {
-	start, window := from.UnixMicro(), promptSeenWindow.Microseconds()
-	seen := map[int64]int64{} // fingerprint -> its latest call
-	pruned := int64(0)
-	return eachInsightRow(ctx, tx, `time >= $1 AND time < $3 AND (system_fp <> 0 OR session <> 0 AND time >= $2)`,
-		[]any{from.Add(-promptSeenWindow), from, to}, false, func(r *insightRow) error {
-			fp := int64(0)
-			if r.systemFP != 0 {
-				if prev, ok := seen[r.systemFP]; ok && r.t-prev <= window {
-					fp = r.systemFP
-				}
-				seen[r.systemFP] = r.t
-				if r.t-pruned > window {
-					for k, t := range seen {
-						if r.t-t > window {
-							delete(seen, k)
-						}
-					}
-					pruned = r.t
-				}
-			}
-			if r.t < start || r.session == 0 && fp == 0 {
-				return nil
-			}
-			return f.add(r, fp)
-		})
-}
-
-// promptHour is the calls with one system prompt in one hour.
-type promptHour struct {
-	calls       int64
-	first, last int64 // unix microseconds
-}
-
-// foldScopeCalls folds the calls of attrs in [from, to) with a session or
-// a system prompt. A prompt counts if anyone sent it within
-// promptSeenWindow before: the prompts' calls are counted per hour (one
-// scan of the range, no sort), which decides every call but one whose
-// prompt's only earlier call in the window came at the same microsecond;
-// those few are looked up by time and id.
-func (db *DB) foldScopeCalls(ctx context.Context, tx pgx.Tx, f *callFolder, from, to time.Time, attrs []int32) error {
-	var evs []insightRow
-	var ids [][]byte
-	fps := map[int64]bool{}
-	err := eachInsightRow(ctx, tx, `attr = ANY ($3::int4[]) AND time >= $1 AND time < $2 AND (system_fp <> 0 OR session <> 0)`,
-		[]any{from, to, attrs}, true, func(r *insightRow) error {
-			evs = append(evs, *r)
-			ids = append(ids, slices.Clone(r.id))
-			if r.systemFP != 0 {
-				fps[r.systemFP] = true
-			}
-			return nil
-		})
-	if err != nil || len(evs) == 0 {
-		return err
-	}
-	hours := map[[2]int64]promptHour{} // fingerprint, unix hour
-	if len(fps) > 0 {
-		list := make([]int64, 0, len(fps))
-		for fp := range fps {
-			list = append(list, fp)
-		}
-		rows, err := tx.Query(ctx, `SELECT system_fp, date_bin('1 hour', time, 'epoch'), count(*), min(time), max(time) FROM events
-			WHERE time >= $1 AND time < $2 AND system_fp = ANY ($3::int8[]) GROUP BY 1, 2`, from.Add(-promptSeenWindow), to, list)
-		if err != nil {
-			return fmt.Errorf("read prompts per hour: %w", err)
-		}
-		var fp int64
-		var hour, first, last time.Time
-		var h promptHour
-		if _, err := pgx.ForEachRow(rows, []any{&fp, &hour, &h.calls, &first, &last}, func() error {
-			h.first, h.last = first.UnixMicro(), last.UnixMicro()
-			hours[[2]int64{fp, floorDiv(hour.UnixMicro(), usPerHour)}] = h
-			return nil
-		}); err != nil {
-			return fmt.Errorf("read prompts per hour: %w", err)
-		}
-	}
-	known := make([]bool, len(evs))
-	var tieFP, tieAt []int64
-	var tieID [][]byte
-	var tieIdx []int32
-	window := promptSeenWindow.Microseconds()
-	for i := range evs {
-		e := &evs[i]
-		if e.systemFP == 0 {
-			continue
-		}
-		h := floorDiv(e.t, usPerHour)
-		// The window [t - 24h, t] spans hour h-24 from within, whole
-		// hours h-23 .. h-1, and hour h up to t.
-		for hb := h - window/usPerHour + 1; hb < h && !known[i]; hb++ {
-			_, known[i] = hours[[2]int64{e.systemFP, hb}]
-		}
-		if b, ok := hours[[2]int64{e.systemFP, h - window/usPerHour}]; !known[i] && ok && b.last >= e.t-window {
-			known[i] = true
-		}
-		if b := hours[[2]int64{e.systemFP, h}]; !known[i] && b.first < e.t {
-			known[i] = true
-		}
-		if b := hours[[2]int64{e.systemFP, h}]; !known[i] && b.first == e.t && b.calls > 1 {
-			tieFP, tieAt, tieID, tieIdx = append(tieFP, e.systemFP), append(tieAt, e.t), append(tieID, ids[i]), append(tieIdx, int32(i))
-		}
-	}
-	if len(tieIdx) > 0 {
-		at := make([]time.Time, len(tieAt))
-		for i, t := range tieAt {
-			at[i] = time.UnixMicro(t).UTC()
-		}
-		rows, _ := tx.Query(ctx, `SELECT u.i FROM unnest($1::int8[], $2::timestamptz[], $3::bytea[], $4::int4[]) AS u(fp, t, id, i)
-			WHERE EXISTS (SELECT 1 FROM events e WHERE e.time = u.t AND e.system_fp = u.fp AND e.id < u.id)`, tieFP, at, tieID, tieIdx)
-		var i int32
-		if _, err := pgx.ForEachRow(rows, []any{&i}, func() error {
-			known[i] = true
-			return nil
-		}); err != nil {
-			return fmt.Errorf("read prompts sent at the same time: %w", err)
-		}
-	}
-	for i := range evs {
-		fp := int64(0)
-		if known[i] {
-			fp = evs[i].systemFP
-		}
-		if evs[i].session == 0 && fp == 0 {
-			continue
-		}
-		if err := f.add(&evs[i], fp); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The org's insights read every call of the period from the events: a
-// month of a thousand people is a million rows, over a second for the
-// usage and again for the calls. The org's sums over the period's closed
-// days are kept in memory instead, as the SQLite store keeps them: its
+// The org's insights read every insight row of the period: a month of a
+// thousand people is hundreds of thousands of rows. The org's sums over
+// the period's closed days are kept in memory instead, as the SQLite
+// store keeps them: its
 // failed, duplicate and unlimited calls per attribution, and its calls
 // folded up to the end of the last closed day. They are keyed by the
 // versions of those days and of the day before them (whose last calls
@@ -66,18 +66,24 @@ func (db *DB) WarmInsights(ctx context.Context, days int) error {
 // warmOrg keeps the org's extras and calls over the closed days from d0
 // (before d1).
 func (db *DB) warmOrg(ctx context.Context, d0, d1 int64) error {
+	if err := db.foldInsights(ctx); err != nil {
+		return fmt.Errorf("warm insights: %w", err)
+	}
 	err := db.readOnly(ctx, func(tx pgx.Tx) error {
 		end, vs, err := closedRun(ctx, tx, d0, d1)
 		if err != nil || end == d0 {
 			return err
 		}
+		// Sums are kept only from rows folded from every event this
+		// snapshot sees up to the run's end: else they would be kept under
+		// versions that already count events not folded yet.
+		var dirty bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM insight_dirty WHERE hour < $1)`, end*24).Scan(&dirty); err != nil || dirty {
+			return err
+		}
 		from, to := time.UnixMicro(d0*usPerDay).UTC(), time.UnixMicro(end*usPerDay).UTC()
 		if _, ok := db.kextras.Get(d0, end, vs); !ok {
-			keys, err := db.readAttrKeys(ctx, tx, nil)
-			if err != nil {
-				return err
-			}
-			extras, err := scanExtras(ctx, tx, from, to, insightScope{}, keys)
+			extras, err := readExtras(ctx, tx, from, to, nil)
 			if err != nil {
 				return err
 			}
@@ -89,7 +95,7 @@ func (db *DB) warmOrg(ctx context.Context, d0, d1 int64) error {
 				return err
 			}
 			f := newCallFolder(keys)
-			if err := db.foldOrgCalls(ctx, tx, f, from, to); err != nil {
+			if err := readCalls(ctx, tx, f, from, to, nil); err != nil {
 				return err
 			}
 			if err := f.endDay(); err != nil {

@@ -536,3 +536,87 @@ func TestKeptOrgInsightsAsRead(t *testing.T) {
 	keep()
 	same("kept again", true)
 }
+
+// TestInsightRowsFoldedAcrossReplicas: the ledger appended out of time
+// order (late events into hours already folded), by two replicas at once
+// while a third reads insights (folding what is marked as it goes), or
+// newest batch first with a fold after each. The rows then give exactly
+// what SQLite gives for the same events appended in order: every changed
+// hour, and the hours after it whose repeats and known prompts it
+// decides, were refolded.
+func TestInsightRowsFoldedAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	const days = 3
+	events := genInsightLedger(7, 10, days, insightStart)
+	var batches [][]allot.Event // of 40 events, in time order
+	for i := 0; i < len(events); i += 40 {
+		batches = append(batches, events[i:min(i+40, len(events))])
+	}
+	for _, tc := range []struct {
+		name     string
+		replicas int
+		order    func(bs [][]allot.Event)
+		foldEach bool // fold after each batch; else a reader reads meanwhile
+	}{
+		{"two replicas, shuffled, read meanwhile", 2, func(bs [][]allot.Event) {
+			rand.New(rand.NewPCG(7, 8)).Shuffle(len(bs), func(i, j int) { bs[i], bs[j] = bs[j], bs[i] })
+		}, false},
+		{"newest first, folded after each", 1, slices.Reverse[[][]allot.Event], true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dsn := testDSN(t)
+			schema := testSchema(t, dsn)
+			reader := openSchema(t, dsn, schema)
+			bs := slices.Clone(batches)
+			tc.order(bs)
+			errs := make(chan error, tc.replicas+1)
+			done := make(chan struct{})
+			for r := range tc.replicas {
+				db := openSchema(t, dsn, schema)
+				go func() {
+					for i := r; i < len(bs); i += tc.replicas {
+						if _, err := db.Append(ctx, bs[i]); err != nil {
+							errs <- err
+							return
+						}
+						if tc.foldEach {
+							if err := db.foldInsights(ctx); err != nil {
+								errs <- err
+								return
+							}
+						}
+					}
+					errs <- nil
+				}()
+			}
+			go func() {
+				q := allot.InsightQuery{From: insightStart, To: insightStart.Add(days * 24 * time.Hour)}
+				for !tc.foldEach {
+					select {
+					case <-done:
+						errs <- nil
+						return
+					default:
+					}
+					if _, err := reader.InsightCalls(ctx, q); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+			for range tc.replicas {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			close(done)
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			compareInsights(t, openLite(t, events), reader, insightQueries(insightStart, days))
+		})
+	}
+}

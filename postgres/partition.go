@@ -162,7 +162,7 @@ func (db *DB) DropBefore(ctx context.Context, t time.Time) (int, error) {
 		}
 		end := monthStart(months[len(months)-1] + 1)
 		hour := end.Unix() / 3600
-		for _, table := range []string{"rollups_hourly", "rollups_hours"} {
+		for _, table := range []string{"rollups_hourly", "rollups_hours", "insight_calls", "insight_extras", "insight_prompts", "insight_dirty"} {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE hour < $1`, hour); err != nil {
 				return fmt.Errorf("drop hourly rollups: %w", err)
 			}

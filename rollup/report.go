@@ -176,10 +176,6 @@ func Report(ctx context.Context, src ReportSource, q allot.ReportQuery) ([]allot
 	return reportRows(ctx, src, q, s, g)
 }
 
-// usPerHour is the rollup bucket width in the microseconds an event's
-// time counts.
-const usPerHour = 3_600_000_000
-
 // sumUnits adds the scan's units, in time order, to g.
 func sumUnits(src ReportSource, s *ReportScan, g *grouper) {
 	src.ReportAttrs(func(attr func(int32) (ReportAttr, bool), maxID int64) {

@@ -30,6 +30,7 @@ import (
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/internal/periodcache"
 	"github.com/allot-dev/allot/internal/rollupcache"
+	"github.com/allot-dev/allot/rollup"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -43,13 +44,13 @@ type DB struct {
 
 	dict    *dict
 	attrs   *attrCache
-	rcache  *rollupcache.Cache                       // reports' blocks of rollups (report.go)
-	ihours  *insightHours                            // completed hours' insight rows (insights_hours.go)
-	pextras *periodcache.Cache[map[int64]*extrasAgg] // the org's extras over past days (insights_period.go)
-	pdaily  *periodcache.Cache[[]allot.DailySpend]   // the org's daily spend on past days
-	pcalls  *periodcache.Cache[*keptCalls]           // the org's call sums over past days (insights_calls.go)
-	clock   func() time.Time                         // insights' now, when not time.Now (tests)
-	ckpt    *checkpointer                            // copies the WAL into the file in the background (checkpoint.go)
+	rcache  *rollupcache.Cache                           // reports' blocks of rollups (report.go)
+	ihours  *insightHours                                // completed hours' insight rows (insights_hours.go)
+	pextras *periodcache.Cache[map[int64]*rollup.Extras] // the org's extras over past days (insights_period.go)
+	pdaily  *periodcache.Cache[[]allot.DailySpend]       // the org's daily spend on past days
+	pcalls  *periodcache.Cache[*keptCalls]               // the org's call sums over past days (insights_calls.go)
+	clock   func() time.Time                             // insights' now, when not time.Now (tests)
+	ckpt    *checkpointer                                // copies the WAL into the file in the background (checkpoint.go)
 
 	wmu   sync.Mutex           // held by every write: one transaction at a time on w
 	stmts map[string]*sql.Stmt // Append's statements, prepared on w at Open, by SQL
@@ -113,7 +114,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 
-	db.dict, db.attrs, db.ihours, db.pextras, db.pdaily = newDict(), newAttrCache(), newInsightHours(), &periodcache.Cache[map[int64]*extrasAgg]{}, &periodcache.Cache[[]allot.DailySpend]{}
+	db.dict, db.attrs, db.ihours, db.pextras, db.pdaily = newDict(), newAttrCache(), newInsightHours(), &periodcache.Cache[map[int64]*rollup.Extras]{}, &periodcache.Cache[[]allot.DailySpend]{}
 	db.pcalls = &periodcache.Cache[*keptCalls]{Keep: 2} // the period in view and one other: they are large
 	// The dictionary fills as strings are used (dict.go).
 	if err = db.attrs.refresh(ctx, r); err != nil {

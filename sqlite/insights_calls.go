@@ -3,44 +3,20 @@ package sqlite
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/rollup"
 )
-
-// callSums accumulates call entries per key in first-seen order.
-type callSums[K comparable] struct {
-	index map[K]int
-	keys  []K
-	vals  []callAgg
-}
-
-func newCallSums[K comparable]() *callSums[K] { return &callSums[K]{index: map[K]int{}} }
-
-// add merges v under k: followed (v after the stored calls) or interleaved.
-func (s *callSums[K]) add(k K, v *callAgg, follows bool) {
-	if i, ok := s.index[k]; ok {
-		if follows {
-			followCall(&s.vals[i], v)
-		} else {
-			mergeCall(&s.vals[i], v)
-		}
-		return
-	}
-	s.index[k] = len(s.vals)
-	s.keys = append(s.keys, k)
-	s.vals = append(s.vals, *v)
-}
 
 // periodCalls is InsightCalls' sums over a run of days: per canonical
 // attribution and system prompt, and per canonical attribution and
 // session, each in first-seen order.
 type periodCalls struct {
-	prompts  *callSums[[2]int64] // canonical attr, fp
-	sessions *sessionTable
+	prompts  *rollup.CallSums[[2]int64] // canonical attr, fp
+	sessions *rollup.SessionTable
 }
 
 // sumCalls sums the call entries of f's people over the days overlapping
@@ -48,38 +24,38 @@ type periodCalls struct {
 // entries of one day (one per attribution and system prompt) interleave
 // and merge first; a later day's follow the earlier ones.
 func (db *DB) sumCalls(ctx context.Context, names *insightNames, f insightFilter, from, to time.Time) (*periodCalls, error) {
-	p := &periodCalls{prompts: newCallSums[[2]int64]()}
+	p := &periodCalls{prompts: rollup.NewCallSums[[2]int64]()}
 	days := int(to.Sub(from) / (24 * time.Hour))
 	type part struct {
 		canon int64
-		v     callAgg
+		v     rollup.Calls
 	}
 	var group []part // one session's entries of a day, by canonical attribution
 	maxID, err := db.dict.maxID(ctx, db.r)
 	if err != nil {
 		return nil, err
 	}
-	err = db.eachInsightDay(ctx, from, to, f, true, false, func(d *insightDay) error {
+	err = db.eachInsightDay(ctx, from, to, f, true, false, func(d *rollup.Day) error {
 		if p.sessions == nil { // size for a period like its first day
-			n := len(d.calls)
-			p.sessions = newSessionTable(maxID, n*(days+1), denseSessions(maxID, n*(days+1)))
-			p.prompts.index = make(map[[2]int64]int, n)
+			n := len(d.Calls)
+			p.sessions = rollup.NewSessionTable(maxID, n*(days+1), rollup.DenseSessions(maxID, n*(days+1)))
+			p.prompts.Index = make(map[[2]int64]int, n)
 		}
-		calls := d.calls
+		calls := d.Calls
 		for i := 0; i < len(calls); {
-			session := calls[i].session
+			session := calls[i].Session
 			group = group[:0]
-			for ; i < len(calls) && calls[i].session == session; i++ {
+			for ; i < len(calls) && calls[i].Session == session; i++ {
 				c := &calls[i]
-				a, err := names.canon(c.attr)
+				a, err := names.canon(c.Attr)
 				if err != nil {
 					return err
 				}
 				if a < 0 {
 					continue
 				}
-				if c.fp != 0 {
-					p.prompts.add([2]int64{a, c.fp}, &c.v, false)
+				if c.FP != 0 {
+					p.prompts.Add([2]int64{a, c.FP}, &c.V, false)
 				}
 				if session == 0 {
 					continue
@@ -89,13 +65,13 @@ func (db *DB) sumCalls(ctx context.Context, names *insightNames, f insightFilter
 					j++
 				}
 				if j < len(group) {
-					mergeCall(&group[j].v, &c.v)
+					rollup.Merge(&group[j].v, &c.V)
 				} else {
-					group = append(group, part{a, c.v})
+					group = append(group, part{a, c.V})
 				}
 			}
 			for j := range group {
-				p.sessions.add(group[j].canon, session, &group[j].v, true)
+				p.sessions.Add(group[j].canon, session, &group[j].v, true)
 			}
 		}
 		return nil
@@ -104,7 +80,7 @@ func (db *DB) sumCalls(ctx context.Context, names *insightNames, f insightFilter
 		return nil, err
 	}
 	if p.sessions == nil {
-		p.sessions = newSessionTable(0, 0, false)
+		p.sessions = rollup.NewSessionTable(0, 0, false)
 	}
 	return p, nil
 }
@@ -150,34 +126,29 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 			return out, fmt.Errorf("insight calls: %w", err)
 		}
 	} else {
-		recent = &periodCalls{prompts: newCallSums[[2]int64](), sessions: newSessionTable(0, 0, false)}
+		recent = &periodCalls{prompts: rollup.NewCallSums[[2]int64](), sessions: rollup.NewSessionTable(0, 0, false)}
 	}
 
 	// Prompts: the kept days' first, in their order, then today's.
 	prompts := recent.prompts
 	if kept != nil {
-		prompts = newCallSums[[2]int64]()
-		prompts.index = make(map[[2]int64]int, len(kept.prompts.keys)+len(recent.prompts.keys))
-		for i, k := range kept.prompts.keys {
+		prompts = rollup.NewCallSums[[2]int64]()
+		prompts.Index = make(map[[2]int64]int, len(kept.prompts.Keys)+len(recent.prompts.Keys))
+		for i, k := range kept.prompts.Keys {
 			a, err := names.canon(k[0])
 			if err != nil {
 				return out, fmt.Errorf("insight calls: %w", err)
 			}
-			prompts.add([2]int64{a, k[1]}, &kept.prompts.vals[i], false)
+			prompts.Add([2]int64{a, k[1]}, &kept.prompts.Vals[i], false)
 		}
-		for i, k := range recent.prompts.keys {
-			prompts.add(k, &recent.prompts.vals[i], false)
+		for i, k := range recent.prompts.Keys {
+			prompts.Add(k, &recent.prompts.Vals[i], false)
 		}
 	}
-	out.Prompts = make([]allot.PromptUsage, len(prompts.keys))
-	for i, k := range prompts.keys {
+	out.Prompts = make([]allot.PromptUsage, len(prompts.Keys))
+	for i, k := range prompts.Keys {
 		key, _ := names.key(k[0]) // resolved by canon
-		v := &prompts.vals[i]
-		out.Prompts[i] = allot.PromptUsage{
-			InsightKey: *key, SystemFP: uint64(k[1]), Requests: v[cRequests],
-			Tokens: allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]},
-			Cost:   allot.Money(v[cCost]), MinInput: v[cMinInput], CacheMisses: v[cMisses],
-		}
+		out.Prompts[i] = prompts.Vals[i].Prompt(*key, k[1])
 	}
 
 	// Sessions: the kept days' (by attribution and session), each followed
@@ -185,7 +156,7 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	// order.
 	em := sessionEmitter{names: names, each: q.EachSession}
 	if q.EachSession == nil {
-		n := len(recent.sessions.vals)
+		n := len(recent.sessions.Vals)
 		if kept != nil {
 			n += kept.n
 		}
@@ -194,12 +165,12 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 	}
 	var used []bool // today's sessions that followed a kept one
 	if kept != nil {
-		used = make([]bool, len(recent.sessions.vals))
+		used = make([]bool, len(recent.sessions.Vals))
 		// Most kept sessions have no calls today: a bit per session id
 		// (small enough to stay in cache) spares them the table's lookup.
 		var today []uint64
-		for _, id := range recent.sessions.sess {
-			if id >= 0 && id < maxDenseSession {
+		for _, id := range recent.sessions.Sess {
+			if id >= 0 && id < rollup.MaxDenseSession {
 				for int64(len(today)) <= id/64 {
 					today = append(today, 0)
 				}
@@ -207,15 +178,15 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 			}
 		}
 		calledToday := func(id int64) bool {
-			return id < 0 || id >= maxDenseSession || id/64 < int64(len(today)) && today[id/64]&(1<<(id%64)) != 0
+			return id < 0 || id >= rollup.MaxDenseSession || id/64 < int64(len(today)) && today[id/64]&(1<<(id%64)) != 0
 		}
-		r := varints{b: kept.sessions}
-		var e [keptSessionValues]int64
+		r := rollup.Varints{B: kept.sessions}
+		var e [rollup.PackedSessionValues]int64
 		var attr, session, a int64 = 0, 0, -1
 		for range kept.n {
-			r.fill(e[:])
-			if r.err {
-				return out, fmt.Errorf("insight calls: %w", errBadInsightDay)
+			r.Fill(e[:])
+			if r.Err {
+				return out, fmt.Errorf("insight calls: %w", rollup.ErrBadDay)
 			}
 			if e[0] != 0 || a < 0 {
 				attr += e[0]
@@ -224,10 +195,10 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 				}
 			}
 			session += e[1]
-			v := unpackSession(kept.base, &e)
+			v := rollup.UnpackSession(kept.base, &e)
 			if calledToday(session) {
-				if i := recent.sessions.find(a, session); i >= 0 {
-					followCall(&v, &recent.sessions.vals[i])
+				if i := recent.sessions.Find(a, session); i >= 0 {
+					rollup.Follow(&v, &recent.sessions.Vals[i])
 					used[i] = true
 				}
 			}
@@ -236,11 +207,11 @@ func (db *DB) InsightCalls(ctx context.Context, q allot.InsightQuery) (allot.Ins
 			}
 		}
 	}
-	for i := range recent.sessions.vals {
+	for i := range recent.sessions.Vals {
 		if used != nil && used[i] {
 			continue
 		}
-		if err := em.add(recent.sessions.attr[i], recent.sessions.sess[i], &recent.sessions.vals[i]); err != nil {
+		if err := em.add(recent.sessions.Attr[i], recent.sessions.Sess[i], &recent.sessions.Vals[i]); err != nil {
 			return out, fmt.Errorf("insight calls: %w", err)
 		}
 	}
@@ -263,18 +234,18 @@ type sessionEmitter struct {
 	key   *allot.InsightKey // the key s holds
 }
 
-func (em *sessionEmitter) add(attr, session int64, v *callAgg) error {
+func (em *sessionEmitter) add(attr, session int64, v *rollup.Calls) error {
 	key, _ := em.names.key(attr) // resolved by canon
 	if em.each == nil {
 		*em.out = append(*em.out, allot.SessionUsage{InsightKey: *key})
 		em.ids = append(em.ids, session)
-		setSession(&(*em.out)[len(*em.out)-1], v)
+		v.SetSession(&(*em.out)[len(*em.out)-1])
 		return nil
 	}
 	if key != em.key {
 		em.s.InsightKey, em.key = *key, key
 	}
-	setSession(&em.s, v)
+	v.SetSession(&em.s)
 	// A canonical attribution is one per InsightKey, and ids are small.
 	return em.each(int(attr), &em.s)
 }
@@ -293,14 +264,6 @@ func (em *sessionEmitter) nameAll(ctx context.Context, db *DB) error {
 		(*em.out)[i].Session = names[i]
 	}
 	return nil
-}
-
-// setSession sets s's figures (all but its key and name) from v.
-func setSession(s *allot.SessionUsage, v *callAgg) {
-	s.Start, s.End = time.UnixMicro(v[cFirstUS]).UTC(), time.UnixMicro(v[cLastUS]).UTC()
-	s.Requests = v[cRequests]
-	s.Tokens = allot.Tokens{Input: v[cInput], CacheRead: v[cCacheRead], CacheWrite5m: v[cCacheWrite5m], CacheWrite1h: v[cCacheWrite1h], Output: v[cOutput]}
-	s.Cost, s.FirstInput, s.LastInput, s.Growing = allot.Money(v[cCost]), v[cFirstInput], v[cLastInput], v[cGrowing]
 }
 
 // PromptUsage is InsightCalls' prompts.
@@ -324,15 +287,11 @@ func (db *DB) SessionUsage(ctx context.Context, q allot.InsightQuery) ([]allot.S
 // keptCalls is the whole org's periodCalls over past days, sessions
 // packed.
 type keptCalls struct {
-	prompts  *callSums[[2]int64]
+	prompts  *rollup.CallSums[[2]int64]
 	sessions []byte // n entries of keptSessionValues varints, by attribution and session
 	n        int
 	base     int64 // unix microseconds the packed times count from
 }
-
-// keptSessionValues is the number of varints a kept session takes:
-// canonical attribution, session, then the callAgg values sessions use.
-const keptSessionValues = 14
 
 // periodSessionsMax is the most sessions kept for one run of days: a
 // larger org's are summed on every call instead.
@@ -360,51 +319,25 @@ func (db *DB) orgCalls(ctx context.Context, d0, d1 int64) (*keptCalls, error) {
 	// Sessions are kept by attribution, then session: consecutive ones
 	// mostly share a key, and their ids pack as small differences.
 	t := p.sessions
-	order := make([]int32, len(t.vals))
+	order := make([]int32, len(t.Vals))
 	for i := range order {
 		order[i] = int32(i)
 	}
 	slices.SortFunc(order, func(a, b int32) int {
-		if c := cmp.Compare(t.attr[a], t.attr[b]); c != 0 {
+		if c := cmp.Compare(t.Attr[a], t.Attr[b]); c != 0 {
 			return c
 		}
-		return cmp.Compare(t.sess[a], t.sess[b])
+		return cmp.Compare(t.Sess[a], t.Sess[b])
 	})
-	k := &keptCalls{prompts: p.prompts, n: len(t.vals), base: d0 * usPerDay}
+	k := &keptCalls{prompts: p.prompts, n: len(t.Vals), base: d0 * usPerDay}
 	k.sessions = make([]byte, 0, k.n*32)
 	var attr, session int64
 	for _, i := range order {
-		k.sessions = packSession(k.sessions, k.base, t.attr[i]-attr, t.sess[i]-session, &t.vals[i])
-		attr, session = t.attr[i], t.sess[i]
+		k.sessions = rollup.PackSession(k.sessions, k.base, t.Attr[i]-attr, t.Sess[i]-session, &t.Vals[i])
+		attr, session = t.Attr[i], t.Sess[i]
 	}
 	if k.n <= periodSessionsMax {
 		db.pcalls.Put(d0, d1, vs, k)
 	}
 	return k, nil
-}
-
-// packSession appends a session's sums as keptSessionValues varints:
-// its attribution and session as differences from the previous session's,
-// times from base, the last call's relative to the first, as is its input.
-func packSession(b []byte, base, dAttr, dSession int64, v *callAgg) []byte {
-	for _, x := range [keptSessionValues]int64{
-		dAttr, dSession, v[cRequests], v[cInput], v[cCacheRead], v[cCacheWrite5m], v[cCacheWrite1h], v[cOutput], v[cCost],
-		v[cFirstUS] - base, v[cLastUS] - v[cFirstUS], v[cFirstInput], v[cLastInput] - v[cFirstInput], v[cGrowing],
-	} {
-		b = binary.AppendVarint(b, x)
-	}
-	return b
-}
-
-// unpackSession is the callAgg of a session packSession wrote (its
-// smallest input and cache misses are not kept: sessions do not use them).
-func unpackSession(base int64, e *[keptSessionValues]int64) callAgg {
-	var v callAgg
-	v[cRequests], v[cInput], v[cCacheRead], v[cCacheWrite5m], v[cCacheWrite1h], v[cOutput], v[cCost] = e[2], e[3], e[4], e[5], e[6], e[7], e[8]
-	v[cFirstUS] = base + e[9]
-	v[cLastUS] = v[cFirstUS] + e[10]
-	v[cFirstInput] = e[11]
-	v[cLastInput] = e[11] + e[12]
-	v[cGrowing] = e[13]
-	return v
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/rollup"
 )
 
 // now is the time insights take for now: what is today, which hours are
@@ -39,8 +39,7 @@ const insightHoursCap = 1 << 20
 // nil when that table was not read.
 type hourRows struct {
 	version int64
-	calls   []dayCall
-	extras  []dayExtra
+	rollup.Hour
 }
 
 // insightHours is the cache of completed hours' insight rows.
@@ -58,7 +57,7 @@ func (c *insightHours) get(hour, version int64, calls, extras bool) *hourRows {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	h := c.hours[hour]
-	if h == nil || h.version != version || calls && h.calls == nil || extras && h.extras == nil {
+	if h == nil || h.version != version || calls && h.Calls == nil || extras && h.Extras == nil {
 		return nil
 	}
 	return h
@@ -72,23 +71,23 @@ func (c *insightHours) put(hour int64, r *hourRows, oldest int64) {
 	defer c.mu.Unlock()
 	for h, old := range c.hours {
 		if h < oldest {
-			c.rows -= len(old.calls) + len(old.extras)
+			c.rows -= len(old.Calls) + len(old.Extras)
 			delete(c.hours, h)
 		}
 	}
-	merged := &hourRows{version: r.version, calls: r.calls, extras: r.extras}
+	merged := &hourRows{version: r.version, Hour: r.Hour}
 	if old := c.hours[hour]; old != nil {
-		c.rows -= len(old.calls) + len(old.extras)
+		c.rows -= len(old.Calls) + len(old.Extras)
 		if old.version == r.version {
-			if merged.calls == nil {
-				merged.calls = old.calls
+			if merged.Calls == nil {
+				merged.Calls = old.Calls
 			}
-			if merged.extras == nil {
-				merged.extras = old.extras
+			if merged.Extras == nil {
+				merged.Extras = old.Extras
 			}
 		}
 	}
-	n := len(merged.calls) + len(merged.extras)
+	n := len(merged.Calls) + len(merged.Extras)
 	if c.rows+n > insightHoursCap {
 		delete(c.hours, hour)
 		return
@@ -101,10 +100,10 @@ func (c *insightHours) put(hour int64, r *hourRows, oldest int64) {
 func newHourRows(calls, extras bool) *hourRows {
 	r := &hourRows{}
 	if calls {
-		r.calls = []dayCall{}
+		r.Calls = []rollup.DayCall{}
 	}
 	if extras {
-		r.extras = []dayExtra{}
+		r.Extras = []rollup.DayExtra{}
 	}
 	return r
 }
@@ -135,17 +134,17 @@ func readHourRows(ctx context.Context, q querier, h0, h1 int64, attrs []int64, c
 	if calls {
 		// Rows are scanned into one reused entry: thousands of rows an hour.
 		var hour int64
-		var c dayCall
-		dest := []any{&hour, &c.attr, &c.session, &c.fp}
-		for i := range c.v {
-			dest = append(dest, &c.v[i])
+		var c rollup.DayCall
+		dest := []any{&hour, &c.Attr, &c.Session, &c.FP}
+		for i := range c.V {
+			dest = append(dest, &c.V[i])
 		}
 		if err := eachRow(ctx, q, `SELECT `+callColumns+` FROM insight_calls WHERE `+where, args, func(rows *sql.Rows) error {
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
 			r := hourOf(hour)
-			r.calls = append(r.calls, c)
+			r.Calls = append(r.Calls, c)
 			return nil
 		}); err != nil {
 			return nil, fmt.Errorf("read insight calls: %w", err)
@@ -153,17 +152,17 @@ func readHourRows(ctx context.Context, q querier, h0, h1 int64, attrs []int64, c
 	}
 	if extras {
 		var hour int64
-		var x dayExtra
-		dest := []any{&hour, &x.attr}
-		for i := range x.v {
-			dest = append(dest, &x.v[i])
+		var x rollup.DayExtra
+		dest := []any{&hour, &x.Attr}
+		for i := range x.V {
+			dest = append(dest, &x.V[i])
 		}
 		if err := eachRow(ctx, q, `SELECT `+extrasColumns+` FROM insight_extras WHERE `+where, args, func(rows *sql.Rows) error {
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
 			r := hourOf(hour)
-			r.extras = append(r.extras, x)
+			r.Extras = append(r.Extras, x)
 			return nil
 		}); err != nil {
 			return nil, fmt.Errorf("read insight extras: %w", err)
@@ -172,108 +171,30 @@ func readHourRows(ctx context.Context, q querier, h0, h1 int64, attrs []int64, c
 	return out, nil
 }
 
-// hourMerger merges hours, in hour order, into days: a call entry of a
-// later hour follows the same entry's earlier hours, extras add up.
-type hourMerger struct {
-	days   map[int64]*insightDay
-	calls  map[int64]map[[3]int64]int // per day: (attr, session, fp) -> index in calls
-	extras map[[2]int64]int           // (day, attr) -> index in extras
-	keep   map[int64]bool             // attributions kept; nil: all
-	sizes  map[int64][2]int           // per day: at most how many call and extras entries it gets
-}
-
-func newHourMerger(attrs []int64) *hourMerger {
-	m := &hourMerger{days: map[int64]*insightDay{}, calls: map[int64]map[[3]int64]int{}, extras: map[[2]int64]int{}}
-	if attrs != nil {
-		m.keep = make(map[int64]bool, len(attrs))
-		for _, a := range attrs {
-			m.keep[a] = true
-		}
-	}
-	return m
-}
-
-// expect sizes the day of hour for r's rows as well, before any is
-// added: the whole org's day is hundreds of thousands of entries, which
-// grown one append at a time were copied over and over.
-func (m *hourMerger) expect(hour int64, r *hourRows) {
-	if m.sizes == nil {
-		m.sizes = map[int64][2]int{}
-	}
-	day := floorDiv(hour, 24)
-	n := m.sizes[day]
-	m.sizes[day] = [2]int{n[0] + len(r.calls), n[1] + len(r.extras)}
-}
-
-func (m *hourMerger) dayOf(day int64) *insightDay {
-	d := m.days[day]
-	if d == nil {
-		n := m.sizes[day]
-		d = &insightDay{day: day, calls: make([]dayCall, 0, n[0]), extras: make([]dayExtra, 0, n[1])}
-		m.days[day] = d
-		m.calls[day] = make(map[[3]int64]int, n[0])
-	}
-	return d
-}
-
-// add merges one hour's rows, which must come after every hour added.
-func (m *hourMerger) add(hour int64, r *hourRows) {
-	d := m.dayOf(floorDiv(hour, 24))
-	index := m.calls[d.day]
-	for i := range r.calls {
-		c := &r.calls[i]
-		if m.keep != nil && !m.keep[c.attr] {
-			continue
-		}
-		id := [3]int64{c.attr, c.session, c.fp}
-		if j, ok := index[id]; ok {
-			followCall(&d.calls[j].v, &c.v)
-		} else {
-			index[id] = len(d.calls)
-			d.calls = append(d.calls, *c)
-		}
-	}
-	for i := range r.extras {
-		x := &r.extras[i]
-		if m.keep != nil && !m.keep[x.attr] {
-			continue
-		}
-		k := [2]int64{d.day, x.attr}
-		if j, ok := m.extras[k]; ok {
-			for v := range x.v {
-				d.extras[j].v[v] = allot.SatAdd(d.extras[j].v[v], x.v[v])
-			}
-		} else {
-			m.extras[k] = len(d.extras)
-			d.extras = append(d.extras, *x)
-		}
-	}
-}
-
 // readInsightHours reads the hourly rows of days [from, to) through q
 // (insight_calls if calls, insight_extras if extras), of the given
 // attributions only unless attrs is nil, and merges them per day.
-func readInsightHours(ctx context.Context, q querier, from, to int64, attrs []int64, calls, extras bool) (map[int64]*insightDay, error) {
+func readInsightHours(ctx context.Context, q querier, from, to int64, attrs []int64, calls, extras bool) (map[int64]*rollup.Day, error) {
 	hours, err := readHourRows(ctx, q, from*24, to*24, attrs, calls, extras)
 	if err != nil {
 		return nil, err
 	}
-	m := newHourMerger(nil) // read filtered already
+	m := rollup.NewDayMerger(nil) // read filtered already
 	for h, r := range hours {
-		m.expect(h, r)
+		m.Expect(h, &r.Hour)
 	}
 	for h := from * 24; h < to*24; h++ {
 		if r := hours[h]; r != nil {
-			m.add(h, r)
+			m.Add(h, &r.Hour)
 		}
 	}
-	return m.days, nil
+	return m.Days, nil
 }
 
 // readRecentHours is readInsightHours for days not packed, read in tx:
 // their completed hours come from the hour cache when it holds them at
 // their current version, and whole-org reads fill it.
-func (db *DB) readRecentHours(ctx context.Context, tx *sql.Tx, from, to int64, attrs []int64, calls, extras bool) (map[int64]*insightDay, error) {
+func (db *DB) readRecentHours(ctx context.Context, tx *sql.Tx, from, to int64, attrs []int64, calls, extras bool) (map[int64]*rollup.Day, error) {
 	h0, h1 := from*24, min(to*24, db.now().UnixMicro()/usPerHour) // completed hours
 	if h0 >= h1 {
 		return readInsightHours(ctx, tx, from, to, attrs, calls, extras)
@@ -327,27 +248,27 @@ func (db *DB) readRecentHours(ctx context.Context, tx *sql.Tx, from, to int64, a
 			return nil, err
 		}
 	}
-	m := newHourMerger(attrs)
+	m := rollup.NewDayMerger(attrs)
 	if attrs == nil { // a person keeps a few of the org's rows: no sizing by all of them
 		for h := h0; h < h1; h++ {
-			m.expect(h, cached[h-h0])
+			m.Expect(h, &cached[h-h0].Hour)
 		}
 		for h, r := range rest {
-			m.expect(h, r)
+			m.Expect(h, &r.Hour)
 		}
 	}
 	for h := h0; h < h1; h++ {
-		m.add(h, cached[h-h0])
+		m.Add(h, &cached[h-h0].Hour)
 	}
 	for h := h1; h < to*24; h++ {
 		if r := rest[h]; r != nil {
-			m.add(h, r)
+			m.Add(h, &r.Hour)
 		}
 	}
-	for day, d := range m.days { // a day with nothing kept is no day
-		if len(d.calls) == 0 && len(d.extras) == 0 {
-			delete(m.days, day)
+	for day, d := range m.Days { // a day with nothing kept is no day
+		if len(d.Calls) == 0 && len(d.Extras) == 0 {
+			delete(m.Days, day)
 		}
 	}
-	return m.days, nil
+	return m.Days, nil
 }

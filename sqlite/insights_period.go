@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/rollup"
 )
 
 // Every insights call, a person's included, sums the whole org's extras
@@ -27,7 +27,7 @@ const periodDailyMax = 1_000_000
 // orgExtras returns the whole org's extras by attribution over the past
 // days of [d0, d1) (before today), from the cache or read and stored.
 // The map must not be changed.
-func (db *DB) orgExtras(ctx context.Context, d0, d1 int64) (map[int64]*extrasAgg, error) {
+func (db *DB) orgExtras(ctx context.Context, d0, d1 int64) (map[int64]*rollup.Extras, error) {
 	vs, err := versions(ctx, db.r, "rollup_day_versions", "day", d0, d1)
 	if err != nil {
 		return nil, err
@@ -35,9 +35,9 @@ func (db *DB) orgExtras(ctx context.Context, d0, d1 int64) (map[int64]*extrasAgg
 	if sums, ok := db.pextras.Get(d0, d1, vs); ok {
 		return sums, nil
 	}
-	sums := map[int64]*extrasAgg{}
-	err = db.eachInsightDay(ctx, time.UnixMicro(d0*usPerDay), time.UnixMicro(d1*usPerDay), insightFilter{}, false, true, func(d *insightDay) error {
-		addExtras(sums, d.extras)
+	sums := map[int64]*rollup.Extras{}
+	err = db.eachInsightDay(ctx, time.UnixMicro(d0*usPerDay), time.UnixMicro(d1*usPerDay), insightFilter{}, false, true, func(d *rollup.Day) error {
+		addExtras(sums, d.Extras)
 		return nil
 	})
 	if err != nil {
@@ -50,16 +50,14 @@ func (db *DB) orgExtras(ctx context.Context, d0, d1 int64) (map[int64]*extrasAgg
 }
 
 // addExtras adds extras entries to sums by attribution.
-func addExtras(sums map[int64]*extrasAgg, extras []dayExtra) {
+func addExtras(sums map[int64]*rollup.Extras, extras []rollup.DayExtra) {
 	for i := range extras {
 		x := &extras[i]
-		s := sums[x.attr]
+		s := sums[x.Attr]
 		if s == nil {
-			s = &extrasAgg{}
-			sums[x.attr] = s
+			s = &rollup.Extras{}
+			sums[x.Attr] = s
 		}
-		for j := range x.v {
-			s[j] = allot.SatAdd(s[j], x.v[j])
-		}
+		rollup.AddExtras(s, &x.V)
 	}
 }

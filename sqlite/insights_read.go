@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/rollup"
 )
 
 // The insight aggregates are read per UTC day: whole past days from
@@ -24,209 +23,13 @@ import (
 // in Go, not millions of rows scanned through SQL, and one person's month
 // is 30 small parts.
 
-// dayCall is one insight_calls entry of a day: an attribution, session
-// and system prompt with their merged hours.
-type dayCall struct {
-	attr, session, fp int64
-	v                 callAgg
-}
-
-// dayExtra is one insight_extras entry of a day.
-type dayExtra struct {
-	attr int64
-	v    extrasAgg
-}
-
-// insightDay is one day of insight aggregates.
-type insightDay struct {
-	day    int64
-	calls  []dayCall
-	extras []dayExtra
-}
-
-// followCall adds b, whose calls all come after a's, to a: the link
-// between a's last call and b's first decides one cache miss and one
-// growing turn.
-func followCall(a, b *callAgg) {
-	misses := a[cMisses] + b[cMisses]
-	if b[cFirstUS]-a[cLastUS] <= int64(allot.PromptCacheTTL/time.Microsecond) {
-		misses--
-	}
-	growing := a[cGrowing] + b[cGrowing]
-	if b[cFirstInput] > a[cLastInput] {
-		growing++
-	}
-	mergeCall(a, b)
-	a[cMisses], a[cGrowing] = misses, growing
-}
-
-// mergeCall adds b to a when their calls interleave: sums add, the first
-// and last calls are the earliest and latest of both.
-func mergeCall(a, b *callAgg) {
-	a[cRequests] = allot.SatAdd(a[cRequests], b[cRequests])
-	a[cInput] = allot.SatAdd(a[cInput], b[cInput])
-	a[cCacheRead] = allot.SatAdd(a[cCacheRead], b[cCacheRead])
-	a[cCacheWrite5m] = allot.SatAdd(a[cCacheWrite5m], b[cCacheWrite5m])
-	a[cCacheWrite1h] = allot.SatAdd(a[cCacheWrite1h], b[cCacheWrite1h])
-	a[cOutput] = allot.SatAdd(a[cOutput], b[cOutput])
-	a[cCost] = allot.SatAdd(a[cCost], b[cCost])
-	a[cMisses] = allot.SatAdd(a[cMisses], b[cMisses])
-	a[cGrowing] = allot.SatAdd(a[cGrowing], b[cGrowing])
-	a[cMinInput] = min(a[cMinInput], b[cMinInput])
-	if b[cFirstUS] < a[cFirstUS] {
-		a[cFirstUS], a[cFirstInput] = b[cFirstUS], b[cFirstInput]
-	}
-	if b[cLastUS] >= a[cLastUS] {
-		a[cLastUS], a[cLastInput] = b[cLastUS], b[cLastInput]
-	}
-}
-
-// sortCalls orders a day's call entries by session, then attribution and
-// fingerprint, unless they are in that order already: then the entries
-// of one person's session are adjacent, and InsightCalls merges them
-// without a table per day.
-func sortCalls(calls []dayCall) {
-	byKey := func(a, b dayCall) int {
-		switch {
-		case a.session != b.session:
-			return cmp.Compare(a.session, b.session)
-		case a.attr != b.attr:
-			return cmp.Compare(a.attr, b.attr)
-		}
-		return cmp.Compare(a.fp, b.fp)
-	}
-	if !slices.IsSortedFunc(calls, byKey) {
-		slices.SortFunc(calls, byKey)
-	}
-}
-
 // A packed day is up to 2×insightParts insight_days rows: part p holds
 // in its calls blob the call entries of the users whose dict id is p
 // modulo insightParts, part insightParts+p their extras in its extras
-// blob (the other blob empty), each a count followed by the entries as
-// varints; call times are microseconds since the day's start. The org
+// blob (the other blob empty), each in rollup's packed-day format. The org
 // reads all parts of a day, one person a single part of each kind. A row
 // with part -1 and empty blobs marks the day as packed.
 const insightParts = 64
-
-func encodeCalls(day int64, calls []dayCall) []byte {
-	b := make([]byte, 0, 8+len(calls)*40)
-	base := day * usPerDay
-	b = binary.AppendUvarint(b, uint64(len(calls)))
-	for _, c := range calls {
-		b = binary.AppendVarint(b, c.attr)
-		b = binary.AppendVarint(b, c.session)
-		b = binary.AppendVarint(b, c.fp)
-		for i, v := range c.v {
-			if i == cFirstUS || i == cLastUS {
-				v -= base
-			}
-			b = binary.AppendVarint(b, v)
-		}
-	}
-	return b
-}
-
-func encodeExtras(extras []dayExtra) []byte {
-	b := make([]byte, 0, 8+len(extras)*24)
-	b = binary.AppendUvarint(b, uint64(len(extras)))
-	for _, x := range extras {
-		b = binary.AppendVarint(b, x.attr)
-		for _, v := range x.v {
-			b = binary.AppendVarint(b, v)
-		}
-	}
-	return b
-}
-
-var errBadInsightDay = errors.New("corrupt packed insight day")
-
-// varints reads varints from a blob.
-type varints struct {
-	b   []byte
-	err bool
-}
-
-func (r *varints) next() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// fill reads len(dst) varints into dst: the entries of an org's month are
-// millions of varints, read here in one loop rather than a call each.
-func (r *varints) fill(dst []int64) {
-	b := r.b
-	for k := range dst {
-		if len(b) > 0 && b[0] < 0x80 { // one byte: most values
-			dst[k] = int64(b[0]>>1) ^ -int64(b[0]&1)
-			b = b[1:]
-			continue
-		}
-		u, n := binary.Uvarint(b)
-		if n <= 0 {
-			r.err = true
-			return
-		}
-		dst[k] = int64(u>>1) ^ -int64(u&1)
-		b = b[n:]
-	}
-	r.b = b
-}
-
-func (r *varints) count() int {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 || v > uint64(len(r.b)) {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return int(v)
-}
-
-// decodeCalls appends the entries of a blob written by encodeCalls.
-func decodeCalls(day int64, b []byte, out []dayCall) ([]dayCall, error) {
-	r := varints{b: b}
-	base := day * usPerDay
-	n := r.count()
-	out = slices.Grow(out, n) // n is at most the blob's length
-	for i := 0; i < n && !r.err; i++ {
-		out = out[:len(out)+1]
-		c := &out[len(out)-1]
-		var key [3]int64
-		r.fill(key[:])
-		r.fill(c.v[:])
-		c.attr, c.session, c.fp = key[0], key[1], key[2]
-		c.v[cFirstUS] += base
-		c.v[cLastUS] += base
-	}
-	if r.err || len(r.b) != 0 {
-		return out, errBadInsightDay
-	}
-	return out, nil
-}
-
-// decodeExtras appends the entries of a blob written by encodeExtras.
-func decodeExtras(b []byte, out []dayExtra) ([]dayExtra, error) {
-	r := varints{b: b}
-	n := r.count()
-	for i := 0; i < n && !r.err; i++ {
-		var x dayExtra
-		x.attr = r.next()
-		for j := range x.v {
-			x.v[j] = r.next()
-		}
-		out = append(out, x)
-	}
-	if r.err || len(r.b) != 0 {
-		return out, errBadInsightDay
-	}
-	return out, nil
-}
 
 // userOf returns the user (dict id) of attribution id, refreshing the
 // cache through q when it lacks it.
@@ -293,19 +96,19 @@ func (db *DB) ensureInsightDays(ctx context.Context, from, to int64) error {
 }
 
 // packDay stores d (nil for a day without data) as its parts and marker.
-func (db *DB) packDay(ctx context.Context, tx *sql.Tx, day int64, d *insightDay) error {
-	var calls [insightParts][]dayCall
-	var extras [insightParts][]dayExtra
+func (db *DB) packDay(ctx context.Context, tx *sql.Tx, day int64, d *rollup.Day) error {
+	var calls [insightParts][]rollup.DayCall
+	var extras [insightParts][]rollup.DayExtra
 	if d != nil {
-		for _, c := range d.calls {
-			u, err := db.userOf(ctx, tx, c.attr)
+		for _, c := range d.Calls {
+			u, err := db.userOf(ctx, tx, c.Attr)
 			if err != nil {
 				return err
 			}
 			calls[u%insightParts] = append(calls[u%insightParts], c)
 		}
-		for _, x := range d.extras {
-			u, err := db.userOf(ctx, tx, x.attr)
+		for _, x := range d.Extras {
+			u, err := db.userOf(ctx, tx, x.Attr)
 			if err != nil {
 				return err
 			}
@@ -313,7 +116,7 @@ func (db *DB) packDay(ctx context.Context, tx *sql.Tx, day int64, d *insightDay)
 		}
 	}
 	for p := range calls {
-		sortCalls(calls[p])
+		rollup.SortCalls(calls[p])
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO insight_days (day, part, calls, extras) VALUES (?, -1, x'', x'')`, day); err != nil {
 		return err
@@ -321,13 +124,13 @@ func (db *DB) packDay(ctx context.Context, tx *sql.Tx, day int64, d *insightDay)
 	for p := range insightParts {
 		if len(calls[p]) > 0 {
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO insight_days (day, part, calls, extras) VALUES (?, ?, ?, x'')`,
-				day, p, encodeCalls(day, calls[p])); err != nil {
+				day, p, rollup.EncodeCalls(day, calls[p])); err != nil {
 				return err
 			}
 		}
 		if len(extras[p]) > 0 {
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO insight_days (day, part, calls, extras) VALUES (?, ?, x'', ?)`,
-				day, insightParts+p, encodeExtras(extras[p])); err != nil {
+				day, insightParts+p, rollup.EncodeExtras(extras[p])); err != nil {
 				return err
 			}
 		}
@@ -458,7 +261,7 @@ func (db *DB) filterOf(ctx context.Context, q allot.InsightQuery) (insightFilter
 // person's entries are all in one part). fn must not keep the day: its
 // slices are reused. It folds waiting events first and packs past days on
 // first use.
-func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightFilter, calls, extras bool, fn func(d *insightDay) error) error {
+func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightFilter, calls, extras bool, fn func(d *rollup.Day) error) error {
 	if err := db.flushInsights(ctx); err != nil {
 		return err
 	}
@@ -521,7 +324,7 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 	// Days not packed (today, or changed since the markers were read) come
 	// from the hourly rows; packed days stream in order, decoded into
 	// buffers reused from day to day.
-	raw := map[int64]*insightDay{}
+	raw := map[int64]*rollup.Day{}
 	for day := d0; day < d1; {
 		if packed[day] {
 			day++
@@ -541,7 +344,7 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 	rawDays := slices.Sorted(maps.Keys(raw))
 	emitRaw := func(before int64) error {
 		for len(rawDays) > 0 && rawDays[0] < before {
-			sortCalls(raw[rawDays[0]].calls)
+			rollup.SortCalls(raw[rawDays[0]].Calls)
 			if err := fn(raw[rawDays[0]]); err != nil {
 				return err
 			}
@@ -549,12 +352,12 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 		}
 		return nil
 	}
-	cur := &insightDay{day: -1}
+	cur := &rollup.Day{Day: -1}
 	flush := func() error {
-		if cur.day < 0 {
+		if cur.Day < 0 {
 			return nil
 		}
-		if err := emitRaw(cur.day); err != nil {
+		if err := emitRaw(cur.Day); err != nil {
 			return err
 		}
 		return fn(cur)
@@ -568,42 +371,42 @@ func (db *DB) eachInsightDay(ctx context.Context, from, to time.Time, f insightF
 		if !packed[day] {
 			return nil // packed after the markers were read: read from its hours
 		}
-		if day != cur.day {
+		if day != cur.Day {
 			if err := flush(); err != nil {
 				return err
 			}
-			cur.day, cur.calls, cur.extras = day, cur.calls[:0], cur.extras[:0]
+			cur.Day, cur.Calls, cur.Extras = day, cur.Calls[:0], cur.Extras[:0]
 		}
 		var err error
 		if calls && part < insightParts {
-			n := len(cur.calls)
-			if cur.calls, err = decodeCalls(day, cb, cur.calls); err != nil {
+			n := len(cur.Calls)
+			if cur.Calls, err = rollup.DecodeCalls(day, cb, cur.Calls); err != nil {
 				return err
 			}
-			sortCalls(cur.calls[n:]) // a no-op unless packed before parts were sorted
+			rollup.SortCalls(cur.Calls[n:]) // a no-op unless packed before parts were sorted
 			if keep != nil {
-				kept := cur.calls[:n]
-				for _, c := range cur.calls[n:] {
-					if keep[c.attr] {
+				kept := cur.Calls[:n]
+				for _, c := range cur.Calls[n:] {
+					if keep[c.Attr] {
 						kept = append(kept, c)
 					}
 				}
-				cur.calls = kept
+				cur.Calls = kept
 			}
 		}
 		if extras && part >= insightParts {
-			n := len(cur.extras)
-			if cur.extras, err = decodeExtras(xb, cur.extras); err != nil {
+			n := len(cur.Extras)
+			if cur.Extras, err = rollup.DecodeExtras(xb, cur.Extras); err != nil {
 				return err
 			}
 			if keep != nil {
-				kept := cur.extras[:n]
-				for _, x := range cur.extras[n:] {
-					if keep[x.attr] {
+				kept := cur.Extras[:n]
+				for _, x := range cur.Extras[n:] {
+					if keep[x.Attr] {
 						kept = append(kept, x)
 					}
 				}
-				cur.extras = kept
+				cur.Extras = kept
 			}
 		}
 		return nil
@@ -776,10 +579,10 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 	if err != nil {
 		return nil, fmt.Errorf("insight usage: %w", err)
 	}
-	var sums []*extrasAgg // by attribution id (small and dense)
-	over := map[int64]*extrasAgg{}
-	add := func(attr int64, v *extrasAgg) {
-		var s *extrasAgg
+	var sums []*rollup.Extras // by attribution id (small and dense)
+	over := map[int64]*rollup.Extras{}
+	add := func(attr int64, v *rollup.Extras) {
+		var s *rollup.Extras
 		switch {
 		case attr > 0 && attr < int64(len(sums)):
 			s = sums[attr]
@@ -789,16 +592,14 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 			s = over[attr]
 		}
 		if s == nil {
-			s = &extrasAgg{}
+			s = &rollup.Extras{}
 			if attr > 0 && attr < int64(len(sums)) {
 				sums[attr] = s
 			} else {
 				over[attr] = s
 			}
 		}
-		for j := range v {
-			s[j] = allot.SatAdd(s[j], v[j])
-		}
+		rollup.AddExtras(s, v)
 	}
 	// The whole org's past days come summed from memory when unchanged
 	// (insights_period.go); today, or a person's days, are read.
@@ -817,9 +618,9 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 		}
 	}
 	if rest.Before(to) {
-		err = db.eachInsightDay(ctx, rest, to, f, false, true, func(d *insightDay) error {
-			for i := range d.extras {
-				add(d.extras[i].attr, &d.extras[i].v)
+		err = db.eachInsightDay(ctx, rest, to, f, false, true, func(d *rollup.Day) error {
+			for i := range d.Extras {
+				add(d.Extras[i].Attr, &d.Extras[i].V)
 			}
 			return nil
 		})
@@ -846,15 +647,7 @@ func (db *DB) InsightUsage(ctx context.Context, q allot.InsightQuery) ([]allot.I
 			index[*k] = i
 			out = append(out, allot.InsightUsage{InsightKey: *k})
 		}
-		u, v := &out[i], over[attr]
-		u.Failed = u.Failed.Add(allot.UsageSum{Requests: v[xFailedRequests], Input: v[xFailedInput], Output: v[xFailedOutput], Cost: allot.Money(v[xFailedCost])})
-		u.Duplicates = u.Duplicates.Add(allot.UsageSum{Requests: v[xDupRequests], Input: v[xDupInput], Output: v[xDupOutput], Cost: allot.Money(v[xDupCost])})
-		u.NoMaxTokens = allot.SatAdd(u.NoMaxTokens, v[xNoMaxRequests])
-		u.NoMaxOutput = allot.SatAdd(u.NoMaxOutput, v[xNoMaxOutput])
-		for c := range u.LongOutputs {
-			u.LongOutputs[c].Requests = allot.SatAdd(u.LongOutputs[c].Requests, v[xLong+2*c])
-			u.LongOutputs[c].Output = allot.SatAdd(u.LongOutputs[c].Output, v[xLong+2*c+1])
-		}
+		over[attr].SetUsage(&out[i])
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/rollup"
 )
 
 // RelabelTasks gives past untagged calls the task an admin labelled their
@@ -205,5 +206,5 @@ func (db *DB) rebuildDay(ctx context.Context, tx *sql.Tx, day int64, attrs []int
 	if err != nil {
 		return err
 	}
-	return db.writeInsights(ctx, tx, groupInsights(evs, &dupCheck{pending: map[dupKey]dupSeen{}})) // no windows: nothing to finish
+	return db.writeInsights(ctx, tx, rollup.Fold(evs, rollup.NewCheck(nil))) // no windows: nothing to finish
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/internal/periodcache"
+	"github.com/allot-dev/allot/rollup"
 )
 
 // insightStart is a past Monday: its days are packed into insight_days.
@@ -627,48 +628,6 @@ func TestRelabelTasksMovesUntaggedCalls(t *testing.T) {
 	}
 }
 
-func TestPackedDayRoundTrip(t *testing.T) {
-	t.Parallel()
-	const day = 20000
-	calls := []dayCall{{attr: 3, session: 0, fp: -5, v: callAgg{1, 2, 3, 4, 5, 6, 7, 8, 9, day*usPerDay + 5, day*usPerDay + 9, 12, 13, 14}}}
-	extras := []dayExtra{{attr: 7, v: extrasAgg{1, -2, 3}}}
-	gotCalls, err := decodeCalls(day, encodeCalls(day, calls), nil)
-	if err != nil || !reflect.DeepEqual(gotCalls, calls) {
-		t.Fatalf("calls round trip: %+v, %v; want %+v", gotCalls, err, calls)
-	}
-	gotExtras, err := decodeExtras(encodeExtras(extras), nil)
-	if err != nil || !reflect.DeepEqual(gotExtras, extras) {
-		t.Fatalf("extras round trip: %+v, %v; want %+v", gotExtras, err, extras)
-	}
-	for _, bad := range [][]byte{{5}, {1, 2}, append(encodeCalls(day, calls), 0), {}} {
-		if _, err := decodeCalls(day, bad, nil); err == nil {
-			t.Errorf("decoded corrupt calls %v", bad)
-		}
-		if _, err := decodeExtras(bad, nil); err == nil {
-			t.Errorf("decoded corrupt extras %v", bad)
-		}
-	}
-}
-
-func FuzzDecodePackedDay(f *testing.F) {
-	f.Add(encodeCalls(1, []dayCall{{attr: 1}}), encodeExtras([]dayExtra{{attr: 2}}))
-	f.Add([]byte{}, []byte{0})
-	f.Fuzz(func(t *testing.T, cb, xb []byte) {
-		if calls, err := decodeCalls(3, cb, nil); err == nil {
-			again, err := decodeCalls(3, encodeCalls(3, calls), nil)
-			if err != nil || !reflect.DeepEqual(again, calls) {
-				t.Fatalf("re-encoding changed %+v into %+v (%v)", calls, again, err)
-			}
-		}
-		if extras, err := decodeExtras(xb, nil); err == nil {
-			again, err := decodeExtras(encodeExtras(extras), nil)
-			if err != nil || !reflect.DeepEqual(again, extras) {
-				t.Fatalf("re-encoding changed %+v into %+v (%v)", extras, again, err)
-			}
-		}
-	})
-}
-
 func TestWarmInsightsPacksPastDays(t *testing.T) {
 	t.Parallel()
 	db := openTest(t)
@@ -844,58 +803,8 @@ func readInsightViews(t *testing.T, db *DB, from, to time.Time) insightViews {
 func sameAsFresh(t *testing.T, db *DB, from, to time.Time, stage string) {
 	t.Helper()
 	warm := readInsightViews(t, db, from, to)
-	db.ihours, db.pextras, db.pdaily, db.pcalls = newInsightHours(), &periodcache.Cache[map[int64]*extrasAgg]{}, &periodcache.Cache[[]allot.DailySpend]{}, &periodcache.Cache[*keptCalls]{Keep: 2}
+	db.ihours, db.pextras, db.pdaily, db.pcalls = newInsightHours(), &periodcache.Cache[map[int64]*rollup.Extras]{}, &periodcache.Cache[[]allot.DailySpend]{}, &periodcache.Cache[*keptCalls]{Keep: 2}
 	if cold := readInsightViews(t, db, from, to); !reflect.DeepEqual(warm, cold) {
 		t.Errorf("%s: insights through the caches differ from a fresh read:\n warm %+v\n cold %+v", stage, warm, cold)
-	}
-}
-
-// TestDupCheckTakesBackWhatItRecorded: a fold records its calls in the
-// duplicate and prompt windows as it goes; if its transaction fails the
-// windows are exactly as before, if it commits they hold the calls, and
-// either way it finds the same repeats as a check of the calls alone.
-func TestDupCheckTakesBackWhatItRecorded(t *testing.T) {
-	t.Parallel()
-	sec := int64(time.Second / time.Microsecond)
-	before := func() (*dupWindow, *promptWindow) {
-		return &dupWindow{seen: map[dupKey]dupSeen{{"ana", 7}: {100 * sec, "old-1"}, {"bo", 9}: {50 * sec, "old-2"}}, maxT: 100 * sec, pruneAt: 4096},
-			&promptWindow{seen: map[int64]int64{11: 90 * sec}, maxT: 90 * sec, pruneAt: 4096}
-	}
-	evs := []insightEvent{
-		{id: "a", user: "ana", t: 160 * sec, requestFP: 7, systemFP: 11}, // repeats old-1, a known prompt
-		{id: "b", user: "ana", t: 170 * sec, requestFP: 7, systemFP: 12}, // repeats a
-		{id: "c", user: "bo", t: 900 * sec, requestFP: 9, systemFP: 12},  // old-2 is too old
-		{id: "d", user: "cy", t: 910 * sec, requestFP: 5},
-	}
-	wantDup, wantKnown := []bool{true, true, false, false}, []bool{true, false, true, false}
-	for _, ok := range []bool{false, true} {
-		t.Run(fmt.Sprintf("committed=%v", ok), func(t *testing.T) {
-			t.Parallel()
-			w, pw := before()
-			check := &dupCheck{w: w, pw: pw}
-			for i := range evs {
-				e := evs[i]
-				if known := check.knownPrompt(&e); known != wantKnown[i] {
-					t.Errorf("call %s: known prompt %v, want %v", e.id, known, wantKnown[i])
-				}
-				if dup := check.repeat(&e); dup != wantDup[i] {
-					t.Errorf("call %s: repeat %v, want %v", e.id, dup, wantDup[i])
-				}
-			}
-			check.finish(ok)
-			w0, pw0 := before()
-			if !ok {
-				if !reflect.DeepEqual(w, w0) || !reflect.DeepEqual(pw, pw0) {
-					t.Fatalf("after a failed fold the windows are\n %+v %+v\nwant\n %+v %+v", w, pw, w0, pw0)
-				}
-				return
-			}
-			if got := w.seen[dupKey{"ana", 7}]; got.id != "b" || w.maxT != 910*sec || w.seen[dupKey{"bo", 9}].id != "c" {
-				t.Fatalf("after a committed fold the duplicate window is %+v", w)
-			}
-			if pw.seen[11] != 160*sec || pw.seen[12] != 900*sec || pw.maxT != 900*sec {
-				t.Fatalf("after a committed fold the prompt window is %+v", pw)
-			}
-		})
 	}
 }
