@@ -59,6 +59,26 @@ type Directory interface {
 	// PrincipalByKeyHash resolves an active key's hash to its principal;
 	// an unknown or revoked key is EUnauthorized.
 	PrincipalByKeyHash(ctx context.Context, hash []byte) (Principal, error)
+	// UpsertUser creates u as an active user, or updates the email, team
+	// (creating the team when it is missing) and role of the user named
+	// u.Name, reactivating them; created says which. It is how people
+	// come from outside org.yaml (OpenID Connect sign-in, SCIM, allot
+	// admin add); the caller audits it. u is checked as org.yaml's users
+	// are (allot.User.Check).
+	UpsertUser(ctx context.Context, u User) (created bool, err error)
+	// UserByEmail finds the user (active or not) whose email is email,
+	// compared case-insensitively; ENotFound when there is none.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// SetUserActive deactivates (false) or reactivates (true) the user
+	// named name. Deactivating revokes every key of theirs at once, so
+	// they stop working on every replica (RevokedKeys) and the sessions
+	// signed in with them end; their history stays in reports.
+	// Reactivating brings no key back. ENotFound for an unknown user.
+	SetUserActive(ctx context.Context, name string, active bool) error
+	// RevokedKeys lists the hashes of keys revoked within the last
+	// `within` by the store's clock, at most limit: replicas poll it to
+	// drop revoked keys from their caches (gateway.WatchRevocations).
+	RevokedKeys(ctx context.Context, within time.Duration, limit int) ([][]byte, error)
 	// Setting reads a stored setting (nil if unset); SetSetting writes one.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	SetSetting(ctx context.Context, name string, value []byte) error
@@ -121,6 +141,7 @@ type Store interface {
 	Ledger
 	Reporter
 	Directory
+	Provisioning
 	AuditLog
 	GrantStore
 	NoticeStore

@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"unpriced models", testUnpriced},
 		{"apply org", testApplyOrg},
 		{"keys", testKeys},
+		{"people outside org.yaml", testPeopleOutsideOrg},
+		{"provisioning", testProvisioning},
 		{"settings", testSettings},
 		{"audit log", testAudit},
 		{"grants", testGrants},

@@ -1,0 +1,38 @@
+-- 0010: provisioning by an identity provider (SCIM, docs/sso.md).
+-- users.source says who brought a person (org, scim, sso): org.yaml
+-- deactivates only its own. Accounts and groups are what SCIM keeps about
+-- people and groups; a person's team follows their groups. Revoked keys
+-- are found by time, so replicas drop them from their caches at once.
+
+ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'org';
+CREATE INDEX users_email ON users (lower(email));
+CREATE INDEX keys_revoked ON keys (revoked_us) WHERE revoked_us IS NOT NULL;
+
+CREATE TABLE scim_accounts (
+	id           TEXT PRIMARY KEY,
+	usr          TEXT NOT NULL UNIQUE REFERENCES users (name),
+	external_id  TEXT NOT NULL,
+	display_name TEXT NOT NULL,
+	given_name   TEXT NOT NULL,
+	family_name  TEXT NOT NULL,
+	created_us   INTEGER NOT NULL,
+	modified_us  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE scim_groups (
+	id           TEXT PRIMARY KEY,
+	display_name TEXT NOT NULL UNIQUE,
+	external_id  TEXT NOT NULL,
+	team         TEXT NOT NULL,
+	created_us   INTEGER NOT NULL,
+	modified_us  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- seq orders joins: a person's team is that of the group they joined last.
+CREATE TABLE scim_members (
+	grp     TEXT NOT NULL REFERENCES scim_groups (id) ON DELETE CASCADE,
+	account TEXT NOT NULL REFERENCES scim_accounts (id) ON DELETE CASCADE,
+	seq     INTEGER NOT NULL,
+	PRIMARY KEY (grp, account)
+) WITHOUT ROWID;
+CREATE INDEX scim_members_account ON scim_members (account, seq);

@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/allot-dev/allot"
+)
+
+// UpsertUser creates u as an active user (source sso) or updates the
+// email, team and role of the user named u.Name and reactivates them,
+// creating the team when it is missing.
+func (db *DB) UpsertUser(ctx context.Context, u allot.User) (bool, error) {
+	u, err := allot.CheckUser(u)
+	if err != nil {
+		return false, err
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE name = ?`, u.Name).Scan(&n); err != nil {
+		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO teams (name) VALUES (?) ON CONFLICT DO NOTHING`, u.Team); err != nil {
+		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users (name, email, team, role, active, source) VALUES (?, ?, ?, ?, 1, ?)
+		ON CONFLICT (name) DO UPDATE SET email = excluded.email, team = excluded.team, role = excluded.role, active = 1`,
+		u.Name, u.Email, u.Team, string(u.Role), allot.SourceSSO); err != nil {
+		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)
+	}
+	return n == 0, nil
+}
+
+// UserByEmail finds the user, active or not, whose email is email
+// (case-insensitively); ENotFound when there is none.
+func (db *DB) UserByEmail(ctx context.Context, email string) (allot.User, error) {
+	var u allot.User
+	err := db.r.QueryRowContext(ctx, `SELECT name, email, team, role FROM users WHERE lower(email) = lower(?) ORDER BY active DESC, name LIMIT 1`, email).
+		Scan(&u.Name, &u.Email, &u.Team, &u.Role)
+	if errors.Is(err, sql.ErrNoRows) || email == "" {
+		return allot.User{}, allot.Errorf(allot.ENotFound, "no user with email %q", allot.CapLabel(email))
+	}
+	if err != nil {
+		return allot.User{}, fmt.Errorf("find user by email: %w", err)
+	}
+	return u, nil
+}
+
+// SetUserActive deactivates the user named name, revoking every key of
+// theirs, or reactivates them (no key comes back).
+func (db *DB) SetUserActive(ctx context.Context, name string, active bool) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("set user %s active: %w", name, err)
+	}
+	defer tx.Rollback()
+	if err := setActive(ctx, tx, name, active); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("set user %s active: %w", name, err)
+	}
+	return nil
+}
+
+// setActive is SetUserActive inside tx: the one place a user is
+// deactivated, so every way of leaving (org.yaml, SCIM, an admin)
+// revokes the keys.
+func setActive(ctx context.Context, tx *sql.Tx, name string, active bool) error {
+	res, err := tx.ExecContext(ctx, `UPDATE users SET active = ? WHERE name = ?`, active, name)
+	if err != nil {
+		return fmt.Errorf("set user %s active: %w", name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("set user %s active: %w", name, err)
+	} else if n == 0 {
+		return allot.Errorf(allot.ENotFound, "no user %q", allot.CapLabel(name))
+	}
+	if !active {
+		if _, err := tx.ExecContext(ctx, `UPDATE keys SET revoked_us = ? WHERE usr = ? AND revoked_us IS NULL`, time.Now().UnixMicro(), name); err != nil {
+			return fmt.Errorf("revoke the keys of %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// RevokedKeys lists the hashes of keys revoked within the last within.
+func (db *DB) RevokedKeys(ctx context.Context, within time.Duration, limit int) ([][]byte, error) {
+	out := [][]byte{}
+	err := eachRow(ctx, db.r, `SELECT hash FROM keys WHERE revoked_us >= ? LIMIT ?`, []any{time.Now().Add(-within).UnixMicro(), limit}, func(rows *sql.Rows) error {
+		var h []byte
+		err := rows.Scan(&h)
+		out = append(out, h)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list revoked keys: %w", err)
+	}
+	return out, nil
+}
