@@ -52,6 +52,7 @@ type Config struct {
 	TrustProxy      bool                        `yaml:"trust_proxy"`       // trust X-Forwarded-Proto from a proxy in front (Secure cookies when it says https)
 	Metrics         Metrics                     `yaml:"metrics"`           // who may read /metrics
 	KeyCache        KeyCache                    `yaml:"key_cache"`         // how long resolved allot keys are trusted
+	SCIM            SCIM                        `yaml:"scim"`              // provisioning by an identity provider at /scim/v2, see scim.go
 }
 
 // TLS is the certificate allot serves HTTPS with.
@@ -373,6 +374,9 @@ func (c Config) Validate() error {
 	}
 	if c.KeyCache.TTL <= 0 || c.KeyCache.LastKnownGood < 0 {
 		return fmt.Errorf("config: key_cache ttl %s must be positive and last_known_good %s not negative", time.Duration(c.KeyCache.TTL), time.Duration(c.KeyCache.LastKnownGood))
+	}
+	if err := c.SCIM.Validate(); err != nil {
+		return err
 	}
 	if err := c.Insights.Validate(); err != nil {
 		return fmt.Errorf("config: insights: %w", err)
