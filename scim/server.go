@@ -251,5 +251,3 @@ func activeWord(active bool) string {
 	}
 	return "deactivated: every key revoked"
 }
-
-
