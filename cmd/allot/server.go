@@ -220,6 +220,10 @@ func (s *server) init(ctx context.Context) error {
 	})
 	mux := http.NewServeMux()
 	s.gw.Routes(mux)
+	go s.gw.WatchRevocations(bg, s.db, gateway.RevocationPoll) // leaving is immediate on every replica
+	if err := s.mountSCIM(mux); err != nil {
+		return err
+	}
 	// The dashboard signs people in with their key; the API accepts its
 	// session cookie as well as a key.
 	// Who may see whom by name: one policy for every view (allot.CanSee).
