@@ -91,7 +91,9 @@ func (m Metrics) Token(getenv func(string) string) (string, error) {
 // KeyCache says how long the gateway trusts a resolved allot key.
 type KeyCache struct {
 	// TTL is how long a resolution is used before the key directory (the
-	// database) is asked again; a revoked key works for up to this long.
+	// database) is asked again. A revoked key stops sooner: every replica
+	// drops keys revoked in the store within a second or so
+	// (gateway.WatchRevocations).
 	TTL Duration `yaml:"ttl"`
 	// LastKnownGood is, under failure_policy fail_open, how long after the
 	// directory last said a key was valid that key is still served while

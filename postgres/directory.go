@@ -15,18 +15,14 @@ const DefaultOrg = allot.DefaultOrgName
 // validateOrg checks org before anything is stored (allot.Org.Normalize).
 func validateOrg(org allot.Org) (allot.Org, error) { return org.Normalize() }
 
-// UserRecord is a stored user with whether they are active: what the
+// UserRecord is a stored user with whether they are active and where
+// they came from (allot.SourceOrg, SourceSCIM, SourceSSO): what the
 // directory export and import carry (inactive users keep their keys and
 // history).
 type UserRecord struct {
 	allot.User
 	Active bool
-}
-
-// storedUser is a users row as ApplyOrg reads it.
-type storedUser struct {
-	UserRecord
-	source string
+	Source string
 }
 
 // ApplyOrg makes the stored organization equal to org in one transaction:
@@ -65,10 +61,10 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 				res.TeamsCreated++
 			}
 		}
-		haveUsers := map[string]storedUser{}
+		haveUsers := map[string]UserRecord{}
 		rows, _ = tx.Query(ctx, `SELECT name, email, team, role, active, source FROM users`)
-		var u storedUser
-		if _, err := pgx.ForEachRow(rows, []any{&u.Name, &u.Email, &u.Team, &u.Role, &u.Active, &u.source}, func() error {
+		var u UserRecord
+		if _, err := pgx.ForEachRow(rows, []any{&u.Name, &u.Email, &u.Team, &u.Role, &u.Active, &u.Source}, func() error {
 			haveUsers[u.Name] = u
 			return nil
 		}); err != nil {
@@ -85,7 +81,7 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 					return fmt.Errorf("add user %s: %w", u.Name, err)
 				}
 				res.UsersCreated++
-			case old.source == allot.SourceSCIM:
+			case old.Source == allot.SourceSCIM:
 				if old.Role == u.Role {
 					continue
 				}
@@ -93,7 +89,7 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 					return fmt.Errorf("update user %s: %w", u.Name, err)
 				}
 				res.UsersUpdated++
-			case old.User != u || !old.Active || old.source != allot.SourceOrg:
+			case old.User != u || !old.Active || old.Source != allot.SourceOrg:
 				if _, err := tx.Exec(ctx, `UPDATE users SET email = $1, team = $2, role = $3, active = true, source = 'org' WHERE name = $4`,
 					u.Email, u.Team, string(u.Role), u.Name); err != nil {
 					return fmt.Errorf("update user %s: %w", u.Name, err)
@@ -102,7 +98,7 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 			}
 		}
 		for name, u := range haveUsers {
-			if u.Active && !wantUsers[name] && u.source == allot.SourceOrg {
+			if u.Active && !wantUsers[name] && u.Source == allot.SourceOrg {
 				if err := setActive(ctx, tx, name, false); err != nil {
 					return fmt.Errorf("deactivate user %s: %w", name, err)
 				}
