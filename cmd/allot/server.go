@@ -240,7 +240,7 @@ func (s *server) init(ctx context.Context) error {
 	(&api.Server{
 		Authenticate: auth, AuthenticateKey: s.gw.Authenticate,
 		Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced, Grants: s.db, Policy: s.db, Audit: s.db,
-		Notices: s.db, Source: s.db, Ledger: s.db,
+		Notices: s.db, Source: s.db, Ledger: s.db, Leaving: s.db,
 		Rationer:       s.ration.Current,
 		Refresh:        func(ctx context.Context) error { _, err := s.ration.Refresh(ctx); return err },
 		Pricer:         func() allot.Pricer { return cat },
