@@ -68,7 +68,7 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 	}
 
 	haveUsers := map[string]storedUser{}
-	if err := eachRow(ctx, tx, `SELECT name, email, team, role, active, source FROM users`, nil, func(rows *sql.Rows) error {
+	if err := eachRow(ctx, tx, `SELECT name, email, team, role, active, `+sourceOf+` FROM users`, nil, func(rows *sql.Rows) error {
 		var u storedUser
 		err := rows.Scan(&u.Name, &u.Email, &u.Team, &u.Role, &u.active, &u.source)
 		haveUsers[u.Name] = u
@@ -96,9 +96,12 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 			}
 			res.UsersUpdated++
 		case old.User != u || !old.active || old.source != allot.SourceOrg:
-			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, team = ?, role = ?, active = 1, source = 'org' WHERE name = ?`,
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, team = ?, role = ?, active = 1 WHERE name = ?`,
 				u.Email, u.Team, string(u.Role), u.Name); err != nil {
 				return res, fmt.Errorf("apply org: update user %s: %w", u.Name, err)
+			}
+			if err := setSource(ctx, tx, u.Name, allot.SourceOrg); err != nil {
+				return res, fmt.Errorf("apply org: %w", err)
 			}
 			res.UsersUpdated++
 		}

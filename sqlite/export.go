@@ -39,7 +39,7 @@ func (db *DB) OrgName(ctx context.Context) (string, error) {
 // AllUsers lists every user, deactivated ones too, by name.
 func (db *DB) AllUsers(ctx context.Context) ([]UserRecord, error) {
 	var out []UserRecord
-	err := eachRow(ctx, db.r, `SELECT name, email, team, role, active, source FROM users ORDER BY name`, nil, func(rows *sql.Rows) error {
+	err := eachRow(ctx, db.r, `SELECT name, email, team, role, active, `+sourceOf+` FROM users ORDER BY name`, nil, func(rows *sql.Rows) error {
 		var u UserRecord
 		err := rows.Scan(&u.Name, &u.Email, &u.Team, &u.Role, &u.Active, &u.Source)
 		out = append(out, u)

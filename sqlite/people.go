@@ -32,10 +32,15 @@ func (db *DB) UpsertUser(ctx context.Context, u allot.User) (bool, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO teams (name) VALUES (?) ON CONFLICT DO NOTHING`, u.Team); err != nil {
 		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO users (name, email, team, role, active, source) VALUES (?, ?, ?, ?, 1, ?)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users (name, email, team, role, active) VALUES (?, ?, ?, ?, 1)
 		ON CONFLICT (name) DO UPDATE SET email = excluded.email, team = excluded.team, role = excluded.role, active = 1`,
-		u.Name, u.Email, u.Team, string(u.Role), allot.SourceSSO); err != nil {
+		u.Name, u.Email, u.Team, string(u.Role)); err != nil {
 		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)
+	}
+	if n == 0 {
+		if err := setSource(ctx, tx, u.Name, allot.SourceSSO); err != nil {
+			return false, fmt.Errorf("upsert user %s: %w", u.Name, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)
@@ -96,6 +101,20 @@ func setActive(ctx context.Context, tx *sql.Tx, name string, active bool) error 
 		}
 	}
 	return nil
+}
+
+// sourceOf is a users row's source (allot.SourceOrg when user_sources has
+// no row for it), as a column expression.
+const sourceOf = `coalesce((SELECT source FROM user_sources WHERE usr = users.name), 'org')`
+
+// setSource records who brought the user named name.
+func setSource(ctx context.Context, tx *sql.Tx, name, source string) error {
+	if source == allot.SourceOrg {
+		_, err := tx.ExecContext(ctx, `DELETE FROM user_sources WHERE usr = ?`, name)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO user_sources (usr, source) VALUES (?, ?) ON CONFLICT (usr) DO UPDATE SET source = excluded.source`, name, source)
+	return err
 }
 
 // RevokedKeys lists the hashes of keys revoked within the last within.

@@ -64,8 +64,8 @@ func (db *DB) CreateAccount(ctx context.Context, a allot.Account) (allot.Account
 			if _, err := tx.ExecContext(ctx, `INSERT INTO teams (name) VALUES (?) ON CONFLICT DO NOTHING`, a.Team); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO users (name, email, team, role, active, source) VALUES (?, ?, ?, ?, 1, ?)`,
-				name, a.UserName, a.Team, string(allot.RoleMember), allot.SourceSCIM); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO users (name, email, team, role, active) VALUES (?, ?, ?, ?, 1)`,
+				name, a.UserName, a.Team, string(allot.RoleMember)); err != nil {
 				return err
 			}
 		case err != nil:
@@ -73,9 +73,12 @@ func (db *DB) CreateAccount(ctx context.Context, a allot.Account) (allot.Account
 		case has:
 			return allot.Errorf(allot.EConflict, "%q is provisioned already", a.UserName)
 		default: // adopted: SCIM decides from now on
-			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, active = 1, source = ? WHERE name = ?`, a.UserName, allot.SourceSCIM, name); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, active = 1 WHERE name = ?`, a.UserName, name); err != nil {
 				return err
 			}
+		}
+		if err := setSource(ctx, tx, name, allot.SourceSCIM); err != nil {
+			return err
 		}
 		if !a.Active {
 			if err := setActive(ctx, tx, name, false); err != nil {

@@ -1,14 +1,18 @@
 -- 0010: provisioning by an identity provider (SCIM, docs/sso.md).
--- users.source says who brought a person (org, scim, sso): org.yaml
--- deactivates only its own. Accounts and groups are what SCIM keeps about
+-- user_sources says who brought a person (scim, sso; no row: org.yaml):
+-- org.yaml deactivates only its own. Every statement may run again (a
+-- database whose later migrations are replayed). Accounts and groups are what SCIM keeps about
 -- people and groups; a person's team follows their groups. Revoked keys
 -- are found by time, so replicas drop them from their caches at once.
 
-ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'org';
-CREATE INDEX users_email ON users (lower(email));
-CREATE INDEX keys_revoked ON keys (revoked_us) WHERE revoked_us IS NOT NULL;
+CREATE TABLE IF NOT EXISTS user_sources (
+	usr    TEXT PRIMARY KEY REFERENCES users (name),
+	source TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS users_email ON users (lower(email));
+CREATE INDEX IF NOT EXISTS keys_revoked ON keys (revoked_us) WHERE revoked_us IS NOT NULL;
 
-CREATE TABLE scim_accounts (
+CREATE TABLE IF NOT EXISTS scim_accounts (
 	id           TEXT PRIMARY KEY,
 	usr          TEXT NOT NULL UNIQUE REFERENCES users (name),
 	external_id  TEXT NOT NULL,
@@ -19,7 +23,7 @@ CREATE TABLE scim_accounts (
 	modified_us  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
-CREATE TABLE scim_groups (
+CREATE TABLE IF NOT EXISTS scim_groups (
 	id           TEXT PRIMARY KEY,
 	display_name TEXT NOT NULL UNIQUE,
 	external_id  TEXT NOT NULL,
@@ -29,10 +33,10 @@ CREATE TABLE scim_groups (
 ) WITHOUT ROWID;
 
 -- seq orders joins: a person's team is that of the group they joined last.
-CREATE TABLE scim_members (
+CREATE TABLE IF NOT EXISTS scim_members (
 	grp     TEXT NOT NULL REFERENCES scim_groups (id) ON DELETE CASCADE,
 	account TEXT NOT NULL REFERENCES scim_accounts (id) ON DELETE CASCADE,
 	seq     INTEGER NOT NULL,
 	PRIMARY KEY (grp, account)
 ) WITHOUT ROWID;
-CREATE INDEX scim_members_account ON scim_members (account, seq);
+CREATE INDEX IF NOT EXISTS scim_members_account ON scim_members (account, seq);
