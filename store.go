@@ -75,6 +75,16 @@ type Directory interface {
 	// together with an EForbidden error, so a sign-in can refuse them
 	// rather than create them again.
 	UserByEmail(ctx context.Context, email string) (User, error)
+	// SetUserActive deactivates (false) or reactivates (true) the user
+	// named name. Deactivating revokes every key of theirs at once, so
+	// they stop working on every replica (RevokedKeys) and the sessions
+	// signed in with them end; their history stays in reports.
+	// Reactivating brings no key back. ENotFound for an unknown user.
+	SetUserActive(ctx context.Context, name string, active bool) error
+	// RevokedKeys lists the hashes of keys revoked within the last
+	// `within` by the store's clock, at most limit: replicas poll it to
+	// drop revoked keys from their caches (gateway.WatchRevocations).
+	RevokedKeys(ctx context.Context, within time.Duration, limit int) ([][]byte, error)
 	// Setting reads a stored setting (nil if unset); SetSetting writes one.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	SetSetting(ctx context.Context, name string, value []byte) error
@@ -137,6 +147,7 @@ type Store interface {
 	Ledger
 	Reporter
 	Directory
+	Provisioning
 	AuditLog
 	GrantStore
 	NoticeStore

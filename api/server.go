@@ -36,6 +36,7 @@ type Server struct {
 	// answers 404 without it), so the budget editor can load and save a budget as declared.
 	Policy  PolicyStore
 	Audit   allot.AuditLog // optional
+	Leaving Leaving        // optional: deactivating people answers 503 without it
 	Notices NoticeLister   // optional: /alerts answers 404 without it
 	Source  allot.InsightSource
 	Ledger  allot.Ledger // where POST /api/v1/usage stores
@@ -74,6 +75,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("GET /api/v1/budgets", s.budgets)
 	h("PUT /api/v1/budgets/{name}", admin("changing budgets", s.put))
 	h("POST /api/v1/budgets/{name}/grants", admin("changing budgets", s.grant))
+	h("POST /api/v1/users/{user}/deactivate", admin("deactivating people", s.setActive(false)))
+	h("POST /api/v1/users/{user}/reactivate", admin("reactivating people", s.setActive(true)))
 	h("GET /api/v1/alerts", s.alerts)
 	h("GET /api/v1/whoami", s.whoami)
 	h("GET /api/v1/keys", s.keys)

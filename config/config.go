@@ -55,6 +55,7 @@ type Config struct {
 	OIDC            OIDC                        `yaml:"oidc"`              // dashboard sign-in with OpenID Connect, see identity.go
 	Keys            Keys                        `yaml:"keys"`              // bounds on self-service keys
 	Admins          []string                    `yaml:"admins"`            // emails made admins at start (bootstrap), see docs/sso.md
+	SCIM            SCIM                        `yaml:"scim"`              // provisioning by an identity provider at /scim/v2, see scim.go
 }
 
 // TLS is the certificate allot serves HTTPS with.
@@ -93,7 +94,9 @@ func (m Metrics) Token(getenv func(string) string) (string, error) {
 // KeyCache says how long the gateway trusts a resolved allot key.
 type KeyCache struct {
 	// TTL is how long a resolution is used before the key directory (the
-	// database) is asked again; a revoked key works for up to this long.
+	// database) is asked again. A revoked key stops sooner: every replica
+	// drops keys revoked in the store within a second or so
+	// (gateway.WatchRevocations).
 	TTL Duration `yaml:"ttl"`
 	// LastKnownGood is, under failure_policy fail_open, how long after the
 	// directory last said a key was valid that key is still served while
@@ -376,6 +379,9 @@ func (c Config) Validate() error {
 	}
 	if c.KeyCache.TTL <= 0 || c.KeyCache.LastKnownGood < 0 {
 		return fmt.Errorf("config: key_cache ttl %s must be positive and last_known_good %s not negative", time.Duration(c.KeyCache.TTL), time.Duration(c.KeyCache.LastKnownGood))
+	}
+	if err := c.SCIM.Validate(); err != nil {
+		return err
 	}
 	if err := c.Insights.Validate(); err != nil {
 		return fmt.Errorf("config: insights: %w", err)

@@ -15,19 +15,23 @@ const DefaultOrg = allot.DefaultOrgName
 // validateOrg checks org before anything is stored (allot.Org.Normalize).
 func validateOrg(org allot.Org) (allot.Org, error) { return org.Normalize() }
 
-// UserRecord is a stored user with whether they are active: what the
+// UserRecord is a stored user with whether they are active and where
+// they came from (allot.SourceOrg, SourceSCIM, SourceSSO): what the
 // directory export and import carry (inactive users keep their keys and
 // history).
 type UserRecord struct {
 	allot.User
 	Active bool
+	Source string
 }
 
 // ApplyOrg makes the stored organization equal to org in one transaction:
 // it creates missing teams and users, updates changed users (and
-// reactivates returning ones), deactivates users org no longer lists and
-// removes teams org no longer lists that have no active users. Nothing is
-// deleted that history refers to. The result counts only real changes, so
+// reactivates returning ones), deactivates the users it brought that org
+// no longer lists (revoking their keys) and removes teams org no longer
+// lists that have no active users and no SCIM group. People SCIM
+// provisioned keep their team and active state (SCIM decides those);
+// org.yaml sets only their role. Nothing is deleted that history refers to. The result counts only real changes, so
 // applying the same org twice reports zeros the second time. Replicas
 // applying at once run one after the other (the org row is locked first).
 func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, error) {
@@ -58,9 +62,9 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 			}
 		}
 		haveUsers := map[string]UserRecord{}
-		rows, _ = tx.Query(ctx, `SELECT name, email, team, role, active FROM users`)
+		rows, _ = tx.Query(ctx, `SELECT name, email, team, role, active, source FROM users`)
 		var u UserRecord
-		if _, err := pgx.ForEachRow(rows, []any{&u.Name, &u.Email, &u.Team, &u.Role, &u.Active}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&u.Name, &u.Email, &u.Team, &u.Role, &u.Active, &u.Source}, func() error {
 			haveUsers[u.Name] = u
 			return nil
 		}); err != nil {
@@ -77,8 +81,16 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 					return fmt.Errorf("add user %s: %w", u.Name, err)
 				}
 				res.UsersCreated++
-			case old.User != u || !old.Active:
-				if _, err := tx.Exec(ctx, `UPDATE users SET email = $1, team = $2, role = $3, active = true WHERE name = $4`,
+			case old.Source == allot.SourceSCIM:
+				if old.Role == u.Role {
+					continue
+				}
+				if _, err := tx.Exec(ctx, `UPDATE users SET role = $1 WHERE name = $2`, string(u.Role), u.Name); err != nil {
+					return fmt.Errorf("update user %s: %w", u.Name, err)
+				}
+				res.UsersUpdated++
+			case old.User != u || !old.Active || old.Source != allot.SourceOrg:
+				if _, err := tx.Exec(ctx, `UPDATE users SET email = $1, team = $2, role = $3, active = true, source = 'org' WHERE name = $4`,
 					u.Email, u.Team, string(u.Role), u.Name); err != nil {
 					return fmt.Errorf("update user %s: %w", u.Name, err)
 				}
@@ -86,8 +98,8 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 			}
 		}
 		for name, u := range haveUsers {
-			if u.Active && !wantUsers[name] {
-				if _, err := tx.Exec(ctx, `UPDATE users SET active = false WHERE name = $1`, name); err != nil {
+			if u.Active && !wantUsers[name] && u.Source == allot.SourceOrg {
+				if err := setActive(ctx, tx, name, false); err != nil {
 					return fmt.Errorf("deactivate user %s: %w", name, err)
 				}
 				res.UsersRemoved++
@@ -97,7 +109,8 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 			if wantTeams[name] {
 				continue
 			}
-			tag, err := tx.Exec(ctx, `DELETE FROM teams WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE team = $1 AND active)`, name)
+			tag, err := tx.Exec(ctx, `DELETE FROM teams WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE team = $1 AND active)
+				AND NOT EXISTS (SELECT 1 FROM scim_groups WHERE team = $1)`, name)
 			if err != nil {
 				return fmt.Errorf("remove team %s: %w", name, err)
 			}

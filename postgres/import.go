@@ -37,9 +37,13 @@ func (db *DB) ImportDirectory(ctx context.Context, d Directory) error {
 			}
 		}
 		for _, u := range d.Users {
-			if _, err := tx.Exec(ctx, `INSERT INTO users (name, email, team, role, active) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (name) DO UPDATE SET email = excluded.email, team = excluded.team, role = excluded.role, active = excluded.active`,
-				u.Name, u.Email, u.Team, string(u.Role), u.Active); err != nil {
+			source := u.Source
+			if source == "" {
+				source = allot.SourceOrg
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO users (name, email, team, role, active, source) VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (name) DO UPDATE SET email = excluded.email, team = excluded.team, role = excluded.role, active = excluded.active, source = excluded.source`,
+				u.Name, u.Email, u.Team, string(u.Role), u.Active, source); err != nil {
 				return fmt.Errorf("user %s: %w", u.Name, err)
 			}
 		}
@@ -70,9 +74,9 @@ func (db *DB) ExportDirectory(ctx context.Context) (Directory, error) {
 		d.Teams, err = db.Teams(ctx)
 	}
 	if err == nil {
-		rows, _ := db.pool.Query(ctx, `SELECT name, email, team, role, active FROM users ORDER BY name`)
+		rows, _ := db.pool.Query(ctx, `SELECT name, email, team, role, active, source FROM users ORDER BY name`)
 		var u UserRecord
-		_, err = pgx.ForEachRow(rows, []any{&u.Name, &u.Email, &u.Team, &u.Role, &u.Active}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&u.Name, &u.Email, &u.Team, &u.Role, &u.Active, &u.Source}, func() error {
 			d.Users = append(d.Users, u)
 			return nil
 		})

@@ -10,7 +10,8 @@ import (
 	"github.com/allot-dev/allot"
 )
 
-// UpsertUser creates u as an active user, or updates the email, team and
+// UpsertUser creates u as an active user (source sso, so org.yaml leaves
+// them alone), or updates the email, team and
 // role of the user named u.Name (a deactivated one stays deactivated),
 // creating u's team when it is missing.
 func (db *DB) UpsertUser(ctx context.Context, u allot.User) (bool, error) {
@@ -24,9 +25,9 @@ func (db *DB) UpsertUser(ctx context.Context, u allot.User) (bool, error) {
 			return fmt.Errorf("add team %s: %w", u.Team, err)
 		}
 		// xmax = 0 only on a row this statement inserted.
-		return tx.QueryRow(ctx, `INSERT INTO users (name, email, team, role, active) VALUES ($1, $2, $3, $4, true)
+		return tx.QueryRow(ctx, `INSERT INTO users (name, email, team, role, active, source) VALUES ($1, $2, $3, $4, true, $5)
 			ON CONFLICT (name) DO UPDATE SET email = excluded.email, team = excluded.team, role = excluded.role
-			RETURNING xmax = 0`, u.Name, u.Email, u.Team, string(u.Role)).Scan(&created)
+			RETURNING xmax = 0`, u.Name, u.Email, u.Team, string(u.Role), allot.SourceSSO).Scan(&created)
 	})
 	if err != nil {
 		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)

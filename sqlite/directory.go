@@ -18,13 +18,16 @@ func validateOrg(org allot.Org) (allot.Org, error) { return org.Normalize() }
 type storedUser struct {
 	allot.User
 	active bool
+	source string
 }
 
 // ApplyOrg makes the stored organization equal to org in one transaction:
 // it creates missing teams and users, updates changed users (and
-// reactivates returning ones), deactivates users org no longer lists and
-// removes teams org no longer lists that have no active users. Nothing is
-// deleted that history refers to. The result counts only real changes, so
+// reactivates returning ones), deactivates the users it brought that org
+// no longer lists (revoking their keys) and removes teams org no longer
+// lists that have no active users and no SCIM group. People SCIM
+// provisioned keep their team and active state (SCIM decides those);
+// org.yaml sets only their role. Nothing is deleted that history refers to. The result counts only real changes, so
 // applying the same org twice reports zeros the second time.
 func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, error) {
 	var res allot.ApplyResult
@@ -65,9 +68,9 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 	}
 
 	haveUsers := map[string]storedUser{}
-	if err := eachRow(ctx, tx, `SELECT name, email, team, role, active FROM users`, nil, func(rows *sql.Rows) error {
+	if err := eachRow(ctx, tx, `SELECT name, email, team, role, active, `+sourceOf+` FROM users`, nil, func(rows *sql.Rows) error {
 		var u storedUser
-		err := rows.Scan(&u.Name, &u.Email, &u.Team, &u.Role, &u.active)
+		err := rows.Scan(&u.Name, &u.Email, &u.Team, &u.Role, &u.active, &u.source)
 		haveUsers[u.Name] = u
 		return err
 	}); err != nil {
@@ -84,18 +87,29 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 				return res, fmt.Errorf("apply org: add user %s: %w", u.Name, err)
 			}
 			res.UsersCreated++
-		case old.User != u || !old.active:
+		case old.source == allot.SourceSCIM:
+			if old.Role == u.Role {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE users SET role = ? WHERE name = ?`, string(u.Role), u.Name); err != nil {
+				return res, fmt.Errorf("apply org: update user %s: %w", u.Name, err)
+			}
+			res.UsersUpdated++
+		case old.User != u || !old.active || old.source != allot.SourceOrg:
 			if _, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, team = ?, role = ?, active = 1 WHERE name = ?`,
 				u.Email, u.Team, string(u.Role), u.Name); err != nil {
 				return res, fmt.Errorf("apply org: update user %s: %w", u.Name, err)
+			}
+			if err := setSource(ctx, tx, u.Name, allot.SourceOrg); err != nil {
+				return res, fmt.Errorf("apply org: %w", err)
 			}
 			res.UsersUpdated++
 		}
 	}
 	for name, u := range haveUsers {
-		if u.active && !wantUsers[name] {
-			if _, err := tx.ExecContext(ctx, `UPDATE users SET active = 0 WHERE name = ?`, name); err != nil {
-				return res, fmt.Errorf("apply org: deactivate user %s: %w", name, err)
+		if u.active && !wantUsers[name] && u.source == allot.SourceOrg {
+			if err := setActive(ctx, tx, name, false); err != nil {
+				return res, fmt.Errorf("apply org: %w", err)
 			}
 			res.UsersRemoved++
 		}
@@ -104,7 +118,8 @@ func (db *DB) ApplyOrg(ctx context.Context, org allot.Org) (allot.ApplyResult, e
 		if wantTeams[name] {
 			continue
 		}
-		r, err := tx.ExecContext(ctx, `DELETE FROM teams WHERE name = ? AND NOT EXISTS (SELECT 1 FROM users WHERE team = ? AND active = 1)`, name, name)
+		r, err := tx.ExecContext(ctx, `DELETE FROM teams WHERE name = ? AND NOT EXISTS (SELECT 1 FROM users WHERE team = ? AND active = 1)
+			AND NOT EXISTS (SELECT 1 FROM scim_groups WHERE team = ?)`, name, name, name)
 		if err != nil {
 			return res, fmt.Errorf("apply org: remove team %s: %w", name, err)
 		}

@@ -15,10 +15,12 @@ import (
 // insertion order, in pages. Keys come from Keys(ctx, ""), which carries
 // their hashes.
 
-// UserRecord is a stored user with whether they are active.
+// UserRecord is a stored user with whether they are active and where
+// they came from (allot.SourceOrg, SourceSCIM, SourceSSO).
 type UserRecord struct {
 	allot.User
 	Active bool
+	Source string
 }
 
 // OrgName returns the organization's stored name, "" if none was applied.
@@ -37,9 +39,9 @@ func (db *DB) OrgName(ctx context.Context) (string, error) {
 // AllUsers lists every user, deactivated ones too, by name.
 func (db *DB) AllUsers(ctx context.Context) ([]UserRecord, error) {
 	var out []UserRecord
-	err := eachRow(ctx, db.r, `SELECT name, email, team, role, active FROM users ORDER BY name`, nil, func(rows *sql.Rows) error {
+	err := eachRow(ctx, db.r, `SELECT name, email, team, role, active, `+sourceOf+` FROM users ORDER BY name`, nil, func(rows *sql.Rows) error {
 		var u UserRecord
-		err := rows.Scan(&u.Name, &u.Email, &u.Team, &u.Role, &u.Active)
+		err := rows.Scan(&u.Name, &u.Email, &u.Team, &u.Role, &u.Active, &u.Source)
 		out = append(out, u)
 		return err
 	})

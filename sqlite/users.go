@@ -10,7 +10,8 @@ import (
 	"github.com/allot-dev/allot"
 )
 
-// UpsertUser creates u as an active user, or updates the email, team and
+// UpsertUser creates u as an active user (source sso, so org.yaml leaves
+// them alone), or updates the email, team and
 // role of the user named u.Name (a deactivated one stays deactivated),
 // creating u's team when it is missing.
 func (db *DB) UpsertUser(ctx context.Context, u allot.User) (bool, error) {
@@ -36,6 +37,9 @@ func (db *DB) UpsertUser(ctx context.Context, u allot.User) (bool, error) {
 		_, err = tx.ExecContext(ctx, `UPDATE users SET email = ?, team = ?, role = ? WHERE name = ?`, u.Email, u.Team, string(u.Role), u.Name)
 	} else {
 		_, err = tx.ExecContext(ctx, `INSERT INTO users (name, email, team, role, active) VALUES (?, ?, ?, ?, 1)`, u.Name, u.Email, u.Team, string(u.Role))
+		if err == nil {
+			err = setSource(ctx, tx, u.Name, allot.SourceSSO) // org.yaml leaves people it did not bring alone
+		}
 	}
 	if err != nil {
 		return false, fmt.Errorf("upsert user %s: %w", u.Name, err)

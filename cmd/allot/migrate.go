@@ -131,7 +131,7 @@ func copyToPostgres(ctx context.Context, out io.Writer, prog *progress, src *sql
 		return err
 	}
 	for _, u := range users {
-		d.Users = append(d.Users, postgres.UserRecord{User: u.User, Active: u.Active})
+		d.Users = append(d.Users, postgres.UserRecord{User: u.User, Active: u.Active, Source: u.Source})
 	}
 	if d.Keys, err = src.Keys(ctx, ""); err != nil {
 		return err

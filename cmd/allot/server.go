@@ -229,6 +229,10 @@ func (s *server) init(ctx context.Context) error {
 	})
 	mux := http.NewServeMux()
 	s.gw.Routes(mux)
+	go s.gw.WatchRevocations(bg, s.db, gateway.RevocationPoll) // leaving is immediate on every replica
+	if err := s.mountSCIM(mux); err != nil {
+		return err
+	}
 	// The dashboard signs people in with their key; the API accepts its
 	// session cookie as well as a key.
 	// Who may see whom by name: one policy for every view (allot.CanSee).
@@ -245,7 +249,7 @@ func (s *server) init(ctx context.Context) error {
 	(&api.Server{
 		Authenticate: auth, AuthenticateKey: s.gw.Authenticate,
 		Reports: s.db, Events: s.db, People: s.db, Unpriced: s.db.Unpriced, Grants: s.db, Policy: s.db, Audit: s.db,
-		Notices: s.db, Source: s.db, Ledger: s.db, KeyStore: s.db, Emails: s.db,
+		Notices: s.db, Source: s.db, Ledger: s.db, KeyStore: s.db, Emails: s.db, Leaving: s.db,
 		KeyLimits:      api.KeyLimits{MaxPerPerson: cfg.Keys.MaxPerPerson, MaxLifetime: time.Duration(cfg.Keys.MaxLifetime)},
 		Rationer:       s.ration.Current,
 		Refresh:        func(ctx context.Context) error { _, err := s.ration.Refresh(ctx); return err },

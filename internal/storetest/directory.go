@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,7 +178,8 @@ func testKeys(t *testing.T, open func(t *testing.T) Store) {
 		t.Errorf("the revoked key lists as %+v", bobs)
 	}
 
-	// A deactivated user's keys stop working, and come back with them.
+	// A user org.yaml drops has every key revoked: leaving is immediate
+	// (replicas learn it from RevokedKeys), and a return brings no key back.
 	if _, err := s.PrincipalByKeyHash(ctx, allot.HashKey(secret2)); err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +195,96 @@ func testKeys(t *testing.T, open func(t *testing.T) Store) {
 	if _, err := s.ApplyOrg(ctx, testOrg()); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := s.PrincipalByKeyHash(ctx, allot.HashKey(secret2)); err != nil || p.Role != allot.RoleAdmin {
-		t.Errorf("a returning user's key resolves to %+v, %v", p, err)
+	_, err = s.PrincipalByKeyHash(ctx, allot.HashKey(secret2))
+	wantCode(t, "PrincipalByKeyHash of a returning user's old key", err, allot.EUnauthorized)
+	if alices, _ := s.Keys(ctx, "alice"); len(alices) != 1 || alices[0].RevokedAt == nil {
+		t.Errorf("a removed user's keys list as %+v, want revoked", alices)
 	}
+	revoked, err := s.RevokedKeys(ctx, time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !containsHash(revoked, key.Hash) || !containsHash(revoked, key2.Hash) || len(revoked) != 2 {
+		t.Errorf("RevokedKeys = %d hashes, want bob's and alice's", len(revoked))
+	}
+	if one, _ := s.RevokedKeys(ctx, time.Minute, 1); len(one) != 1 {
+		t.Errorf("RevokedKeys with limit 1 = %d hashes", len(one))
+	}
+	if secret3, _, err := s.CreateKey(ctx, "alice", "new"); err != nil {
+		t.Fatal(err)
+	} else if p, err := s.PrincipalByKeyHash(ctx, allot.HashKey(secret3)); err != nil || p.Role != allot.RoleAdmin {
+		t.Errorf("a returning user's new key resolves to %+v, %v", p, err)
+	}
+}
+
+func containsHash(hashes [][]byte, h []byte) bool {
+	for _, x := range hashes {
+		if bytes.Equal(x, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// testPeopleOutsideOrg: people who come from sign-in (UpsertUser) are
+// found by email, deactivated with their keys revoked, and left alone by
+// an org.yaml that does not list them.
+func testPeopleOutsideOrg(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+	s := open(t)
+	mustApply(t, s, testOrg(), allot.ApplyResult{TeamsCreated: 3, UsersCreated: 4})
+
+	created, err := s.UpsertUser(ctx, allot.User{Name: "dan@acme.test", Email: "Dan@Acme.test", Team: "research"})
+	if err != nil || !created {
+		t.Fatalf("UpsertUser(new) = %v, %v", created, err)
+	}
+	created, err = s.UpsertUser(ctx, allot.User{Name: "dan@acme.test", Email: "dan@acme.test", Team: "data", Role: allot.RoleLead})
+	if err != nil || created {
+		t.Fatalf("UpsertUser(existing) = %v, %v", created, err)
+	}
+	u, err := s.UserByEmail(ctx, "DAN@acme.TEST")
+	if want := (allot.User{Name: "dan@acme.test", Email: "dan@acme.test", Team: "data", Role: allot.RoleLead}); err != nil || u != want {
+		t.Errorf("UserByEmail = %+v, %v; want %+v", u, err, want)
+	}
+	_, err = s.UserByEmail(ctx, "nobody@acme.test")
+	wantCode(t, "UserByEmail of an unknown email", err, allot.ENotFound)
+	for _, bad := range []allot.User{{Name: "", Team: "a"}, {Name: "x"}, {Name: "x", Team: "a", Role: "boss"}, {Name: strings.Repeat("x", 201), Team: "a"}} {
+		_, err := s.UpsertUser(ctx, bad)
+		wantCode(t, "UpsertUser of an invalid user", err, allot.EInvalid)
+	}
+	if teams, _ := s.Teams(ctx); !slices.Contains(names(teams, func(t allot.Team) string { return t.Name }), "research") {
+		t.Errorf("UpsertUser did not create its team: %v", teams)
+	}
+
+	// org.yaml does not list dan: he stays (research, empty, goes).
+	mustApply(t, s, testOrg(), allot.ApplyResult{TeamsRemoved: 1})
+	if _, err := s.UserByEmail(ctx, "dan@acme.test"); err != nil {
+		t.Fatal(err)
+	}
+	if users, _ := s.Users(ctx); !slices.Contains(names(users, func(u allot.User) string { return u.Name }), "dan@acme.test") {
+		t.Errorf("org.yaml deactivated a person who signed in: %v", users)
+	}
+	secret, _, err := s.CreateKey(ctx, "dan@acme.test", "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUserActive(ctx, "dan@acme.test", false); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.PrincipalByKeyHash(ctx, allot.HashKey(secret))
+	wantCode(t, "a deactivated person's key", err, allot.EUnauthorized)
+	if users, _ := s.Users(ctx); slices.Contains(names(users, func(u allot.User) string { return u.Name }), "dan@acme.test") {
+		t.Errorf("a deactivated person is listed: %v", users)
+	}
+	if revoked, _ := s.RevokedKeys(ctx, time.Minute, 10); len(revoked) != 1 || !bytes.Equal(revoked[0], allot.HashKey(secret)) {
+		t.Errorf("RevokedKeys after a deactivation = %d hashes, want dan's key", len(revoked))
+	}
+	if err := s.SetUserActive(ctx, "dan@acme.test", true); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.PrincipalByKeyHash(ctx, allot.HashKey(secret))
+	wantCode(t, "a reactivated person's old key", err, allot.EUnauthorized)
+	wantCode(t, "SetUserActive of an unknown user", s.SetUserActive(ctx, "nobody", false), allot.ENotFound)
 }
 
 func testSettings(t *testing.T, open func(t *testing.T) Store) {

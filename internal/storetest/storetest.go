@@ -40,6 +40,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"keys", testKeys},
 		{"keys that expire", testKeyExpiry},
 		{"people from outside org.yaml", testUpsertUser},
+		{"people outside org.yaml", testPeopleOutsideOrg},
+		{"provisioning", testProvisioning},
 		{"settings", testSettings},
 		{"audit log", testAudit},
 		{"grants", testGrants},
