@@ -242,10 +242,21 @@ func TestSSOSignInThroughARealProvider(t *testing.T) {
 		t.Errorf("dana's key answers %d after the member's attempts, want 200", code)
 	}
 
-	// erin is deactivated (org.yaml does not list the people who came by
-	// sign-in, so applying it deactivates them): her session ends within
-	// 10 s and she cannot sign in again.
+	// An org.yaml that does not list the people who came by sign-in
+	// leaves them alone (docs/sso.md); erin is then deactivated, as an
+	// admin or SCIM does: her session ends within 10 s and she cannot
+	// sign in again.
 	if _, err := srv.db.ApplyOrg(context.Background(), mustOrg(t)); err != nil {
+		t.Fatal(err)
+	}
+	if status := eval(`fetch('/api/v1/whoami').then(r => String(r.status))`); status != "200" {
+		t.Fatalf("after an org.yaml that does not list erin her session answers %s, want 200", status)
+	}
+	erinUser, err := srv.db.UserByEmail(context.Background(), "erin@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.db.SetUserActive(context.Background(), erinUser.Name, false); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(12 * time.Second)
