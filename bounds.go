@@ -1,6 +1,9 @@
 package allot
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // Bounds on what one event may carry. No provider bills a call anywhere near
 // them (the largest context windows hold about two million tokens and the
@@ -62,4 +65,20 @@ func SatAdd(a, b int64) int64 {
 		return math.MinInt64
 	}
 	return s
+}
+
+// MulDivSat returns a*b/c for non-negative a, b and positive c without
+// overflowing in between (the product is held in 128 bits), saturating at
+// the largest int64: projections and percentages of spend scale one amount
+// by a ratio of two others.
+func MulDivSat(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi >= uint64(c) {
+		return math.MaxInt64
+	}
+	q, _ := bits.Div64(hi, lo, uint64(c))
+	if q > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(q)
 }

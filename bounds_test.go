@@ -61,6 +61,23 @@ func TestSatAdd(t *testing.T) {
 	}
 }
 
+func TestMulDivSat(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ a, b, c, want int64 }{
+		{6, 7, 3, 14},
+		{7, 1, 2, 3}, // truncates
+		{math.MaxInt64, 10_000, 20_000, math.MaxInt64 / 2}, // product past 64 bits, quotient in range
+		{math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64},
+		{math.MaxInt64, 3, 2, math.MaxInt64}, // quotient past int64: saturates
+		{math.MaxInt64, math.MaxInt64, 1, math.MaxInt64},
+		{0, math.MaxInt64, 1, 0},
+	} {
+		if got := allot.MulDivSat(c.a, c.b, c.c); got != c.want {
+			t.Errorf("MulDivSat(%d, %d, %d) = %d, want %d", c.a, c.b, c.c, got, c.want)
+		}
+	}
+}
+
 func FuzzMoneyPlus(f *testing.F) {
 	f.Add(int64(1), int64(2))
 	f.Add(int64(math.MaxInt64), int64(1))

@@ -2,7 +2,6 @@ package allot
 
 import (
 	"fmt"
-	"math/bits"
 	"time"
 )
 
@@ -43,7 +42,7 @@ func ForecastPeriod(spent Money, start, end, now time.Time, limit *Money) Foreca
 		Projected: Money(ProjectSpend(int64(spent), start, end, now))}
 	pace := paceWindow(start, end, now)
 	if spent > 0 && pace > 0 {
-		f.DailyRate = Money(mulDivSat(int64(spent), int64(24*time.Hour), int64(pace)))
+		f.DailyRate = Money(MulDivSat(int64(spent), int64(24*time.Hour), int64(pace)))
 	}
 	if limit != nil {
 		f.RunsOutAt = RunsOut(int64(spent), int64(*limit), start, end, now)
@@ -65,7 +64,7 @@ func ProjectSpend(spent int64, start, end, now time.Time) int64 {
 	if spent <= 0 || pace <= 0 || !now.Before(end) {
 		return spent
 	}
-	return SatAdd(spent, mulDivSat(spent, int64(end.Sub(now)), int64(pace)))
+	return SatAdd(spent, MulDivSat(spent, int64(end.Sub(now)), int64(pace)))
 }
 
 // RunsOut returns when spend reaching limit within [start, end): now if
@@ -83,7 +82,7 @@ func RunsOut(spent, limit int64, start, end, now time.Time) *time.Time {
 	if spent <= 0 || pace <= 0 || !now.Before(end) {
 		return nil
 	}
-	need := time.Duration(mulDivSat(limit-spent, int64(pace), spent))
+	need := time.Duration(MulDivSat(limit-spent, int64(pace), spent))
 	if need > end.Sub(now) {
 		return nil
 	}
@@ -118,10 +117,10 @@ func basis(f Forecast, now time.Time, pace time.Duration) string {
 		return fmt.Sprintf("The %s has not begun: the projection is what was spent.", period)
 	case now.Sub(f.PeriodStart) < pace:
 		return fmt.Sprintf("Too early this %s for a pace: the %s spent so far counts as %s of spend, %s a day, continued to %s.",
-			period, cents(f.Spent), roundDuration(pace), cents(f.DailyRate), last)
+			period, f.Spent.Dollars(), roundDuration(pace), f.DailyRate.Dollars(), last)
 	}
 	return fmt.Sprintf("This %s's pace so far, %s in %s (%s a day), continued to %s.",
-		period, cents(f.Spent), roundDuration(now.Sub(f.PeriodStart)), cents(f.DailyRate), last)
+		period, f.Spent.Dollars(), roundDuration(now.Sub(f.PeriodStart)), f.DailyRate.Dollars(), last)
 }
 
 // roundDuration writes d for people: "4.5 days", "6 hours", "35 minutes".
@@ -135,34 +134,4 @@ func roundDuration(d time.Duration) string {
 		return fmt.Sprintf("%d minutes", int(d.Minutes()))
 	}
 	return "a minute"
-}
-
-// cents formats m as dollars rounded to the cent, e.g. "$72.46".
-func cents(m Money) string {
-	c, r := int64(m)/int64(USD/100), int64(m)%int64(USD/100)
-	switch {
-	case r >= int64(USD/200):
-		c++
-	case r <= -int64(USD/200):
-		c--
-	}
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	return fmt.Sprintf("%s$%d.%02d", sign, c/100, c%100)
-}
-
-// mulDivSat returns a*b/c for non-negative a, b and positive c without
-// overflowing in between, saturating at the largest int64.
-func mulDivSat(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	if hi >= uint64(c) {
-		return 1<<63 - 1
-	}
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	if q > 1<<63-1 {
-		return 1<<63 - 1
-	}
-	return int64(q)
 }

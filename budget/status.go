@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/bits"
 	"slices"
 	"time"
 
@@ -107,7 +106,7 @@ func (r *Rationer) status(ctx context.Context, ins []*instance, now time.Time) (
 			s.Period = allot.PeriodMonth
 		}
 		if s.Limit > 0 {
-			s.Percent = float64(mulDiv(max(spent, 0), 10000, s.Limit)) / 100
+			s.Percent = float64(allot.MulDivSat(max(spent, 0), 10000, s.Limit)) / 100
 		}
 		if rl.win.unit != "" { // calendar periods: the one forecast rule (rolling windows keep their spend)
 			s.Projected = allot.ProjectSpend(spent, start, end, now)
@@ -118,18 +117,4 @@ func (r *Rationer) status(ctx context.Context, ins []*instance, now time.Time) (
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// mulDiv returns a*b/c for non-negative a, b and positive c without
-// overflowing in between, saturating at the largest int64.
-func mulDiv(a, b, c int64) int64 {
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	if hi >= uint64(c) {
-		return 1<<63 - 1
-	}
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	if q > 1<<63-1 {
-		return 1<<63 - 1
-	}
-	return int64(q)
 }
