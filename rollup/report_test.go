@@ -6,12 +6,12 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/internal/rollupcache"
+	"github.com/allot-dev/allot/internal/storetest"
 )
 
 // memSource is a ReportSource over events held in memory, with no
@@ -181,66 +181,6 @@ func (s *memSource) attrIDs() []int64 {
 	return out
 }
 
-// expected is the specification of Report: the events whose hour lies in
-// the query's hour-widened range, summed one by one with saturating adds.
-func expected(events []allot.Event, q allot.ReportQuery) []allot.ReportRow {
-	from, to := q.From.Truncate(time.Hour), q.To.Truncate(time.Hour)
-	if !to.Equal(q.To) {
-		to = to.Add(time.Hour)
-	}
-	groups := map[string]*allot.ReportRow{}
-	for _, e := range events {
-		if e.Time.Before(from) || !e.Time.Before(to) {
-			continue
-		}
-		values := map[allot.Dimension]string{
-			allot.DimUser: e.User, allot.DimTeam: e.Team, allot.DimModel: e.ServedModel, allot.DimTask: e.Task,
-			allot.DimApp: e.App, allot.DimProvider: e.Provider,
-			allot.DimDay: e.Time.UTC().Format("2006-01-02"), allot.DimHour: e.Time.UTC().Format("2006-01-02T15"),
-		}
-		match := true
-		for d, v := range q.Filter {
-			match = match && values[d] == v
-		}
-		if !match {
-			continue
-		}
-		dims := make([]string, len(q.By))
-		for i, d := range q.By {
-			dims[i] = values[d]
-		}
-		k := strings.Join(dims, "\x00")
-		r := groups[k]
-		if r == nil {
-			r = &allot.ReportRow{Dims: dims}
-			groups[k] = r
-		}
-		r.Requests++
-		t := &r.Tokens
-		t.Input, t.CacheRead = allot.SatAdd(t.Input, e.Tokens.Input), allot.SatAdd(t.CacheRead, e.Tokens.CacheRead)
-		t.CacheWrite5m, t.CacheWrite1h = allot.SatAdd(t.CacheWrite5m, e.Tokens.CacheWrite5m), allot.SatAdd(t.CacheWrite1h, e.Tokens.CacheWrite1h)
-		t.Output, t.Reasoning = allot.SatAdd(t.Output, e.Tokens.Output), allot.SatAdd(t.Reasoning, e.Tokens.Reasoning)
-		r.Cost = r.Cost.Plus(e.Cost)
-		if e.Estimated {
-			r.EstimatedRequests++
-		}
-	}
-	out := []allot.ReportRow{}
-	for _, r := range groups {
-		out = append(out, *r)
-	}
-	slices.SortFunc(out, func(a, b allot.ReportRow) int {
-		if a.Cost != b.Cost {
-			if a.Cost > b.Cost {
-				return -1
-			}
-			return 1
-		}
-		return slices.Compare(a.Dims, b.Dims)
-	})
-	return out
-}
-
 var t0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 
 // testEvents are three days of calls by four people in two teams on two
@@ -289,7 +229,7 @@ func TestReportEqualsEventSums(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if want := expected(events, q); !reflect.DeepEqual(got, want) {
+					if want := storetest.ExpectedReport(events, q); !reflect.DeepEqual(got, want) {
 						t.Errorf("got %d rows %v\nwant %d rows %v", len(got), head(got), len(want), head(want))
 					}
 				})

@@ -3,71 +3,12 @@ package sqlite
 import (
 	"context"
 	"reflect"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/allot-dev/allot"
+	"github.com/allot-dev/allot/internal/storetest"
 )
-
-// expectedReport is the specification of Report: it sums the events whose
-// hour lies in the query's hour-widened range, in Go, one by one.
-func expectedReport(events []allot.Event, q allot.ReportQuery) []allot.ReportRow {
-	from := q.From.Truncate(time.Hour)
-	to := q.To.Truncate(time.Hour)
-	if !to.Equal(q.To) {
-		to = to.Add(time.Hour)
-	}
-	groups := map[string]*allot.ReportRow{}
-	for _, e := range events {
-		if e.Time.Before(from) || !e.Time.Before(to) {
-			continue
-		}
-		values := map[allot.Dimension]string{
-			allot.DimUser: e.User, allot.DimTeam: e.Team, allot.DimModel: e.ServedModel, allot.DimTask: e.Task,
-			allot.DimApp: e.App, allot.DimProvider: e.Provider,
-			allot.DimDay: e.Time.UTC().Format("2006-01-02"), allot.DimHour: e.Time.UTC().Format("2006-01-02T15"),
-		}
-		match := true
-		for d, v := range q.Filter {
-			match = match && values[d] == v
-		}
-		if !match {
-			continue
-		}
-		dims := make([]string, len(q.By))
-		for i, d := range q.By {
-			dims[i] = values[d]
-		}
-		k := strings.Join(dims, "\x00")
-		r := groups[k]
-		if r == nil {
-			r = &allot.ReportRow{Dims: dims}
-			groups[k] = r
-		}
-		r.Requests++
-		r.Tokens = r.Tokens.Add(e.Tokens)
-		r.Cost += e.Cost
-		if e.Estimated {
-			r.EstimatedRequests++
-		}
-	}
-	out := []allot.ReportRow{}
-	for _, r := range groups {
-		out = append(out, *r)
-	}
-	slices.SortFunc(out, func(a, b allot.ReportRow) int {
-		if a.Cost != b.Cost {
-			if a.Cost > b.Cost {
-				return -1
-			}
-			return 1
-		}
-		return slices.Compare(a.Dims, b.Dims)
-	})
-	return out
-}
 
 // assertReportMatches runs q and compares it, row by row, with the sums of events.
 func assertReportMatches(t *testing.T, db *DB, events []allot.Event, q allot.ReportQuery) {
@@ -76,7 +17,7 @@ func assertReportMatches(t *testing.T, db *DB, events []allot.Event, q allot.Rep
 	if err != nil {
 		t.Fatalf("Report %v: %v", q.By, err)
 	}
-	want := expectedReport(events, q)
+	want := storetest.ExpectedReport(events, q)
 	if !reflect.DeepEqual(got, want) {
 		n := min(len(got), len(want), 5)
 		t.Errorf("Report by %v filter %v: %d rows, want %d; first rows:\n got %v\nwant %v", q.By, q.Filter, len(got), len(want), got[:n], want[:n])
