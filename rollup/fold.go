@@ -76,26 +76,25 @@ func (b *Batch) add(e *Event, dup bool) {
 		}
 	}
 	if e.Session != 0 || e.SystemFP != 0 {
-		k := CallKey{hour, e.Attr, e.Session, e.SystemFP}
-		i, ok := b.calls[k]
-		if !ok {
-			i = len(b.CallVals)
-			b.calls[k] = i
-			b.CallKeys = append(b.CallKeys, k)
-			b.CallVals = append(b.CallVals, Calls{})
-		}
-		b.CallVals[i].Add(e.T, &e.Tokens, e.Cost)
+		row(b.calls, &b.CallKeys, &b.CallVals, CallKey{hour, e.Attr, e.Session, e.SystemFP}).Add(e.T, &e.Tokens, e.Cost)
 	}
 	if !Counts(e.Status, e.MaxTokens, dup) {
 		return
 	}
-	k := ExtrasKey{hour, e.Attr}
-	i, ok := b.extras[k]
+	row(b.extras, &b.ExtrasKeys, &b.ExtrasVals, ExtrasKey{hour, e.Attr}).Add(e, dup)
+}
+
+// row returns the row of key k, appending a zero row to keys and vals in
+// first-seen order (and its index to index) if k is new. The pointer is
+// good until the next append.
+func row[K comparable, V any](index map[K]int, keys *[]K, vals *[]V, k K) *V {
+	i, ok := index[k]
 	if !ok {
-		i = len(b.ExtrasVals)
-		b.extras[k] = i
-		b.ExtrasKeys = append(b.ExtrasKeys, k)
-		b.ExtrasVals = append(b.ExtrasVals, Extras{})
+		i = len(*vals)
+		index[k] = i
+		*keys = append(*keys, k)
+		var zero V
+		*vals = append(*vals, zero)
 	}
-	b.ExtrasVals[i].Add(e, dup)
+	return &(*vals)[i]
 }
