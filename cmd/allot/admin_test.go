@@ -109,14 +109,8 @@ func TestExpiredKeyIsRefused(t *testing.T) {
 	t.Parallel()
 	sim := httptest.NewServer(upstreamsim.New(upstreamsim.Options{}))
 	defer sim.Close()
-	cfg := testServerConfig(t, sim.URL, filepath.Join(t.TempDir(), "allot.db"), "testdata/org.yaml")
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	srv, err := startServer(ctx, cfg, serverOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.wait(ctx) }()
+	srv := startTestServer(t, sim.URL, serverOptions{}, nil)
+	ctx := context.Background()
 	expired, _, err := srv.db.CreateKeyExpiring(ctx, "bob", "old", time.Now().Add(-time.Minute))
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,23 @@ func mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
+// orgLedger is a fresh database of the testdata org holding events.
+func orgLedger(t *testing.T, events []allot.Event) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "allot.db")
+	mustRun(t, "apply", "-f", "testdata/org.yaml", "--database", path)
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Append(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestApplyIsIdempotentAndKeysPrintOnce(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "allot.db")
@@ -62,13 +79,6 @@ func TestApplyIsIdempotentAndKeysPrintOnce(t *testing.T) {
 // sums exactly, in JSON with the nine-place decimal.
 func TestReportEqualsSumOfEvents(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "allot.db")
-	mustRun(t, "apply", "-f", "testdata/org.yaml", "--database", path)
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	day := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
 	var events []allot.Event
 	want := map[string]allot.Money{}
@@ -90,10 +100,7 @@ func TestReportEqualsSumOfEvents(t *testing.T) {
 		want[team+"/"+model] += cost
 		wantReq[team+"/"+model]++
 	}
-	if _, err := db.Append(ctx, events); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	path := orgLedger(t, events)
 	out := mustRun(t, "report", "--by", "team,model", "--from", "2026-11-10", "--to", "2026-11-10", "--format", "json", "--database", path)
 	var rows []map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {

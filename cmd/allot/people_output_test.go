@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/allot-dev/allot"
 	"github.com/allot-dev/allot/config"
-	"github.com/allot-dev/allot/sqlite"
 	"github.com/allot-dev/allot/upstreamsim"
 )
 
@@ -26,14 +24,6 @@ import (
 // on models whose names are long, and costs with odd nano-dollars.
 func reportFixture(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "allot.db")
-	mustRun(t, "apply", "-f", "testdata/org.yaml", "--database", path)
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var events []allot.Event
 	models := []string{"claude-opus-4-1-20250805", "text-embedding-3-large", "gpt-4o"}
 	for i := range 60 {
@@ -52,10 +42,7 @@ func reportFixture(t *testing.T) string {
 			Tokens: allot.Tokens{Input: in, Output: 7}, Cost: allot.Money(int64(i%2*40+1)*int64(allot.USD) + 760_592_910), CostKnown: true,
 		})
 	}
-	if _, err := db.Append(ctx, events); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return orgLedger(t, events)
 }
 
 // TestReportTableForPeople: identifiers whole, one unit per column (plain
@@ -284,18 +271,9 @@ func TestServeWarnsOfAMissingProviderKey(t *testing.T) {
 	t.Parallel()
 	sim := httptest.NewServer(upstreamsim.New(upstreamsim.Options{}))
 	defer sim.Close()
-	cfg := testServerConfig(t, sim.URL, filepath.Join(t.TempDir(), "allot.db"), "testdata/org.yaml")
-	cfg.Providers[1].APIKeyEnv = "ALLOT_TEST_KEY_NEVER_SET_16"
 	var logged syncBuffer
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	srv, err := startServer(ctx, cfg, serverOptions{logger: slog.New(slog.NewTextHandler(&logged, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.wait(ctx) }()
-	defer func() { stop(); <-done }()
+	srv := startTestServer(t, sim.URL, serverOptions{logger: slog.New(slog.NewTextHandler(&logged, nil))},
+		func(c *config.Config) { c.Providers[1].APIKeyEnv = "ALLOT_TEST_KEY_NEVER_SET_16" })
 	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "provider anthropic has no key: ALLOT_TEST_KEY_NEVER_SET_16 is not set") {
 		t.Errorf("serve logged %q, want a warning naming anthropic and its variable", logged.String())
 	}
@@ -333,13 +311,6 @@ func (s *syncBuffer) String() string {
 // cannot be shown says why instead of a bare "-".
 func TestInsightsTextForPeople(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "allot.db")
-	mustRun(t, "apply", "-f", "testdata/org.yaml", "--database", path)
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := time.Now().UTC().Add(-48 * time.Hour)
 	var events []allot.Event
 	for i := range 40 {
@@ -355,11 +326,7 @@ func TestInsightsTextForPeople(t *testing.T) {
 			Tokens: allot.Tokens{Input: 123_456, Output: 7}, Cost: allot.MustUSD("0.123456789"), CostKnown: true,
 		})
 	}
-	if _, err := db.Append(ctx, events); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	out := mustRun(t, "insights", "--user", "alice", "--database", path)
+	out := mustRun(t, "insights", "--user", "alice", "--database", orgLedger(t, events))
 	for _, want := range []string{"2,469,260 tokens", "123,463", "not ranked (too few people)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("insights lacks %q:\n%s", want, out)

@@ -56,13 +56,25 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 }
 
 // startSurfaceServer starts allot on a fresh SQLite database with cfg
-// adjusted by adjust, and stops it when the test ends.
+// adjusted by adjust and no reachable upstream, and stops it when the test
+// ends.
 func startSurfaceServer(t *testing.T, adjust func(*config.Config)) *server {
 	t.Helper()
-	cfg := testServerConfig(t, "http://127.0.0.1:1", filepath.Join(t.TempDir(), "allot.db"), "testdata/org.yaml")
-	adjust(&cfg)
+	return startTestServer(t, "http://127.0.0.1:1", serverOptions{}, adjust)
+}
+
+// startTestServer starts allot with opts against the upstream at simURL,
+// on a fresh SQLite database of the testdata org with cfg adjusted by
+// adjust (nil: none), and stops it when the test ends, failing the test
+// if it did not stop cleanly.
+func startTestServer(t *testing.T, simURL string, opts serverOptions, adjust func(*config.Config)) *server {
+	t.Helper()
+	cfg := testServerConfig(t, simURL, filepath.Join(t.TempDir(), "allot.db"), "testdata/org.yaml")
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	ctx, stop := context.WithCancel(context.Background())
-	srv, err := startServer(ctx, cfg, serverOptions{})
+	srv, err := startServer(ctx, cfg, opts)
 	if err != nil {
 		stop()
 		t.Fatal(err)
