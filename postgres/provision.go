@@ -64,7 +64,7 @@ func (db *DB) CreateAccount(ctx context.Context, a allot.Account) (allot.Account
 		switch {
 		case errNoRows(err):
 			name = a.UserName
-			if _, err := tx.Exec(ctx, `INSERT INTO teams (name) VALUES ($1) ON CONFLICT DO NOTHING`, a.Team); err != nil {
+			if err := ensureTeam(ctx, tx, a.Team); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO users (name, email, team, role, active, source) VALUES ($1, $2, $3, $4, true, $5)`,
@@ -99,7 +99,7 @@ func (db *DB) CreateAccount(ctx context.Context, a allot.Account) (allot.Account
 func (db *DB) Account(ctx context.Context, id string) (allot.Account, error) {
 	a, err := accountRow(db.pool.QueryRow(ctx, accountColumns+` WHERE a.id = $1`, id))
 	if errNoRows(err) {
-		return allot.Account{}, allot.Errorf(allot.ENotFound, "no account %q", allot.CapLabel(id))
+		return allot.Account{}, allot.NoAccount(id)
 	}
 	if err != nil {
 		return allot.Account{}, fmt.Errorf("read account: %w", err)
@@ -141,12 +141,7 @@ func (db *DB) UpdateAccount(ctx context.Context, a allot.Account) (allot.Account
 		return allot.Account{}, err
 	}
 	err := db.provisionTx(ctx, "update account", func(tx pgx.Tx) error {
-		var name string
-		var active bool
-		err := tx.QueryRow(ctx, `SELECT a.usr, u.active FROM scim_accounts a JOIN users u ON u.name = a.usr WHERE a.id = $1`, a.ID).Scan(&name, &active)
-		if errNoRows(err) {
-			return allot.Errorf(allot.ENotFound, "no account %q", allot.CapLabel(a.ID))
-		}
+		name, active, err := accountUser(ctx, tx, a.ID)
 		if err != nil {
 			return err
 		}
@@ -178,11 +173,7 @@ func (db *DB) UpdateAccount(ctx context.Context, a allot.Account) (allot.Account
 // DeleteAccount deactivates the person and forgets the account.
 func (db *DB) DeleteAccount(ctx context.Context, id string) error {
 	return db.provisionTx(ctx, "delete account", func(tx pgx.Tx) error {
-		var name string
-		err := tx.QueryRow(ctx, `SELECT usr FROM scim_accounts WHERE id = $1`, id).Scan(&name)
-		if errNoRows(err) {
-			return allot.Errorf(allot.ENotFound, "no account %q", allot.CapLabel(id))
-		}
+		name, _, err := accountUser(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -202,14 +193,10 @@ func (db *DB) CreateGroup(ctx context.Context, g allot.Group) (allot.Group, erro
 	g.ID = allot.NewProvisionID()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	err := db.provisionTx(ctx, "create group", func(tx pgx.Tx) error {
-		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM scim_groups WHERE display_name = $1`, g.DisplayName).Scan(&n); err != nil {
+		if err := checkGroupName(ctx, tx, g.DisplayName, g.ID); err != nil {
 			return err
 		}
-		if n > 0 {
-			return allot.Errorf(allot.EConflict, "a group named %q exists already", g.DisplayName)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO teams (name) VALUES ($1) ON CONFLICT DO NOTHING`, g.Team); err != nil {
+		if err := ensureTeam(ctx, tx, g.Team); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO scim_groups (id, display_name, external_id, team, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $5)`,
@@ -280,8 +267,7 @@ func placeAccounts(ctx context.Context, tx pgx.Tx, accounts []string, unassigned
 		FROM scim_accounts a WHERE a.usr = u.name AND a.id = ANY($1)`, accounts, unassigned); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO teams (name) VALUES ($1) ON CONFLICT DO NOTHING`, unassigned)
-	return err
+	return ensureTeam(ctx, tx, unassigned)
 }
 
 const groupColumns = `SELECT id, display_name, external_id, team, created_at, modified_at FROM scim_groups`
@@ -291,7 +277,7 @@ func (db *DB) Group(ctx context.Context, id string) (allot.Group, error) {
 	var g allot.Group
 	err := db.pool.QueryRow(ctx, groupColumns+` WHERE id = $1`, id).Scan(&g.ID, &g.DisplayName, &g.ExternalID, &g.Team, &g.Created, &g.Modified)
 	if errNoRows(err) {
-		return allot.Group{}, allot.Errorf(allot.ENotFound, "no group %q", allot.CapLabel(id))
+		return allot.Group{}, allot.NoGroup(id)
 	}
 	if err == nil {
 		g.Members, err = members(ctx, db.pool, id)
@@ -316,18 +302,8 @@ func (db *DB) Groups(ctx context.Context, p allot.Page) ([]allot.Group, int, err
 	if err != nil {
 		return nil, 0, fmt.Errorf("list groups: %w", err)
 	}
-	out := []allot.Group{}
-	for _, id := range ids {
-		g, err := db.Group(ctx, id)
-		if allot.CodeOf(err) == allot.ENotFound {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, g)
-	}
-	return out, total, nil
+	out, err := allot.GroupsByID(ctx, ids, db.Group)
+	return out, total, err
 }
 
 // UpdateGroup changes group id as c says.
@@ -336,23 +312,15 @@ func (db *DB) UpdateGroup(ctx context.Context, id string, c allot.GroupChange) (
 		return allot.Group{}, err
 	}
 	err := db.provisionTx(ctx, "update group", func(tx pgx.Tx) error {
-		var team string
-		err := tx.QueryRow(ctx, `SELECT team FROM scim_groups WHERE id = $1`, id).Scan(&team)
-		if errNoRows(err) {
-			return allot.Errorf(allot.ENotFound, "no group %q", allot.CapLabel(id))
-		}
+		team, err := groupTeam(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if c.DisplayName != "" {
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM scim_groups WHERE display_name = $1 AND id <> $2`, c.DisplayName, id).Scan(&n); err != nil {
+			if err := checkGroupName(ctx, tx, c.DisplayName, id); err != nil {
 				return err
 			}
-			if n > 0 {
-				return allot.Errorf(allot.EConflict, "a group named %q exists already", c.DisplayName)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO teams (name) VALUES ($1) ON CONFLICT DO NOTHING`, c.Team); err != nil {
+			if err := ensureTeam(ctx, tx, c.Team); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `UPDATE scim_groups SET display_name = $1, team = $2 WHERE id = $3`, c.DisplayName, c.Team, id); err != nil {
@@ -395,11 +363,7 @@ func (db *DB) DeleteGroup(ctx context.Context, id, unassigned string) error {
 		return err
 	}
 	return db.provisionTx(ctx, "delete group", func(tx pgx.Tx) error {
-		var team string
-		err := tx.QueryRow(ctx, `SELECT team FROM scim_groups WHERE id = $1`, id).Scan(&team)
-		if errNoRows(err) {
-			return allot.Errorf(allot.ENotFound, "no group %q", allot.CapLabel(id))
-		}
+		team, err := groupTeam(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -419,4 +383,43 @@ func dropTeamIfUnused(ctx context.Context, tx pgx.Tx, team string) error {
 	_, err := tx.Exec(ctx, `DELETE FROM teams WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE team = $1 AND active)
 		AND NOT EXISTS (SELECT 1 FROM scim_groups WHERE team = $1)`, team)
 	return err
+}
+
+// ensureTeam creates team unless it exists.
+func ensureTeam(ctx context.Context, tx pgx.Tx, team string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO teams (name) VALUES ($1) ON CONFLICT DO NOTHING`, team)
+	return err
+}
+
+// accountUser returns the user account id provisions and whether they
+// are active; ENotFound when there is no such account.
+func accountUser(ctx context.Context, tx pgx.Tx, id string) (name string, active bool, err error) {
+	err = tx.QueryRow(ctx, `SELECT a.usr, u.active FROM scim_accounts a JOIN users u ON u.name = a.usr WHERE a.id = $1`, id).Scan(&name, &active)
+	if errNoRows(err) {
+		return "", false, allot.NoAccount(id)
+	}
+	return name, active, err
+}
+
+// groupTeam returns group id's team; ENotFound when there is no such
+// group.
+func groupTeam(ctx context.Context, tx pgx.Tx, id string) (string, error) {
+	var team string
+	err := tx.QueryRow(ctx, `SELECT team FROM scim_groups WHERE id = $1`, id).Scan(&team)
+	if errNoRows(err) {
+		return "", allot.NoGroup(id)
+	}
+	return team, err
+}
+
+// checkGroupName is EConflict when a group other than id is named name.
+func checkGroupName(ctx context.Context, tx pgx.Tx, name, id string) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM scim_groups WHERE display_name = $1 AND id <> $2`, name, id).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return allot.GroupNameTaken(name)
+	}
+	return nil
 }

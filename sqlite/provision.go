@@ -61,7 +61,7 @@ func (db *DB) CreateAccount(ctx context.Context, a allot.Account) (allot.Account
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			name = a.UserName
-			if _, err := tx.ExecContext(ctx, `INSERT INTO teams (name) VALUES (?) ON CONFLICT DO NOTHING`, a.Team); err != nil {
+			if err := ensureTeam(ctx, tx, a.Team); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO users (name, email, team, role, active) VALUES (?, ?, ?, ?, 1)`,
@@ -99,7 +99,7 @@ func (db *DB) CreateAccount(ctx context.Context, a allot.Account) (allot.Account
 func (db *DB) Account(ctx context.Context, id string) (allot.Account, error) {
 	a, err := accountRow(db.r.QueryRowContext(ctx, accountColumns+` WHERE a.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return allot.Account{}, allot.Errorf(allot.ENotFound, "no account %q", allot.CapLabel(id))
+		return allot.Account{}, allot.NoAccount(id)
 	}
 	if err != nil {
 		return allot.Account{}, fmt.Errorf("read account: %w", err)
@@ -137,12 +137,7 @@ func (db *DB) UpdateAccount(ctx context.Context, a allot.Account) (allot.Account
 		return allot.Account{}, err
 	}
 	err := db.inTx(ctx, "update account", func(tx *sql.Tx) error {
-		var name string
-		var active bool
-		err := tx.QueryRowContext(ctx, `SELECT a.usr, u.active FROM scim_accounts a JOIN users u ON u.name = a.usr WHERE a.id = ?`, a.ID).Scan(&name, &active)
-		if errors.Is(err, sql.ErrNoRows) {
-			return allot.Errorf(allot.ENotFound, "no account %q", allot.CapLabel(a.ID))
-		}
+		name, active, err := accountUser(ctx, tx, a.ID)
 		if err != nil {
 			return err
 		}
@@ -174,11 +169,7 @@ func (db *DB) UpdateAccount(ctx context.Context, a allot.Account) (allot.Account
 // DeleteAccount deactivates the person and forgets the account.
 func (db *DB) DeleteAccount(ctx context.Context, id string) error {
 	return db.inTx(ctx, "delete account", func(tx *sql.Tx) error {
-		var name string
-		err := tx.QueryRowContext(ctx, `SELECT usr FROM scim_accounts WHERE id = ?`, id).Scan(&name)
-		if errors.Is(err, sql.ErrNoRows) {
-			return allot.Errorf(allot.ENotFound, "no account %q", allot.CapLabel(id))
-		}
+		name, _, err := accountUser(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -198,14 +189,10 @@ func (db *DB) CreateGroup(ctx context.Context, g allot.Group) (allot.Group, erro
 	g.ID = allot.NewProvisionID()
 	now := time.Now().UnixMicro()
 	err := db.inTx(ctx, "create group", func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM scim_groups WHERE display_name = ?`, g.DisplayName).Scan(&n); err != nil {
+		if err := checkGroupName(ctx, tx, g.DisplayName, g.ID); err != nil {
 			return err
 		}
-		if n > 0 {
-			return allot.Errorf(allot.EConflict, "a group named %q exists already", g.DisplayName)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO teams (name) VALUES (?) ON CONFLICT DO NOTHING`, g.Team); err != nil {
+		if err := ensureTeam(ctx, tx, g.Team); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO scim_groups (id, display_name, external_id, team, created_us, modified_us) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -225,14 +212,11 @@ func (db *DB) CreateGroup(ctx context.Context, g allot.Group) (allot.Group, erro
 func changeMembers(ctx context.Context, tx *sql.Tx, id string, c allot.GroupChange) error {
 	var moved []string
 	if c.SetMembers {
-		if err := eachRow(ctx, tx, `SELECT account FROM scim_members WHERE grp = ?`, []any{id}, func(rows *sql.Rows) error {
-			var a string
-			err := rows.Scan(&a)
-			moved = append(moved, a)
-			return err
-		}); err != nil {
+		old, err := members(ctx, tx, id)
+		if err != nil {
 			return err
 		}
+		moved = append(moved, old...)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM scim_members WHERE grp = ?`, id); err != nil {
 			return err
 		}
@@ -268,7 +252,7 @@ func placeAccounts(ctx context.Context, tx *sql.Tx, accounts []string, unassigne
 		}
 	}
 	if len(accounts) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO teams (name) VALUES (?) ON CONFLICT DO NOTHING`, unassigned); err != nil {
+		if err := ensureTeam(ctx, tx, unassigned); err != nil {
 			return err
 		}
 	}
@@ -283,14 +267,21 @@ func groupRow(ctx context.Context, q querier, sc interface{ Scan(...any) error }
 		return g, err
 	}
 	g.Created, g.Modified = time.UnixMicro(created).UTC(), time.UnixMicro(modified).UTC()
-	g.Members = []string{}
-	err := eachRow(ctx, q, `SELECT account FROM scim_members WHERE grp = ? ORDER BY account`, []any{g.ID}, func(rows *sql.Rows) error {
+	var err error
+	g.Members, err = members(ctx, q, g.ID)
+	return g, err
+}
+
+// members lists the account ids in group id, sorted.
+func members(ctx context.Context, q querier, id string) ([]string, error) {
+	out := []string{}
+	err := eachRow(ctx, q, `SELECT account FROM scim_members WHERE grp = ? ORDER BY account`, []any{id}, func(rows *sql.Rows) error {
 		var a string
 		err := rows.Scan(&a)
-		g.Members = append(g.Members, a)
+		out = append(out, a)
 		return err
 	})
-	return g, err
+	return out, err
 }
 
 const groupColumns = `SELECT id, display_name, external_id, team, created_us, modified_us FROM scim_groups`
@@ -299,7 +290,7 @@ const groupColumns = `SELECT id, display_name, external_id, team, created_us, mo
 func (db *DB) Group(ctx context.Context, id string) (allot.Group, error) {
 	g, err := groupRow(ctx, db.r, db.r.QueryRowContext(ctx, groupColumns+` WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return allot.Group{}, allot.Errorf(allot.ENotFound, "no group %q", allot.CapLabel(id))
+		return allot.Group{}, allot.NoGroup(id)
 	}
 	if err != nil {
 		return allot.Group{}, fmt.Errorf("read group: %w", err)
@@ -327,18 +318,8 @@ func (db *DB) Groups(ctx context.Context, p allot.Page) ([]allot.Group, int, err
 	}); err != nil {
 		return nil, 0, fmt.Errorf("list groups: %w", err)
 	}
-	out := []allot.Group{}
-	for _, id := range ids {
-		g, err := db.Group(ctx, id)
-		if allot.CodeOf(err) == allot.ENotFound {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, g)
-	}
-	return out, total, nil
+	out, err := allot.GroupsByID(ctx, ids, db.Group)
+	return out, total, err
 }
 
 // UpdateGroup changes group id as c says.
@@ -347,37 +328,26 @@ func (db *DB) UpdateGroup(ctx context.Context, id string, c allot.GroupChange) (
 		return allot.Group{}, err
 	}
 	err := db.inTx(ctx, "update group", func(tx *sql.Tx) error {
-		var team string
-		err := tx.QueryRowContext(ctx, `SELECT team FROM scim_groups WHERE id = ?`, id).Scan(&team)
-		if errors.Is(err, sql.ErrNoRows) {
-			return allot.Errorf(allot.ENotFound, "no group %q", allot.CapLabel(id))
-		}
+		team, err := groupTeam(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if c.DisplayName != "" {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM scim_groups WHERE display_name = ? AND id <> ?`, c.DisplayName, id).Scan(&n); err != nil {
+			if err := checkGroupName(ctx, tx, c.DisplayName, id); err != nil {
 				return err
 			}
-			if n > 0 {
-				return allot.Errorf(allot.EConflict, "a group named %q exists already", c.DisplayName)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO teams (name) VALUES (?) ON CONFLICT DO NOTHING`, c.Team); err != nil {
+			if err := ensureTeam(ctx, tx, c.Team); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE scim_groups SET display_name = ?, team = ? WHERE id = ?`, c.DisplayName, c.Team, id); err != nil {
 				return err
 			}
 			if c.Team != team { // every member may move
-				if err := eachRow(ctx, tx, `SELECT account FROM scim_members WHERE grp = ?`, []any{id}, func(rows *sql.Rows) error {
-					var a string
-					err := rows.Scan(&a)
-					c.Add = append(c.Add, a)
-					return err
-				}); err != nil {
+				old, err := members(ctx, tx, id)
+				if err != nil {
 					return err
 				}
+				c.Add = append(c.Add, old...)
 			}
 		}
 		if c.ExternalID != nil {
@@ -409,11 +379,7 @@ func (db *DB) DeleteGroup(ctx context.Context, id, unassigned string) error {
 		return err
 	}
 	return db.inTx(ctx, "delete group", func(tx *sql.Tx) error {
-		var team string
-		err := tx.QueryRowContext(ctx, `SELECT team FROM scim_groups WHERE id = ?`, id).Scan(&team)
-		if errors.Is(err, sql.ErrNoRows) {
-			return allot.Errorf(allot.ENotFound, "no group %q", allot.CapLabel(id))
-		}
+		team, err := groupTeam(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -433,4 +399,43 @@ func dropTeamIfUnused(ctx context.Context, tx *sql.Tx, team string) error {
 	_, err := tx.ExecContext(ctx, `DELETE FROM teams WHERE name = ?1 AND NOT EXISTS (SELECT 1 FROM users WHERE team = ?1 AND active = 1)
 		AND NOT EXISTS (SELECT 1 FROM scim_groups WHERE team = ?1)`, team)
 	return err
+}
+
+// ensureTeam creates team unless it exists.
+func ensureTeam(ctx context.Context, tx *sql.Tx, team string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO teams (name) VALUES (?) ON CONFLICT DO NOTHING`, team)
+	return err
+}
+
+// accountUser returns the user account id provisions and whether they
+// are active; ENotFound when there is no such account.
+func accountUser(ctx context.Context, tx *sql.Tx, id string) (name string, active bool, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT a.usr, u.active FROM scim_accounts a JOIN users u ON u.name = a.usr WHERE a.id = ?`, id).Scan(&name, &active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, allot.NoAccount(id)
+	}
+	return name, active, err
+}
+
+// groupTeam returns group id's team; ENotFound when there is no such
+// group.
+func groupTeam(ctx context.Context, tx *sql.Tx, id string) (string, error) {
+	var team string
+	err := tx.QueryRowContext(ctx, `SELECT team FROM scim_groups WHERE id = ?`, id).Scan(&team)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", allot.NoGroup(id)
+	}
+	return team, err
+}
+
+// checkGroupName is EConflict when a group other than id is named name.
+func checkGroupName(ctx context.Context, tx *sql.Tx, name, id string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM scim_groups WHERE display_name = ? AND id <> ?`, name, id).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return allot.GroupNameTaken(name)
+	}
+	return nil
 }
