@@ -9,22 +9,11 @@ import (
 	"github.com/allot-dev/allot"
 )
 
-// provisionStore gives allot.Provisioner this database's provisioning
-// transactions and reads.
-type provisionStore struct{ db *DB }
-
-// InProvisionTx runs fn in one transaction holding provisionLock
-// (allot.ProvisionStore).
-func (s provisionStore) InProvisionTx(ctx context.Context, what string, fn func(allot.ProvisionTx) error) error {
-	return s.db.lockedTx(ctx, what, func(tx pgx.Tx) error { return fn(provisionTx{tx}) })
-}
-
-func (s provisionStore) Account(ctx context.Context, id string) (allot.Account, error) {
-	return s.db.Account(ctx, id)
-}
-
-func (s provisionStore) Group(ctx context.Context, id string) (allot.Group, error) {
-	return s.db.Group(ctx, id)
+// InProvisionTx runs fn in one transaction holding provisionLock:
+// allot.ProvisionStore, which the embedded allot.Provisioner makes its
+// changes through.
+func (db *DB) InProvisionTx(ctx context.Context, what string, fn func(allot.ProvisionTx) error) error {
+	return db.lockedTx(ctx, what, func(tx pgx.Tx) error { return fn(provisionTx{tx}) })
 }
 
 // provisionTx runs the SQL of each provisioning step in tx

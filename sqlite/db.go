@@ -39,7 +39,7 @@ import (
 // concurrent use.
 type DB struct {
 	// Provisioner makes the SCIM provisioning changes (allot.Provisioning)
-	// over provisionStore; provision.go has the reads.
+	// through InProvisionTx (provision_tx.go); provision.go has the reads.
 	allot.Provisioner
 
 	path string
@@ -89,7 +89,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 
 	db := &DB{path: path, w: w, stmts: map[string]*sql.Stmt{}, rcache: rollupcache.New(reportCacheBytes)}
-	db.Provisioner = allot.Provisioner{Store: provisionStore{db}}
+	db.Provisioner = allot.Provisioner{Store: db}
 	err = migrate(ctx, w)
 	if err == nil {
 		err = db.prepare(ctx)

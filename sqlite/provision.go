@@ -48,13 +48,20 @@ func (db *DB) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) 
 // Account returns one account.
 func (db *DB) Account(ctx context.Context, id string) (allot.Account, error) {
 	a, err := accountRow(db.r.QueryRowContext(ctx, accountColumns+` WHERE a.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return allot.Account{}, allot.NoAccount(id)
+	return oneRow(a, err, allot.NoAccount(id), "read account")
+}
+
+// oneRow answers a read of one row: v, or notFound when there was no
+// row, or err wrapped with what.
+func oneRow[T any](v T, err, notFound error, what string) (T, error) {
+	var zero T
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return zero, notFound
+	case err != nil:
+		return zero, fmt.Errorf("%s: %w", what, err)
 	}
-	if err != nil {
-		return allot.Account{}, fmt.Errorf("read account: %w", err)
-	}
-	return a, nil
+	return v, nil
 }
 
 // Accounts lists accounts, oldest first, and how many match.
@@ -110,13 +117,7 @@ const groupColumns = `SELECT id, display_name, external_id, team, created_us, mo
 // Group returns one group.
 func (db *DB) Group(ctx context.Context, id string) (allot.Group, error) {
 	g, err := groupRow(ctx, db.r, db.r.QueryRowContext(ctx, groupColumns+` WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return allot.Group{}, allot.NoGroup(id)
-	}
-	if err != nil {
-		return allot.Group{}, fmt.Errorf("read group: %w", err)
-	}
-	return g, nil
+	return oneRow(g, err, allot.NoGroup(id), "read group")
 }
 
 // Groups lists groups, oldest first, and how many match.
