@@ -2,6 +2,7 @@ package allot
 
 import (
 	"context"
+	"fmt"
 	"strings"
 )
 
@@ -11,6 +12,27 @@ import (
 type People interface {
 	UpsertUser(ctx context.Context, u User) (created bool, err error)
 	UserByEmail(ctx context.Context, email string) (User, error)
+}
+
+// UserWithEmail is how every store answers UserByEmail: find runs the
+// store's lookup of the user with email, without case (the active one
+// first, when an old deactivated one shares the email), and says
+// whether there is one; the checks and the errors are here.
+func UserWithEmail(email string, find func(email string) (u User, active, found bool, err error)) (User, error) {
+	email = strings.TrimSpace(email)
+	if email == "" {
+		return User{}, Errorf(ENotFound, "no user with an empty email")
+	}
+	u, active, found, err := find(email)
+	switch {
+	case err != nil:
+		return User{}, fmt.Errorf("find user by email: %w", err)
+	case !found:
+		return User{}, Errorf(ENotFound, "no user with email %q", CapLabel(email))
+	case !active:
+		return u, Errorf(EForbidden, "user %q (%s) is deactivated; an allot admin can restore them", u.Name, u.Email)
+	}
+	return u, nil
 }
 
 // DefaultTeam is the team of a person created outside org.yaml when

@@ -2,6 +2,7 @@ package allot_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -95,5 +96,41 @@ func TestResolveUser(t *testing.T) {
 	}
 	if p.Budgets[0].Scope != "user:alice@acme.test" {
 		t.Error("ResolveUsers changed the policy it was given")
+	}
+}
+
+// TestUserWithEmail: the checks and errors every store's UserByEmail
+// gives, whatever its lookup.
+func TestUserWithEmail(t *testing.T) {
+	t.Parallel()
+	dan := allot.User{Name: "dan", Email: "dan@acme.test"}
+	tests := []struct {
+		name, email   string
+		active, found bool
+		err           error
+		want          allot.ErrorCode
+		asked         string
+	}{
+		{"found", " dan@acme.test ", true, true, nil, "", "dan@acme.test"},
+		{"empty", "  ", true, true, nil, allot.ENotFound, ""},
+		{"none", "x@acme.test", false, false, nil, allot.ENotFound, "x@acme.test"},
+		{"deactivated", "dan@acme.test", false, true, nil, allot.EForbidden, "dan@acme.test"},
+		{"store error", "dan@acme.test", true, true, errors.New("disk"), allot.EInternal, "dan@acme.test"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			asked := ""
+			u, err := allot.UserWithEmail(tt.email, func(email string) (allot.User, bool, bool, error) {
+				asked = email
+				return dan, tt.active, tt.found, tt.err
+			})
+			if allot.CodeOf(err) != tt.want || asked != tt.asked {
+				t.Fatalf("UserWithEmail(%q) = %v (code %q), asked %q; want code %q, asked %q", tt.email, err, allot.CodeOf(err), asked, tt.want, tt.asked)
+			}
+			if tt.want == "" && u != dan {
+				t.Errorf("user = %+v, want %+v", u, dan)
+			}
+		})
 	}
 }

@@ -207,3 +207,38 @@ func NewProvisionID() string {
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
+
+// NoAccount is the ENotFound error of an account id no store has, the
+// same text from every store.
+func NoAccount(id string) error {
+	return Errorf(ENotFound, "no account %q", CapLabel(id))
+}
+
+// NoGroup is the ENotFound error of a group id no store has.
+func NoGroup(id string) error {
+	return Errorf(ENotFound, "no group %q", CapLabel(id))
+}
+
+// GroupNameTaken is the EConflict error of a group displayName another
+// group has.
+func GroupNameTaken(name string) error {
+	return Errorf(EConflict, "a group named %q exists already", name)
+}
+
+// GroupsByID reads the groups ids (one page of a listing) with group,
+// in order, leaving out those deleted meanwhile: how both stores build
+// a page of Groups.
+func GroupsByID(ctx context.Context, ids []string, group func(context.Context, string) (Group, error)) ([]Group, error) {
+	out := []Group{}
+	for _, id := range ids {
+		g, err := group(ctx, id)
+		if CodeOf(err) == ENotFound {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}

@@ -57,6 +57,10 @@ type Options struct {
 // DB is an open allot database in PostgreSQL. It implements allot.Store
 // and is safe for concurrent use, also by several processes.
 type DB struct {
+	// Provisioner makes the SCIM provisioning changes (allot.Provisioning)
+	// through InProvisionTx (provision_tx.go); provision.go has the reads.
+	allot.Provisioner
+
 	pool   *pgxpool.Pool
 	schema string
 	logger *slog.Logger
@@ -128,6 +132,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	db := &DB{pool: pool, schema: schema, logger: logger, target: target, dict: newDict(), attrs: newAttrCache(),
 		dims: newAttrDims(), rcache: rollupcache.New(reportCacheBytes), parts: map[int]bool{},
 		kextras: &periodcache.Cache[[]attrExtras]{Keep: keptPeriodsMax}, kcalls: &periodcache.Cache[*callFolder]{Keep: keptPeriodsMax}}
+	db.Provisioner = allot.Provisioner{Store: db}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	if opts.Migrate {
 		err = db.Migrate(ctx)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -36,25 +35,14 @@ func (db *DB) UpsertUser(ctx context.Context, u allot.User) (bool, error) {
 }
 
 // UserByEmail finds the user whose email is email, without case; a
-// deactivated one comes with an EForbidden error.
+// deactivated one comes with an EForbidden error (allot.UserWithEmail).
 func (db *DB) UserByEmail(ctx context.Context, email string) (allot.User, error) {
-	email = strings.TrimSpace(email)
-	if email == "" {
-		return allot.User{}, allot.Errorf(allot.ENotFound, "no user with an empty email")
-	}
-	var u allot.User
-	var active bool
-	// The active user first, when an old deactivated one shares the email.
-	err := db.pool.QueryRow(ctx, `SELECT name, email, team, role, active FROM users WHERE lower(email) = lower($1)
-		ORDER BY active DESC, name LIMIT 1`, email).Scan(&u.Name, &u.Email, &u.Team, &u.Role, &active)
-	if errNoRows(err) {
-		return allot.User{}, allot.Errorf(allot.ENotFound, "no user with email %q", allot.CapLabel(email))
-	}
-	if err != nil {
-		return allot.User{}, fmt.Errorf("find user by email: %w", err)
-	}
-	if !active {
-		return u, allot.Errorf(allot.EForbidden, "user %q (%s) is deactivated; an allot admin can restore them", u.Name, u.Email)
-	}
-	return u, nil
+	return allot.UserWithEmail(email, func(email string) (u allot.User, active, found bool, err error) {
+		err = db.pool.QueryRow(ctx, `SELECT name, email, team, role, active FROM users WHERE lower(email) = lower($1)
+			ORDER BY active DESC, name LIMIT 1`, email).Scan(&u.Name, &u.Email, &u.Team, &u.Role, &active)
+		if errNoRows(err) {
+			return u, false, false, nil
+		}
+		return u, active, err == nil, err
+	})
 }

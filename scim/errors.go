@@ -82,6 +82,14 @@ func writeError(w http.ResponseWriter, logger *slog.Logger, err error) {
 	writeJSON(w, status, errorBody{Schemas: []string{schemaError}, Status: strconv.Itoa(status), SCIMType: typ, Detail: e.Message})
 }
 
+// writeCreated answers a creation: 201 with the new resource and its
+// Location.
+func writeCreated(w http.ResponseWriter, location string, res any) error {
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusCreated, res)
+	return nil
+}
+
 // writeJSON writes v as application/scim+json with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/scim+json")

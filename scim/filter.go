@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 )
 
@@ -15,6 +16,17 @@ const maxFilterBytes = 1024
 type filter struct {
 	attr  string // lower case, e.g. "username", "displayname", "emails.value"
 	value string
+}
+
+// queryFilter parses a listing's filter parameter; ok is false when the
+// request has none.
+func queryFilter(r *http.Request) (flt filter, ok bool, err error) {
+	f := r.URL.Query().Get("filter")
+	if f == "" {
+		return filter{}, false, nil
+	}
+	flt, err = parseFilter(f)
+	return flt, err == nil, err
 }
 
 // parseFilter reads `attr eq "value"`; attribute names and the operator

@@ -29,11 +29,7 @@ func withMembers(r *http.Request) bool {
 // createGroup answers POST /Groups: a team for the group (its own name or
 // scim.group_to_team's), its members moved to it.
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
-	var in groupInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	members, err := readMembers(in.Members)
+	in, members, err := readGroup(r)
 	if err != nil {
 		return err
 	}
@@ -47,19 +43,27 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.audit(r.Context(), "scim.group.create", g.DisplayName, "team "+g.Team)
 	res := groupOf(g, s.base(r), true)
-	w.Header().Set("Location", res.Meta.Location)
-	writeJSON(w, http.StatusCreated, res)
-	return nil
+	return writeCreated(w, res.Meta.Location, res)
+}
+
+// readGroup decodes a group in a request body and its member ids.
+func readGroup(r *http.Request) (groupInput, []string, error) {
+	var in groupInput
+	if err := decode(r, &in); err != nil {
+		return in, nil, err
+	}
+	members, err := readMembers(in.Members)
+	return in, members, err
 }
 
 // listGroups answers GET /Groups, with filter=displayName eq "…".
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
+	flt, ok, err := queryFilter(r)
+	if err != nil {
+		return err
+	}
 	name := ""
-	if f := r.URL.Query().Get("filter"); f != "" {
-		flt, err := parseFilter(f)
-		if err != nil {
-			return err
-		}
+	if ok {
 		if flt.attr != "displayname" || flt.value == "" {
 			return invalid(typeInvalidFilter, "Groups can be filtered by displayName only")
 		}
@@ -81,11 +85,7 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 
 // replaceGroup answers PUT /Groups/{id}: name, external id and members.
 func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) error {
-	var in groupInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	members, err := readMembers(in.Members)
+	in, members, err := readGroup(r)
 	if err != nil {
 		return err
 	}
@@ -106,11 +106,7 @@ func (s *Server) replaceGroup(w http.ResponseWriter, r *http.Request) error {
 // a members[value eq "…"] path or the members as value), replaced, or
 // the group renamed; 204 as Okta and Entra ID expect.
 func (s *Server) patchGroup(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	ops, err := parsePatch(body)
+	ops, err := readPatch(r)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"strings"
 
 	"github.com/allot-dev/allot"
@@ -32,6 +33,15 @@ type op struct {
 	op    string // add, replace, remove
 	path  path   // attr "" when the op has no path: value is an object of attributes
 	value json.RawMessage
+}
+
+// readPatch reads and parses a PATCH request's body.
+func readPatch(r *http.Request) ([]op, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return parsePatch(body)
 }
 
 // parsePatch reads a PATCH body into operations. An op without a path

@@ -66,15 +66,8 @@ func TestPatchUserForms(t *testing.T) {
 			if err == nil {
 				err = applyUser(&a, parsed)
 			}
-			if tt.scimType != "" {
-				se, ok := err.(*Error)
-				if !ok || se.SCIMType != tt.scimType {
-					t.Fatalf("err = %v, want scimType %s", err, tt.scimType)
-				}
+			if wantSCIMType(t, err, tt.scimType) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if a != tt.want {
 				t.Errorf("account = %+v\nwant      %+v", a, tt.want)
@@ -117,15 +110,8 @@ func TestPatchGroupForms(t *testing.T) {
 			if err == nil {
 				g, err = applyGroup(parsed)
 			}
-			if tt.scimType != "" {
-				se, ok := err.(*Error)
-				if !ok || se.SCIMType != tt.scimType {
-					t.Fatalf("err = %v, want scimType %s", err, tt.scimType)
-				}
+			if wantSCIMType(t, err, tt.scimType) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			rename := ""
 			if g.displayName != nil {
@@ -202,4 +188,20 @@ func FuzzPatch(f *testing.F) {
 			t.Fatalf("%d member changes accepted", len(g.add)+len(g.remove))
 		}
 	})
+}
+
+// wantSCIMType fails t unless err is a SCIM error of type want, or, with
+// want "", nil; it says whether an error was expected.
+func wantSCIMType(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if se, ok := err.(*Error); !ok || se.SCIMType != want {
+		t.Fatalf("err = %v, want scimType %s", err, want)
+	}
+	return true
 }

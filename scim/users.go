@@ -40,20 +40,18 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.audit(r.Context(), "scim.user.create", a.User, "provisioned as "+a.UserName+", "+activeWord(a.Active))
 	u := userOf(a, s.base(r))
-	w.Header().Set("Location", u.Meta.Location)
-	writeJSON(w, http.StatusCreated, u)
-	return nil
+	return writeCreated(w, u.Meta.Location, u)
 }
 
 // listUsers answers GET /Users, with filter=userName eq "…" (also
 // emails.value and emails[type eq "work"].value, which are userName).
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	flt, ok, err := queryFilter(r)
+	if err != nil {
+		return err
+	}
 	name := ""
-	if f := r.URL.Query().Get("filter"); f != "" {
-		flt, err := parseFilter(f)
-		if err != nil {
-			return err
-		}
+	if ok {
 		switch flt.attr {
 		case "username", "emails", "emails.value":
 			name = flt.value
@@ -98,11 +96,7 @@ func (s *Server) replaceUser(w http.ResponseWriter, r *http.Request) error {
 
 // patchUser answers PATCH /Users/{id} in every form docs/sso.md lists.
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	ops, err := parsePatch(body)
+	ops, err := readPatch(r)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,10 @@ import (
 // DB is an open allot database. It is a whole allot.Store and is safe for
 // concurrent use.
 type DB struct {
+	// Provisioner makes the SCIM provisioning changes (allot.Provisioning)
+	// through InProvisionTx (provision_tx.go); provision.go has the reads.
+	allot.Provisioner
+
 	path string
 	w    *sql.DB // the one writer connection
 	r    *sql.DB // readers
@@ -85,6 +89,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 
 	db := &DB{path: path, w: w, stmts: map[string]*sql.Stmt{}, rcache: rollupcache.New(reportCacheBytes)}
+	db.Provisioner = allot.Provisioner{Store: db}
 	err = migrate(ctx, w)
 	if err == nil {
 		err = db.prepare(ctx)

@@ -12,20 +12,7 @@ import (
 // SetUserActive deactivates the user named name, revoking every key of
 // theirs, or reactivates them (no key comes back).
 func (db *DB) SetUserActive(ctx context.Context, name string, active bool) error {
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("set user %s active: %w", name, err)
-	}
-	defer tx.Rollback()
-	if err := setActive(ctx, tx, name, active); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("set user %s active: %w", name, err)
-	}
-	return nil
+	return db.inTx(ctx, "set user "+name+" active", func(tx *sql.Tx) error { return setActive(ctx, tx, name, active) })
 }
 
 // setActive is SetUserActive inside tx: the one place a user is
