@@ -12,7 +12,7 @@ import (
 // SetUserActive deactivates the user named name, revoking every key of
 // theirs, or reactivates them (no key comes back).
 func (db *DB) SetUserActive(ctx context.Context, name string, active bool) error {
-	return db.inTx(ctx, "set user "+name+" active", func(tx *sql.Tx) error { return setActive(ctx, tx, name, active) })
+	return db.inTx(ctx, "change whether a user is active", func(tx *sql.Tx) error { return setActive(ctx, tx, name, active) })
 }
 
 // setActive is SetUserActive inside tx: the one place a user is
