@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	openaisdk "github.com/openai/openai-go/v3"
 	openaiopt "github.com/openai/openai-go/v3/option"
 	goredis "github.com/redis/go-redis/v9"
@@ -609,7 +610,21 @@ func killTestDatabase(t *testing.T, dsn, schema string) string {
 		t.Fatalf("ALLOT_TEST_POSTGRES_DSN=%s is set but PostgreSQL is unreachable: %v", dsn, err)
 	}
 	t.Cleanup(func() {
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		// A replica killed a moment ago may still have a backend finishing
+		// its last statement (an insight fold, a revocation poll): the drop
+		// can deadlock with it, so it is tried again for a few seconds.
+		var err error
+		for try := 0; try < 20; try++ {
+			if _, err = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err == nil {
+				break
+			}
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "55P03") {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 		conn.Close(context.Background())
