@@ -599,11 +599,19 @@ func runaway(ss *sessionSet, days int, opts Options) []Recommendation {
 		out = append(out, Recommendation{
 			Kind: KindRunaway, User: user, Team: team, Task: task,
 			Title: "Cap runaway agent sessions",
-			Detail: fmt.Sprintf("%d sessions ran far beyond your usual %d calls and %d tokens (the largest: %d calls, %d tokens); set a turn or budget limit on agents.",
-				n, medCalls, medTokens, worstCalls, worstTokens),
+			Detail: fmt.Sprintf("%s far beyond your usual %d calls and %d tokens (the largest: %d calls, %d tokens); set a turn or budget limit on agents.",
+				sessionsRan(n), medCalls, medTokens, worstCalls, worstTokens),
 			Evidence: map[string]int64{"sessions": n, "usual_calls": medCalls, "usual_tokens": medTokens, "largest_calls": worstCalls, "largest_tokens": worstTokens},
 			SpendUSD: spend, MonthlySavings: monthly(save, days),
 		})
 	}
 	return out
+}
+
+// sessionsRan says how many sessions ran, in the right number.
+func sessionsRan(n int64) string {
+	if n == 1 {
+		return "1 session ran"
+	}
+	return fmt.Sprintf("%d sessions ran", n)
 }

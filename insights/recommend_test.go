@@ -315,3 +315,12 @@ func TestSessionRecommendationsIgnoreOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionsRanSaysOneSession(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int64]string{1: "1 session ran", 2: "2 sessions ran", 40: "40 sessions ran"} {
+		if got := sessionsRan(n); got != want {
+			t.Errorf("sessionsRan(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -194,6 +194,11 @@ func TestBrowserLayout(t *testing.T) {
 							}
 						}
 					}
+					// A budget whose limit is reached has run out: it shows when
+					// it resets, never a "runs out" time.
+					if over := js[string](b, `[...document.querySelectorAll('#budgets tbody tr, figure.gauge')].filter(e => (e.matches('figure') ? e.dataset.state : e.querySelector('td.used').dataset.state) === 'over' && e.textContent.includes('runs out')).map(e => e.matches('figure') ? e.dataset.budget : e.querySelector('th').textContent).join(', ')`); over != "" {
+						t.Errorf("%s: budgets past their limit still say when they run out: %s", where, over)
+					}
 				}
 			}
 		})

@@ -482,7 +482,7 @@
     { key: 'limit', label: 'Limit', render: (b) => amount(b, 'limit'), get: (b) => b.limit_usd ?? b.limit_tokens, csv: 'limit' },
     { key: 'percent', label: 'Used', kind: 'used' },
     { key: 'projected', label: 'Projected', render: (b) => amount(b, 'projected'), get: (b) => b.projected_usd ?? b.projected_tokens, csv: 'projected' },
-    { key: 'when', label: 'Runs out / resets', get: (b) => (b.runs_out_at ? 'runs out ' + fmtTime(b.runs_out_at) : 'resets ' + fmtDay(b.period_end)) },
+    { key: 'when', label: 'Runs out / resets', get: (b) => (b.runs_out_at && budgetState(b) !== 'over' ? 'runs out ' + fmtTime(b.runs_out_at) : 'resets ' + fmtDay(b.period_end)) },
     { key: 'runs_out_at', label: 'Runs out', csvOnly: true },
     { key: 'period_end', label: 'Resets', csvOnly: true },
   ];
